@@ -1,0 +1,1 @@
+"""Download helpers for the PhysioNet databases (never the data itself)."""
