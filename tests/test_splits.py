@@ -1,0 +1,69 @@
+"""Splits are record/patient disjoint, and the audit catches every kind of leak."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ecgnet_tf.data import LeakageError, Split, audit_split, ptbxl
+from ecgnet_tf.data.splits import DS1, DS2, fold_split, kfold_split, mitdb_dechazal
+
+
+def test_dechazal_strict_is_patient_disjoint():
+    split = mitdb_dechazal()
+    counts = audit_split(split)
+    assert set(split.train) | set(split.val) == set(DS1)
+    assert set(split.test) == set(DS2) - {"202"}
+    assert counts["val_records"] == 4 and counts["test_records"] == 21
+    assert not set(split.train) & set(split.val)
+
+
+def test_dechazal_original_leaks_subject_201_202():
+    with pytest.raises(LeakageError, match="patient 201"):
+        audit_split(mitdb_dechazal(strict=False))
+
+
+def test_dechazal_validation_depends_on_seed_only():
+    assert mitdb_dechazal(seed=3).val == mitdb_dechazal(seed=3).val
+    assert mitdb_dechazal(seed=3).val != mitdb_dechazal(seed=4).val
+
+
+@pytest.mark.parametrize("bad", [
+    Split("dup-record", train=("a", "b"), val=("b",), test=("c",)),
+    Split("dup-patient", train=("a",), val=("b",), test=("c",), patient_of={"a": "p1", "b": "p2", "c": "p1"}),
+    Split("twice", train=("a", "a"), val=(), test=("c",)),
+])
+def test_audit_catches_leaks(bad):
+    with pytest.raises(LeakageError):
+        audit_split(bad)
+
+
+def test_kfold_groups_patients_and_covers_everything():
+    rng = np.random.default_rng(0)
+    ids = [f"r{i}" for i in range(60)]
+    groups = [f"p{i // 3}" for i in range(60)]  # 3 records per patient
+    labels = rng.choice(["N", "A", "O"], size=60).tolist()
+    tests = []
+    for fold in range(5):
+        s = kfold_split(ids, labels, groups, k=5, fold=fold, seed=1)
+        audit_split(s)
+        assert len(s.train) + len(s.val) + len(s.test) == 60
+        tests.extend(s.test)
+    assert sorted(tests) == sorted(ids)
+
+
+def test_ptbxl_strat_fold_split(fake_data):
+    entries = ptbxl.read_metadata(fake_data)
+    s = fold_split([e.record_id for e in entries], [e.strat_fold for e in entries],
+                   [e.patient_id for e in entries], ptbxl.TRAIN_FOLDS, ptbxl.VAL_FOLDS, ptbxl.TEST_FOLDS, "strat_fold")
+    counts = audit_split(s)
+    assert counts == {"train_records": 32, "train_patients": 16, "val_records": 4, "val_patients": 2,
+                      "test_records": 4, "test_patients": 2}
+
+
+@pytest.mark.realdata
+def test_real_ptbxl_folds_are_patient_disjoint(shared_data):
+    entries = ptbxl.read_metadata(shared_data)
+    s = fold_split([e.record_id for e in entries], [e.strat_fold for e in entries],
+                   [e.patient_id for e in entries], ptbxl.TRAIN_FOLDS, ptbxl.VAL_FOLDS, ptbxl.TEST_FOLDS, "strat_fold")
+    counts = audit_split(s)
+    assert counts["train_records"] + counts["val_records"] + counts["test_records"] == 987
