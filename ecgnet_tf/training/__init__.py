@@ -1,0 +1,1 @@
+"""Training and evaluation: tasks, cached windows, augmentation, balancing, losses, metrics, reports."""

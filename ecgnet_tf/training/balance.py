@@ -1,0 +1,76 @@
+"""SMOTE-Tomek class balancing of the training partition (imbalanced-learn), sized for a laptop.
+
+Steps: (1) the majority classes are randomly capped at ``majority_cap`` windows; (2) SMOTE
+synthesises minority windows by interpolating flattened windows with their same-class
+neighbours, up to ``target`` windows per class; (3) Tomek links are found on a compact copy of
+the windows (decimated in time) and their majority members removed. Only ever call this on the
+training partition: validation and test must stay untouched.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BalanceConfig:
+    majority_cap: int = 12000  # windows kept per class before SMOTE
+    target: int = 4000  # minority classes are oversampled up to this many windows
+    k_neighbors: int = 5
+    tomek_decimate: int = 6  # time decimation of the compact copy used for Tomek links
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class BalanceResult:
+    x: np.ndarray  # (n', T, C) windows
+    y: np.ndarray  # (n',) int labels
+    source: np.ndarray  # (n',) index into the input, or -1 for synthetic windows
+    counts_before: dict[int, int]
+    counts_after: dict[int, int]
+
+
+def smote_tomek(x: np.ndarray, y: np.ndarray, cfg: BalanceConfig = BalanceConfig(), seed: int = 0,
+                partition: str = "train") -> BalanceResult:
+    """Balance windows ``x`` (n, T, C) with integer labels ``y`` (n,) by capping, SMOTE and Tomek links.
+
+    Raises ValueError when ``partition`` is not "train" (balancing must never see held-out data).
+    """
+    from imblearn.over_sampling import SMOTE
+    from imblearn.under_sampling import TomekLinks
+
+    if partition != "train":
+        raise ValueError(f"SMOTE-Tomek may only be fitted on the training partition, not {partition!r}")
+    rng = np.random.default_rng(seed)
+    y = np.asarray(y, np.int64)
+    classes, counts = np.unique(y, return_counts=True)
+    before = {int(c): int(n) for c, n in zip(classes, counts)}
+    keep = []
+    for c in classes:
+        idx = np.flatnonzero(y == c)
+        if len(idx) > cfg.majority_cap:
+            idx = np.sort(rng.choice(idx, cfg.majority_cap, replace=False))
+        keep.append(idx)
+    keep_idx = np.concatenate(keep)
+    xs, ys = x[keep_idx], y[keep_idx]
+    n, t, ch = xs.shape
+    # classes with too few windows to interpolate are left as they are
+    strategy = {int(c): max(cfg.target, int(np.sum(ys == c))) for c in classes if 2 <= np.sum(ys == c) < cfg.target}
+    if strategy:
+        k = int(min(cfg.k_neighbors, min(np.sum(ys == c) for c in strategy) - 1))
+        sm = SMOTE(sampling_strategy=strategy, k_neighbors=max(k, 1), random_state=seed)
+        flat, ys_new = sm.fit_resample(xs.reshape(n, -1), ys)
+        xs_new = flat.reshape(-1, t, ch).astype(np.float32)
+    else:
+        xs_new, ys_new = xs, ys
+    source = np.concatenate([keep_idx, -np.ones(len(ys_new) - n, dtype=np.int64)])
+    compact = xs_new[:, :: cfg.tomek_decimate, :].reshape(len(ys_new), -1)
+    tl = TomekLinks(sampling_strategy="auto")
+    tl.fit_resample(compact, ys_new)
+    kept = np.sort(tl.sample_indices_)
+    xs_new, ys_new, source = xs_new[kept], ys_new[kept], source[kept]
+    after_c, after_n = np.unique(ys_new, return_counts=True)
+    return BalanceResult(xs_new, ys_new, source, before, {int(c): int(m) for c, m in zip(after_c, after_n)})
