@@ -24,7 +24,7 @@ from .training.tasks import TASKS
 
 # quick profile: minutes on 2 CPU cores; for smoke runs and CI, never a performance figure
 QUICK = {"epochs": 2, "max_per_record": {"mitdb": 150, "ptbxl": None, "cinc2017": 3},
-         "balance": BalanceConfig(majority_cap=3000, target=600)}
+         "balance": BalanceConfig(majority_cap=1500, target=300)}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -106,11 +106,13 @@ def _seeded_pick(ids: Sequence[str], n: int, seed: int) -> tuple[str, ...]:
 
 def mitdb_dechazal(
     available: Sequence[str] | None = None,
-    n_val: int = 4,
+    n_val: int | None = None,
     seed: int = 0,
     strict: bool = True,
 ) -> Split:
     """de Chazal DS1 (train, with ``n_val`` records carved out for validation) vs DS2 (test).
+
+    ``n_val`` defaults to 4 of DS1's 22 records (scaled down on smaller copies).
 
     The published DS1/DS2 lists put record 201 in DS1 and 202 in DS2, but both come from the same
     subject. With ``strict=True`` (default) 202 is dropped from the test set so that no subject
@@ -123,6 +125,8 @@ def mitdb_dechazal(
     if strict and "201" in ds1 and "202" in ds2:
         ds2.remove("202")
         notes.append("record 202 dropped from DS2: same subject as 201 in DS1")
+    if n_val is None:  # 4 of the 22 DS1 records, proportionally fewer on smaller copies
+        n_val = max(1, round(len(ds1) * 4 / 22))
     val = _seeded_pick(ds1, min(n_val, max(len(ds1) - 1, 0)), seed)
     train = tuple(r for r in ds1 if r not in val)
     records = list(ds1) + list(ds2)
