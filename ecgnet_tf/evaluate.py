@@ -77,12 +77,10 @@ def evaluate_run(run_dir: Path, data_dir: Path | None = None, records: list[str]
     data_dir = Path(data_dir or cfg.data_dir)
     split = load_split(run_dir)
     ids = list(records) if records else list(split.partition(partition))
-    if records:
-        leaked = sorted(set(ids) & set(split.train) & set(split.val)) if data_dir.resolve() == Path(
-            cfg.data_dir).resolve() else []
-        leaked = sorted(set(ids) & (set(split.train) | set(split.val))) if not leaked else leaked
-        if leaked and data_dir.resolve() == Path(cfg.data_dir).resolve():
-            print(f"warning: records {leaked} were used for training/validation of this run; "
+    if records and data_dir.resolve() == Path(cfg.data_dir).resolve():
+        seen = sorted(set(ids) & (set(split.train) | set(split.val)))
+        if seen:
+            print(f"warning: records {seen} were used for training/validation of this run; "
                   "their metrics are not held-out figures", file=sys.stderr)
     cat = catalog(task, data_dir)
     missing = [i for i in ids if i not in cat.label_of]
@@ -90,7 +88,8 @@ def evaluate_run(run_dir: Path, data_dir: Path | None = None, records: list[str]
         raise DataError(f"records {missing[:10]} are not {task.name} records under {data_dir}")
     trecs = TaskRecords(task, split, cat.label_of, cat.entry_of)
     pcfg = pp.PreprocessConfig(**_tuples(cfg.preprocess))
-    windows = load_windows(trecs, data_dir, ids, pcfg, cache_dir=cache_dir, desc=f"{partition} windows")
+    windows = load_windows(trecs, data_dir, ids, pcfg, cache_dir=cache_dir, max_per_record=cfg.eval_max_per_record,
+                           seed=cfg.seed, desc=f"{partition} windows")
     model = model if model is not None else load_model(run_dir / "model.keras")
     probs = predict(model, windows, load_zscore(run_dir))
     if task.record_level:
@@ -104,7 +103,8 @@ def evaluate_run(run_dir: Path, data_dir: Path | None = None, records: list[str]
     metrics = {"task": task.name, "partition": partition if not records else "records", "level": level,
                **report, "n_records": len(rec_ids), "n_windows": len(windows),
                "windows_rejected_by_quality_gate": int((~windows.ok).sum()), "split": split.name,
-               "model": "model.keras", "profile": cfg.profile, "config": cfg.config}
+               "model": "model.keras", "profile": cfg.profile, "config": cfg.config,
+               "windows_capped_per_record": cfg.eval_max_per_record}
     if task.name == "cinc2017":
         metrics["challenge_score"] = challenge_score_cinc2017(report["per_class"])
     if not records:

@@ -24,6 +24,7 @@ from .training.tasks import TASKS
 
 # quick profile: minutes on 2 CPU cores; for smoke runs and CI, never a performance figure
 QUICK = {"epochs": 2, "max_per_record": {"mitdb": 150, "ptbxl": None, "cinc2017": 3},
+         "eval_max_per_record": {"mitdb": 300, "ptbxl": None, "cinc2017": None},
          "balance": BalanceConfig(majority_cap=1500, target=300)}
 
 
@@ -174,11 +175,14 @@ def run(args: argparse.Namespace) -> dict:
                     lr=args.lr, epochs=epochs, batch_size=args.batch_size, seed=args.seed, profile=profile,
                     folds=folds, fold=args.fold, train_fraction=args.train_fraction,
                     init_from=str(args.init_from) if args.init_from else None, strategy=args.strategy,
-                    max_per_record=max_per_record, augment=aug.to_dict() if aug else None, balance=balance_info,
+                    max_per_record=max_per_record,
+                    eval_max_per_record=QUICK["eval_max_per_record"][task.database] if args.quick else None,
+                    augment=aug.to_dict() if aug else None, balance=balance_info,
                     class_weights=weights.tolist(), data_dir=str(data_dir), versions=versions())
     cfg.save(out)
 
     global_batch = args.batch_size * strategy.num_replicas_in_sync
+    print(f"strategy {args.strategy}: replicas: {strategy.num_replicas_in_sync}, global batch {global_batch}")
     train_ds = make_dataset(x_train, p_train, y_train, n_classes, global_batch, shuffle=True, seed=args.seed,
                             augment=aug, fs=fs)
     val_ds = make_dataset(zscore.transform(val.x).astype(np.float32), val.prior, val.y, n_classes, global_batch)

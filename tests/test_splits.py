@@ -67,3 +67,13 @@ def test_real_ptbxl_folds_are_patient_disjoint(shared_data):
                    [e.patient_id for e in entries], ptbxl.TRAIN_FOLDS, ptbxl.VAL_FOLDS, ptbxl.TEST_FOLDS, "strat_fold")
     counts = audit_split(s)
     assert counts["train_records"] + counts["val_records"] + counts["test_records"] == 987
+
+
+def test_dechazal_validation_keeps_rare_classes_in_training():
+    counts = {r: {"N": 2000, "S": 10, "V": 50} for r in DS1}
+    counts["208"] = {"N": 1500, "F": 373, "V": 900}  # nearly all DS1 F beats live in one record
+    counts["232"] = {}
+    for seed in range(5):
+        split = mitdb_dechazal(seed=seed, class_counts=counts)
+        assert "208" not in split.val and len(split.val) == 4
+        audit_split(split)

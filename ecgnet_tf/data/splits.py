@@ -104,15 +104,39 @@ def _seeded_pick(ids: Sequence[str], n: int, seed: int) -> tuple[str, ...]:
     return tuple(sorted(ids[i] for i in order[:n]))
 
 
+def _balanced_val_pick(ids: Sequence[str], n: int, seed: int, class_counts: Mapping[str, Mapping[str, int]],
+                       draws: int = 500) -> tuple[str, ...]:
+    """Seeded choice of ``n`` validation records that takes as little as possible of any class.
+
+    Among ``draws`` random candidate sets, keep the one whose largest share of a class's beats
+    moved to validation is smallest (ties: the first drawn), so no rare class leaves training.
+    """
+    rng = np.random.default_rng(seed)
+    classes = sorted({c for counts in class_counts.values() for c in counts})
+    mat = np.array([[class_counts.get(r, {}).get(c, 0) for c in classes] for r in ids], dtype=np.float64)
+    totals = np.maximum(mat.sum(axis=0), 1.0)
+    best, best_cost = None, np.inf
+    for _ in range(draws):
+        pick = rng.choice(len(ids), n, replace=False)
+        cost = float((mat[pick].sum(axis=0) / totals).max())
+        if cost < best_cost:
+            best, best_cost = pick, cost
+    return tuple(sorted(ids[i] for i in best))
+
+
 def mitdb_dechazal(
     available: Sequence[str] | None = None,
     n_val: int | None = None,
     seed: int = 0,
     strict: bool = True,
+    class_counts: Mapping[str, Mapping[str, int]] | None = None,
 ) -> Split:
     """de Chazal DS1 (train, with ``n_val`` records carved out for validation) vs DS2 (test).
 
-    ``n_val`` defaults to 4 of DS1's 22 records (scaled down on smaller copies).
+    ``n_val`` defaults to 4 of DS1's 22 records (scaled down on smaller copies). With
+    ``class_counts`` (record -> beats per class) the validation records are chosen so that as
+    little as possible of any class leaves training (record 208 alone holds most DS1 F beats);
+    without it they are a seeded random pick.
 
     The published DS1/DS2 lists put record 201 in DS1 and 202 in DS2, but both come from the same
     subject. With ``strict=True`` (default) 202 is dropped from the test set so that no subject
@@ -125,9 +149,13 @@ def mitdb_dechazal(
     if strict and "201" in ds1 and "202" in ds2:
         ds2.remove("202")
         notes.append("record 202 dropped from DS2: same subject as 201 in DS1")
-    if n_val is None:  # 4 of the 22 DS1 records, proportionally fewer on smaller copies
+    if n_val is None:
         n_val = max(1, round(len(ds1) * 4 / 22))
-    val = _seeded_pick(ds1, min(n_val, max(len(ds1) - 1, 0)), seed)
+    n_val = min(n_val, max(len(ds1) - 1, 0))
+    if class_counts is not None and n_val > 0:
+        val = _balanced_val_pick(ds1, n_val, seed, class_counts)
+    else:
+        val = _seeded_pick(ds1, n_val, seed)
     train = tuple(r for r in ds1 if r not in val)
     records = list(ds1) + list(ds2)
     return Split(

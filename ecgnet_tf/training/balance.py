@@ -2,8 +2,9 @@
 
 Steps: (1) the majority classes are randomly capped at ``majority_cap`` windows; (2) SMOTE
 synthesises minority windows by interpolating flattened windows with their same-class
-neighbours, up to ``target`` windows per class; (3) Tomek links are found on a compact copy of
-the windows (decimated in time) and their majority members removed. Only ever call this on the
+neighbours, up to ``target`` windows per class and at most ``max_ratio`` times the real count;
+(3) Tomek links are found on a compact copy of the windows (decimated in time) and their majority
+members removed. Only ever call this on the
 training partition: validation and test must stay untouched.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 class BalanceConfig:
     majority_cap: int = 12000  # windows kept per class before SMOTE
     target: int = 4000  # minority classes are oversampled up to this many windows
+    max_ratio: int = 50  # ... but to at most this multiple of their real count
     k_neighbors: int = 5
     tomek_decimate: int = 6  # time decimation of the compact copy used for Tomek links
 
@@ -58,7 +60,12 @@ def smote_tomek(x: np.ndarray, y: np.ndarray, cfg: BalanceConfig = BalanceConfig
     xs, ys = x[keep_idx], y[keep_idx]
     n, t, ch = xs.shape
     # classes with too few windows to interpolate are left as they are
-    strategy = {int(c): max(cfg.target, int(np.sum(ys == c))) for c in classes if 2 <= np.sum(ys == c) < cfg.target}
+    strategy = {}
+    for c in classes:
+        n_c = int(np.sum(ys == c))
+        want = min(cfg.target, cfg.max_ratio * n_c)
+        if n_c >= 2 and want > n_c:
+            strategy[int(c)] = want
     if strategy:
         k = int(min(cfg.k_neighbors, min(np.sum(ys == c) for c in strategy) - 1))
         sm = SMOTE(sampling_strategy=strategy, k_neighbors=max(k, 1), random_state=seed)

@@ -110,5 +110,8 @@ def markdown_report(m: dict, classes: tuple[str, ...]) -> str:
         lines.append("The paper's Table 1 figures for this task are not transcribed in `ecgnet_tf/claims.py` yet.")
     if m.get("profile") == "quick":
         lines += ["", "**Quick profile**: a smoke run (few epochs, capped windows); not a performance figure."]
+    if m.get("windows_capped_per_record"):
+        lines.append(f"Held-out windows were capped at {m['windows_capped_per_record']} per record (rarer classes "
+                     "first), so class proportions differ from the full partition.")
     lines += ["", "![confusion matrix](confusion_matrix.png) ![ROC](roc.png)", ""]
     return "\n".join(lines)

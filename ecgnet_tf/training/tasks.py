@@ -76,15 +76,19 @@ class Catalog:
     group_of: dict[str, str]  # record -> patient id
     strat_of: dict[str, str]  # record -> one label for stratified folds
     fold_of: dict[str, int]  # record -> fold given with the data (PTB-XL strat_fold)
+    class_counts: dict[str, dict[str, int]] | None = None  # record -> beats per class (beat tasks)
 
 
 def catalog(task: TaskSpec, data_dir: Path, min_likelihood: float = 0.0) -> Catalog:
     """List the task's records present under ``data_dir`` with labels and patient ids."""
     entry_of: dict[str, object] = {}
     fold_of: dict[str, int] = {}
+    class_counts = None
     if task.database == "mitdb":
         ids = mitdb.available_records(data_dir)
-        label_of = {r: _dominant_class(mitdb.read_beats(data_dir, r)[2]) for r in ids}
+        beats = {r: mitdb.read_beats(data_dir, r)[2] for r in ids}
+        class_counts = {r: {str(c): int(n) for c, n in zip(*np.unique(b, return_counts=True))} for r, b in beats.items()}
+        label_of = {r: _dominant_class(b) for r, b in beats.items()}
         group_of = {r: mitdb.patient_id(r) for r in ids}
         strat_of = dict(label_of)
     elif task.database == "ptbxl":
@@ -107,7 +111,7 @@ def catalog(task: TaskSpec, data_dir: Path, min_likelihood: float = 0.0) -> Cata
         strat_of = dict(label_of)
     else:  # pragma: no cover - TASKS is closed
         raise ValueError(task.database)
-    return Catalog(tuple(ids), label_of, entry_of, group_of, strat_of, fold_of)
+    return Catalog(tuple(ids), label_of, entry_of, group_of, strat_of, fold_of, class_counts)
 
 
 def task_records(
@@ -129,7 +133,7 @@ def task_records(
     groups = [cat.group_of[i] for i in ids]
     strat = [cat.strat_of[i] for i in ids]
     if task.database == "mitdb" and not folds:
-        split = mitdb_dechazal(ids, seed=seed)
+        split = mitdb_dechazal(ids, seed=seed, class_counts=cat.class_counts)
     elif task.database == "ptbxl" and not folds:
         split = fold_split(ids, [cat.fold_of[i] for i in ids], groups, ptbxl.TRAIN_FOLDS, ptbxl.VAL_FOLDS,
                            ptbxl.TEST_FOLDS, "strat_fold")
