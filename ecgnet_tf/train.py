@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="smoke profile: minutes on 2 CPU cores")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--patience", type=int, default=5, help="early stopping on validation loss")
+    p.add_argument("--max-per-record", type=int, default=None,
+                   help="cap training/validation windows per record (default: none; --quick sets one)")
+    p.add_argument("--eval-max-per-record", type=int, default=None,
+                   help="cap held-out windows per record (smoke runs only; reported in metrics.json)")
     p.add_argument("--no-smote", action="store_true", help="skip SMOTE-Tomek balancing of beat tasks")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--band", default="hf", choices=("hf", "conventional"),
@@ -137,7 +141,8 @@ def run(args: argparse.Namespace) -> dict:
         print(f"note: {out} has no checkpoint; starting from scratch", file=sys.stderr)
     profile = "quick" if args.quick else "full"
     epochs = args.epochs or (QUICK["epochs"] if args.quick else 30)
-    max_per_record = QUICK["max_per_record"][task.database] if args.quick else None
+    max_per_record = args.max_per_record or (QUICK["max_per_record"][task.database] if args.quick else None)
+    eval_cap = args.eval_max_per_record or (QUICK["eval_max_per_record"][task.database] if args.quick else None)
     balance_cfg = QUICK["balance"] if args.quick else BalanceConfig()
     keras.utils.set_random_seed(args.seed)
 
@@ -176,7 +181,7 @@ def run(args: argparse.Namespace) -> dict:
                     folds=folds, fold=args.fold, train_fraction=args.train_fraction,
                     init_from=str(args.init_from) if args.init_from else None, strategy=args.strategy,
                     max_per_record=max_per_record,
-                    eval_max_per_record=QUICK["eval_max_per_record"][task.database] if args.quick else None,
+                    eval_max_per_record=eval_cap,
                     augment=aug.to_dict() if aug else None, balance=balance_info,
                     class_weights=weights.tolist(), data_dir=str(data_dir), versions=versions())
     cfg.save(out)

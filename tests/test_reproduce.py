@@ -1,0 +1,48 @@
+"""reproduce: experiment list, resumable runs, and a RESULTS.md generated from run metrics."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ecgnet_tf import reproduce
+
+
+def test_experiment_lists_are_stable_and_complete():
+    for name, profile in reproduce.PROFILES.items():
+        exps = reproduce.experiments(profile)
+        names = [e.name for e in exps]
+        assert len(names) == len(set(names))
+        assert {e.group for e in exps} == set(reproduce.GROUPS) - {"efficiency"}
+        assert sum(e.group == "ablation" for e in exps) == len(reproduce.LADDER)
+        ft = next(e for e in exps if e.name == "ft-cinc2017-10pct-from-mitdb")
+        assert ft.depends and ft.depends[0] in names and names.index(ft.depends[0]) < names.index(ft.name)
+    quick = reproduce.experiments(reproduce.PROFILES["quick"])
+    assert all("--quick" in reproduce.PROFILES["quick"].base for _ in quick)
+
+
+def test_unknown_group_is_refused(capsys):
+    assert reproduce.main(["--only", "table9"]) == 2
+    assert "unknown groups" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_hf_group_end_to_end(fake_data, tmp_path, monkeypatch):
+    docs = tmp_path / "docs"
+    root = tmp_path / "runs"
+    args = ["--profile", "quick", "--only", "hf", "--data-dir", str(fake_data), "--runs-root", str(root),
+            "--docs", str(docs), "--cache-dir", str(tmp_path / "cache")]
+    assert reproduce.main(args) == 0
+    report = json.loads((docs / "results" / "reproduce-quick.json").read_text())
+    md = (docs / "RESULTS.md").read_text()
+    assert "Quick profile: smoke figures" in md
+    for band in ("hf", "conventional"):
+        m = json.loads((root / f"hf-{band}" / "metrics.json").read_text())
+        assert report["hf"]["runs"][band]["accuracy"] == m["accuracy"]
+        assert f"| {band} | {m['per_class']['MI']['sensitivity']:.3f} | {m['accuracy']:.3f} |" in md
+    run = json.loads((root / "hf-conventional" / "run.json").read_text())
+    assert run["preprocess"]["band_hz"] == [0.5, 40.0]
+    # a second call reuses the finished runs instead of training again
+    mtime = (root / "hf-hf" / "model.keras").stat().st_mtime
+    assert reproduce.main(args) == 0
+    assert (root / "hf-hf" / "model.keras").stat().st_mtime == mtime
