@@ -1,0 +1,89 @@
+"""Continuous ECG monitoring of a recording of any length: rhythm episodes, AF burden, routing.
+
+    python -m ecgnet_tf.analyze PATH --model RUN_DIR_OR_MODEL.tflite [--run RUN_DIR] [--out DIR]
+        [--fs HZ] [--format auto|wfdb|csv|npy] [--lead NAME] [--reference-annotations atr]
+        [--auto-report 0.95] [--review 0.85] [--beat-model MITDB_RUN_DIR]
+
+PATH: a WFDB record (path without extension, or its .hea), a CSV (one column per lead, optional
+header of lead names; --fs required) or a NumPy .npy of shape (n,) or (n, leads) (--fs required;
+memory-mapped). The file is streamed in chunks; see ``ecgnet_tf.monitor`` for the processing.
+Writes DIR/report.json, DIR/episodes.csv, DIR/windows.csv, DIR/report.html (and DIR/beats.csv with
+--beat-model). Input problems end with one ``error:`` line and exit code 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import ecgnet_tf  # noqa: F401  (sets the Keras environment before TensorFlow is imported)
+
+from .data.errors import DataError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m ecgnet_tf.analyze",
+                                description=__doc__.splitlines()[0])
+    p.add_argument("path", type=Path, help="WFDB record, .csv or .npy")
+    p.add_argument("--model", type=Path, required=True,
+                   help="rhythm model: a cinc2017 run folder, a .tflite, or 'rr-rule' (model-free "
+                   "RR-irregularity baseline, no TensorFlow)")
+    p.add_argument("--run", type=Path, default=None, help="run folder for a .tflite whose sidecar lacks metadata")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default: ./<name>_monitor)")
+    p.add_argument("--fs", type=float, default=None, help="sampling rate in Hz (required for csv / npy)")
+    p.add_argument("--format", default="auto", help="auto | wfdb | csv | npy")
+    p.add_argument("--lead", default=None, help="lead name (or 0-based column) for single-lead models")
+    p.add_argument("--reference-annotations", default=None, metavar="EXT",
+                   help="WFDB annotation extension with rhythm notes (e.g. atr) for Se/PPV/onset latency")
+    p.add_argument("--auto-report", type=float, default=0.95, help="probability for auto-report (default 0.95)")
+    p.add_argument("--review", type=float, default=0.85, help="probability for cardiologist review (default 0.85)")
+    p.add_argument("--beat-model", type=Path, default=None, help="mitdb-aami run folder: adds a per-beat table")
+    p.add_argument("--max-gap-windows", type=int, default=1)
+    p.add_argument("--min-episode-windows", type=int, default=1)
+    p.add_argument("--no-html", action="store_true", help="skip report.html")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from .monitor.config import MonitorConfig, RoutingConfig
+    from .monitor.sources import open_source
+
+    try:
+        routing = RoutingConfig(auto_report=args.auto_report, review=args.review)
+        # validate the input before loading TensorFlow (fast, clear errors)
+        probe = open_source(args.path, args.format, args.fs, args.lead, None)
+        from .monitor.batch import analyze
+        from .monitor.classifiers import load_classifier
+
+        if str(args.model) == "rr-rule":
+            from .monitor.rule import RRRuleClassifier, rule_spec
+
+            clf = RRRuleClassifier(rule_spec())
+        else:
+            clf = load_classifier(args.model, args.run)
+        beat = load_classifier(args.beat_model) if args.beat_model else None
+        if beat is not None and beat.spec.prior_kind != "beat":
+            raise DataError(f"{args.beat_model}: --beat-model needs a beat model (mitdb-aami), got {beat.spec.task}")
+        source = open_source(args.path, args.format, args.fs, args.lead, clf.spec.n_leads)
+        cfg = MonitorConfig(fs=source.info.fs, routing=routing, max_gap_windows=args.max_gap_windows,
+                            min_episode_windows=args.min_episode_windows)
+        out = args.out or Path(f"{Path(probe.info.path).stem}_monitor")
+        rep = analyze(source, clf, cfg, out, beat, args.reference_annotations, str(args.model), not args.no_html)
+    except (DataError, FileNotFoundError, ValueError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+    keys = ("duration_s", "af_burden_pct", "af_episode_count", "longest_af_episode_s", "episode_sensitivity",
+            "episode_ppv")
+    summary = {k: rep[k] for k in keys if k in rep}
+    summary["rejected_windows"] = rep["rejected_windows"]
+    summary["routing"] = rep["routing"]["overall"]
+    summary["out"] = str(out)
+    print(json.dumps(summary, indent=2, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,284 @@
+"""The streaming monitor: push samples, get episode events; the batch analyser uses it too.
+
+    mon = Monitor(classifier, MonitorConfig(fs=250.0))
+    for chunk in source.chunks():
+        for event in mon.push(chunk):
+            ...
+    mon.finish()
+    mon.windows, mon.episodes, mon.beats
+
+Memory is bounded by one block plus margins of input signal (see blocks.py), a few example strips,
+and one small record per window / beat / episode.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import preprocess as pp
+from .blocks import BlockGeometry, Chunk, cut_windows, preprocess_chunk
+from .classifiers import WindowClassifier
+from .config import MonitorConfig
+from .episodes import Episode, EpisodeTracker, Event, WindowView
+
+
+@dataclass
+class WindowDecision:
+    """One analysed window. Times in s from the recording start; probs in class order (None when
+    the quality gate rejected the window, which then gets the noise label)."""
+
+    index: int
+    start_s: float
+    end_s: float
+    own_start_s: float
+    own_end_s: float
+    ok: bool
+    reasons: tuple[str, ...]
+    label: str
+    prob: float | None
+    probs: tuple[float, ...] | None
+    hr_bpm: float
+    n_beats: int
+
+    @property
+    def own_s(self) -> float:
+        return self.own_end_s - self.own_start_s
+
+
+@dataclass
+class BeatDecision:
+    """One beat classified by the beat model: R-peak time (s), class letter and its probability."""
+
+    time_s: float
+    label: str
+    prob: float
+
+
+@dataclass
+class ExampleStrip:
+    """A preprocessed ECG excerpt (lead ``rpeak_lead``, mV, model rate ``fs`` Hz) around one window;
+    the window occupies samples [w0, w0 + wlen) of ``signal``; ``t0_s`` is the time of sample 0."""
+
+    label: str
+    prob: float | None
+    reasons: tuple[str, ...]
+    t0_s: float
+    fs: float
+    signal: np.ndarray
+    w0: int
+    wlen: int
+
+
+class Monitor:
+    """Continuous rhythm monitor over a stream of (n, C) samples at ``cfg.fs`` Hz."""
+
+    def __init__(self, classifier: WindowClassifier, cfg: MonitorConfig,
+                 beat_classifier: WindowClassifier | None = None):
+        spec = classifier.spec
+        if spec.prior_kind == "beat":
+            raise ValueError(f"{spec.task} is a beat model; the monitor needs a rhythm (segment) model, "
+                             "pass beat models as beat_classifier")
+        self.classifier = classifier
+        self.beat_classifier = beat_classifier
+        self.cfg = cfg
+        self.spec = spec
+        self.geom = BlockGeometry.make(cfg.fs, spec.fs, spec.window_samples, spec.hop_samples,
+                                       cfg.block_windows, cfg.margin_s)
+        self.tracker = EpisodeTracker(cfg.background, cfg.max_gap_windows, cfg.min_episode_windows)
+        self.windows: list[WindowDecision] = []
+        self.beats: list[BeatDecision] = []
+        self.rejected_by_reason: Counter = Counter()
+        self.examples: dict[str, ExampleStrip] = {}
+        self.n_samples = 0
+        self.peak_buffered_samples = 0  # most input samples held at once (memory bound check)
+        self.finished = False
+        self._buf = np.zeros((0, spec.n_leads))
+        self._buf_start = 0
+        self._pieces: list[np.ndarray] = []
+        self._next_block = 0
+
+    # ------------------------------------------------------------------ public API
+    @property
+    def episodes(self) -> list[Episode]:
+        return self.tracker.episodes
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / self.cfg.fs
+
+    @property
+    def buffered_samples(self) -> int:
+        """Input samples currently held (not yet discarded)."""
+        return self.n_samples - self._buf_start
+
+    def push(self, samples: np.ndarray) -> list[Event]:
+        """Append ``samples`` ((n,) or (n, C), mV, at ``cfg.fs``); returns events of completed blocks."""
+        if self.finished:
+            raise RuntimeError("push() after finish()")
+        x = np.asarray(samples, dtype=np.float64)
+        x = x[:, None] if x.ndim == 1 else x
+        if x.ndim != 2 or x.shape[1] != self.spec.n_leads:
+            raise ValueError(f"expected (n, {self.spec.n_leads}) samples, got shape {np.shape(samples)}")
+        bad = ~np.isfinite(x)
+        if bad.any():
+            i = int(np.argwhere(bad)[0][0]) + self.n_samples
+            raise ValueError(f"non-finite sample at index {i} (t = {i / self.cfg.fs:.3f} s)")
+        if len(x):
+            self._pieces.append(x)
+            self.n_samples += len(x)
+            self.peak_buffered_samples = max(self.peak_buffered_samples, self.buffered_samples)
+        events: list[Event] = []
+        while self.n_samples >= self.geom.in_need(self._next_block):
+            b = self._next_block
+            events += self._process(b, self.geom.in_need(b), None, final=False)
+        return events
+
+    def finish(self) -> list[Event]:
+        """End of the recording: process what is left and close open episodes."""
+        if self.finished:
+            return []
+        g = self.geom
+        total = g.n_windows(self.n_samples)
+        events: list[Event] = []
+        while self.n_samples > 0:
+            k0, k1 = g.windows_of(self._next_block)
+            k1 = min(k1, total)
+            if k1 <= k0:
+                if not self.windows:
+                    events += self._short_record()
+                elif self.beat_classifier is not None:
+                    events += self._process(self._next_block, self.n_samples, k0, final=True)
+                break
+            final = k1 == total
+            events += self._process(self._next_block, self.n_samples, k1, final=final)
+            if final:
+                break
+        self._pieces, self._buf = [], np.zeros((0, self.spec.n_leads))
+        last_end = None
+        if self.windows:
+            last = self.windows[-1]
+            last.own_end_s = max(last.own_end_s, last.end_s)
+            last_end = last.own_end_s
+        events += self.tracker.finish(self.duration_s, last_end)
+        self.finished = True
+        return events
+
+    # ------------------------------------------------------------------ internals
+    def _take(self, s0: int, s1: int) -> np.ndarray:
+        if self._pieces:
+            self._buf = np.concatenate([self._buf] + self._pieces, axis=0)
+            self._pieces = []
+        return self._buf[s0 - self._buf_start:s1 - self._buf_start]
+
+    def _drop_before(self, s: int) -> None:
+        if s > self._buf_start:
+            self._take(self._buf_start, self._buf_start)  # consolidate pieces first
+            self._buf = self._buf[s - self._buf_start:].copy()
+            self._buf_start = s
+
+    def _chunk(self, s0: int, s1: int) -> tuple[np.ndarray, Chunk]:
+        raw = self._take(s0, s1)
+        return raw, preprocess_chunk(raw, s0, self.cfg.fs, self.spec.preprocess, self.geom, self.cfg.rpeak_lead)
+
+    def _process(self, b: int, s1: int, k1_limit: int | None, final: bool) -> list[Event]:
+        g = self.geom
+        s0 = g.in_start(b)
+        raw, chunk = self._chunk(s0, s1)
+        k0, k1 = g.windows_of(b)
+        if k1_limit is not None:
+            k1 = min(k1, k1_limit)
+        events: list[Event] = []
+        if k1 > k0:
+            seg = cut_windows(chunk, k0, k1, g, self.spec.fs, self.spec.window_s, self.spec.overlap)
+            events = self._analyse(seg, k0, chunk)
+        if self.beat_classifier is not None:
+            own0 = k0 * g.hop
+            own1 = np.iinfo(np.int64).max if final else g.windows_of(b)[1] * g.hop
+            self._classify_beats(raw, chunk, own0, own1)
+        self._next_block = b + 1
+        self._drop_before(min(g.in_start(b + 1), self.n_samples))
+        return events
+
+    def _short_record(self) -> list[Event]:
+        """A recording shorter than one window: one zero-padded window, as in training."""
+        raw, chunk = self._chunk(0, self.n_samples)
+        seg = pp.fixed_segments(chunk.x, chunk.rpeaks, self.spec.fs, self.spec.window_s, self.spec.overlap)
+        seg.windows, seg.starts, seg.rpeaks = seg.windows[:1], seg.starts[:1], seg.rpeaks[:1]
+        events = self._analyse(seg, 0, chunk)
+        if self.beat_classifier is not None:
+            self._classify_beats(raw, chunk, 0, np.iinfo(np.int64).max)
+        return events
+
+    def _analyse(self, seg: pp.Segments, k0: int, chunk: Chunk) -> list[Event]:
+        spec, cfg, fs, g = self.spec, self.cfg, self.spec.fs, self.geom
+        w = spec.window_samples
+        reports = [pp.assess_quality(x, fs, r) for x, r in zip(seg.windows, seg.rpeaks)]
+        ok = np.array([q.ok for q in reports], dtype=bool)
+        probs = np.zeros((len(ok), len(spec.classes)))
+        if ok.any():
+            idx = np.flatnonzero(ok)
+            priors = np.stack([pp.prior_map(seg.rpeaks[i], w, fs, spec.prior_kind) for i in idx])
+            probs[idx] = self.classifier.predict(spec.zscore.transform(seg.windows[idx]), priors)
+        events: list[Event] = []
+        for i, q in enumerate(reports):
+            k = k0 + i
+            a, b = g.own_bounds(k)
+            start = float(seg.starts[i] / fs)
+            if ok[i]:
+                c = int(np.argmax(probs[i]))
+                label, prob, p = cfg.labels.get(spec.classes[c], spec.classes[c]), float(probs[i, c]), tuple(
+                    float(v) for v in probs[i])
+            else:
+                label, prob, p = cfg.noise_label, None, None
+                self.rejected_by_reason.update(q.reasons)
+                events.append(Event("window_rejected", start + w / fs, label, start, start + w / fs,
+                                    reasons=q.reasons))
+            d = WindowDecision(k, start, start + w / fs, a / fs, b / fs, bool(ok[i]), tuple(q.reasons), label,
+                               prob, p, float(q.metrics.get("heart_rate_bpm", float("nan"))),
+                               int(q.metrics.get("n_beats", 0)))
+            self.windows.append(d)
+            self._keep_example(d, chunk, seg.starts[i])
+            events += self.tracker.update(WindowView(k, label, d.own_start_s, d.own_end_s, d.end_s, prob, not d.ok))
+        return events
+
+    def _keep_example(self, d: WindowDecision, chunk: Chunk, start: int) -> None:
+        key = d.label if d.ok else "rejected"
+        old = self.examples.get(key)
+        if old is not None and (not d.ok or (old.prob or 0) >= (d.prob or 0)):
+            return
+        if old is None and len(self.examples) >= self.cfg.n_examples + 1:
+            return
+        fs, w = self.spec.fs, self.spec.window_samples
+        ctx = int(round(2.5 * fs))
+        a = max(0, start - chunk.o0 - ctx)
+        b = min(chunk.x.shape[0], start - chunk.o0 + w + ctx)
+        sig = chunk.x[a:b, self.cfg.rpeak_lead].astype(np.float32).copy()
+        self.examples[key] = ExampleStrip(d.label, d.prob, d.reasons, (chunk.o0 + a) / fs, fs, sig,
+                                          start - chunk.o0 - a, w)
+
+    def _classify_beats(self, raw: np.ndarray, chunk: Chunk, own0: int, own1: int) -> None:
+        bc = self.beat_classifier
+        bspec = bc.spec
+        lead = raw[:, [self.cfg.rpeak_lead]] if bspec.n_leads == 1 else raw
+        if bspec.preprocess == self.spec.preprocess and lead.shape[1] == chunk.x.shape[1]:
+            xb, fsb = chunk.x, self.spec.fs
+        elif bspec.preprocess == self.spec.preprocess:
+            xb, fsb = chunk.x[:, [self.cfg.rpeak_lead]], self.spec.fs
+        else:
+            xb, fsb = pp.preprocess_signal(lead, self.cfg.fs, bspec.preprocess)
+        r_glob = chunk.rpeaks + chunk.o0
+        sel = chunk.rpeaks[(r_glob >= own0) & (r_glob < own1)]
+        if sel.size == 0:
+            return
+        rb = pp.resample_indices(sel, self.spec.fs, fsb) if fsb != self.spec.fs else sel
+        win, kept = pp.beat_windows(xb, rb, fsb, bspec.window_s)
+        if len(win) == 0:
+            return
+        wb = win.shape[1]
+        prior = np.broadcast_to(pp.prior_map(np.array([wb // 2]), wb, fsb, bspec.prior_kind), (len(win), wb))
+        probs = bc.predict(bspec.zscore.transform(win), np.ascontiguousarray(prior))
+        top = probs.argmax(axis=1)
+        for r, c, p in zip(sel[kept], top, probs):
+            self.beats.append(BeatDecision((r + chunk.o0) / self.spec.fs, bspec.classes[c], float(p[c])))
