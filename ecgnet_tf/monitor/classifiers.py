@@ -176,6 +176,7 @@ class TfliteClassifier:
             if self.prior_in is not None:
                 p = np.asarray(prior[i:i + 1], np.float32)[..., None]
                 self.interp.set_tensor(self.prior_in["index"], _quantize(p, self.prior_in))
+            self.interp.reset_all_variables()  # LSTM state would otherwise carry over between windows
             self.interp.invoke()
             out[i] = _dequantize(self.interp.get_tensor(self.out["index"]), self.out)[0]
         return out

@@ -1,0 +1,236 @@
+package org.ecgnet.core;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The phone-side inference preprocessing, built from {@code pipeline_config.json} (written by
+ * {@code python -m export.golden}): baseline removal -> notch (optional) -> band-pass at the input
+ * rate -> polyphase resampling to the model rate (then float32) -> R peaks -> windows -> z-score
+ * and prior map per window. Mirrors {@code ecgnet_tf.preprocess.preprocess_signal} and the window
+ * cutting of {@code ecgnet_tf.training.windows}. The config is valid for one input rate
+ * ({@link #inputRate()}); regenerate it with {@code --fs} for other rates.
+ */
+public final class Pipeline {
+    private final double fsIn;
+    private final double fsOut;
+    private final List<String> classes;
+    private final int nLeads;
+    private final int rpeakLead;
+    private final boolean multilabel;
+    private final KalmanBaseline kalman;
+    private final SosFilter highpass;
+    private final Lfilter notch;
+    private final int notchPad;
+    private final SosFilter band;
+    private final PolyphaseResampler resampler;
+    private final PanTompkins detector;
+    private final ZScore zscore;
+    private final PriorMap prior;
+    private final Segmenter segmenter;
+    private final Routing routing;
+
+    /** Everything one run produced, stage by stage (lead-major arrays [C][n]). */
+    public static final class Result {
+        public double[][] afterBaseline;
+        public double[][] afterNotch;
+        public double[][] afterBandpass;
+        public float[][] resampled;
+        public int[] rpeaks;
+        public List<ModelWindow> windows = new ArrayList<>();
+        /** Wall time of the preprocessing in milliseconds (for the app's latency display). */
+        public double millis;
+    }
+
+    /** A model-ready window: z-scored ECG [C][W], prior map [W] and its place in the record. */
+    public static final class ModelWindow {
+        public final int start;
+        public final int[] rpeaks;
+        public final float[][] ecg;
+        public final float[] prior;
+
+        ModelWindow(int start, int[] rpeaks, float[][] ecg, float[] prior) {
+            this.start = start;
+            this.rpeaks = rpeaks;
+            this.ecg = ecg;
+            this.prior = prior;
+        }
+
+        /** The "ecg" input tensor [1][W][C] (time-major, as the model takes it). */
+        public float[][][] ecgInput() {
+            int c = ecg.length, w = ecg[0].length;
+            float[][][] out = new float[1][w][c];
+            for (int t = 0; t < w; t++) {
+                for (int l = 0; l < c; l++) {
+                    out[0][t][l] = ecg[l][t];
+                }
+            }
+            return out;
+        }
+
+        /** The "prior" input tensor [1][W][1]. */
+        public float[][][] priorInput() {
+            float[][][] out = new float[1][prior.length][1];
+            for (int t = 0; t < prior.length; t++) {
+                out[0][t][0] = prior[t];
+            }
+            return out;
+        }
+    }
+
+    public Pipeline(Object cfg) {
+        if (!"ecgnet-pipeline/1".equals(Json.str(cfg, "format"))) {
+            throw new IllegalArgumentException("not an ecgnet pipeline config (format " + Json.str(cfg, "format") + ")");
+        }
+        fsIn = Json.num(cfg, "fs_in");
+        fsOut = Json.num(cfg, "fs_out");
+        classes = Json.strings(Json.get(cfg, "classes"));
+        nLeads = Json.integer(cfg, "n_leads");
+        multilabel = Boolean.TRUE.equals(Json.get(cfg, "multilabel"));
+        Object base = Json.get(cfg, "baseline");
+        String method = Json.str(base, "method");
+        if ("kalman".equals(method)) {
+            kalman = KalmanBaseline.fromConfig(base);
+            highpass = null;
+        } else if ("highpass".equals(method)) {
+            kalman = null;
+            highpass = SosFilter.fromConfig(base);
+        } else if ("none".equals(method)) {
+            kalman = null;
+            highpass = null;
+        } else {
+            throw new IllegalArgumentException("baseline method " + method + " is not ported");
+        }
+        Object n = Json.get(cfg, "notch");
+        notch = n == null ? null : new Lfilter(Json.doubles(Json.get(n, "b")), Json.doubles(Json.get(n, "a")),
+                Json.doubles(Json.get(n, "zi")));
+        notchPad = n == null ? 0 : Json.integer(n, "padlen");
+        Object b = Json.get(cfg, "bandpass");
+        band = b == null ? null : SosFilter.fromConfig(b);
+        Object r = Json.get(cfg, "resample");
+        resampler = r == null ? null : PolyphaseResampler.fromConfig(r);
+        Object rp = Json.get(cfg, "rpeaks");
+        detector = new PanTompkins(rp);
+        rpeakLead = Json.integer(rp, "lead");
+        zscore = ZScore.fromConfig(Json.get(cfg, "normalization"));
+        prior = PriorMap.fromConfig(Json.get(cfg, "prior"));
+        segmenter = Segmenter.fromConfig(Json.get(cfg, "window"));
+        Object rt = Json.get(cfg, "routing");
+        routing = rt == null ? new Routing(0.95, 0.85) : new Routing(Json.num(rt, "auto_report"), Json.num(rt, "review"));
+        if (zscore.leads() != nLeads) {
+            throw new IllegalArgumentException("normalization has " + zscore.leads() + " leads, task " + nLeads);
+        }
+    }
+
+    public static Pipeline fromJson(String text) {
+        return new Pipeline(Json.parse(text));
+    }
+
+    public double inputRate() {
+        return fsIn;
+    }
+
+    public double outputRate() {
+        return fsOut;
+    }
+
+    public List<String> classes() {
+        return classes;
+    }
+
+    public int leads() {
+        return nLeads;
+    }
+
+    public boolean multilabel() {
+        return multilabel;
+    }
+
+    public int windowLength() {
+        return segmenter.length();
+    }
+
+    public Routing routing() {
+        return routing;
+    }
+
+    public PanTompkins detector() {
+        return detector;
+    }
+
+    public PriorMap priorMap() {
+        return prior;
+    }
+
+    /** Stage 1: baseline removal of one lead (Kalman smoother, high-pass or none). */
+    public double[] removeBaseline(double[] x) {
+        if (kalman != null) {
+            return kalman.remove(x);
+        }
+        return highpass != null ? highpass.filtfilt(x) : x.clone();
+    }
+
+    /** Stage 2 (optional): mains notch of one lead; identity when the config has none. */
+    public double[] notch(double[] x) {
+        return notch != null ? notch.filtfilt(x, notchPad) : x.clone();
+    }
+
+    /** Stage 3: zero-phase Butterworth band-pass of one lead; identity when the config has none. */
+    public double[] bandpass(double[] x) {
+        return band != null ? band.filtfilt(x) : x.clone();
+    }
+
+    /** Stage 4: resampling of one lead to the model rate, then float32 (as preprocess_signal returns). */
+    public float[] resample(double[] x) {
+        return Signals.toFloat(resampler != null ? resampler.resample(x) : x);
+    }
+
+    /** Stage 5: R peaks on the configured lead of the resampled record [C][m]. */
+    public int[] detectRpeaks(float[][] resampled) {
+        return detector.detect(Signals.toDouble(resampled[rpeakLead]));
+    }
+
+    /** Stage 6: model windows (z-scored, with prior maps) of the resampled record. */
+    public List<ModelWindow> windows(float[][] resampled, int[] rpeaks) {
+        List<ModelWindow> out = new ArrayList<>();
+        for (Segmenter.Window w : segmenter.cut(resampled, rpeaks)) {
+            int n = w.x[0].length;
+            float[] p = segmenter.beatMode() ? prior.map(null, n) : prior.map(w.rpeaks, n);
+            out.add(new ModelWindow(w.start, w.rpeaks, zscore.transform(w.x), p));
+        }
+        return out;
+    }
+
+    /** Preprocesses one lead-major recording [C][n] in mV sampled at {@code fs} Hz. */
+    public Result run(double[][] leads, double fs) {
+        long t0 = System.nanoTime();
+        if (Math.abs(fs - fsIn) > 1e-9 * fsIn) {
+            throw new IllegalArgumentException("this pipeline config is for " + fsIn + " Hz input, got " + fs
+                    + " Hz (regenerate it with python -m export.golden --fs " + fs + ")");
+        }
+        if (leads.length != nLeads) {
+            throw new IllegalArgumentException("expected " + nLeads + " leads, got " + leads.length);
+        }
+        Result res = new Result();
+        int c = leads.length;
+        res.afterBaseline = new double[c][];
+        res.afterNotch = notch != null ? new double[c][] : null;
+        res.afterBandpass = new double[c][];
+        res.resampled = new float[c][];
+        for (int l = 0; l < c; l++) {
+            double[] x = removeBaseline(leads[l]);
+            res.afterBaseline[l] = x;
+            if (notch != null) {
+                x = notch(x);
+                res.afterNotch[l] = x;
+            }
+            x = bandpass(x);
+            res.afterBandpass[l] = x;
+            res.resampled[l] = resample(x);
+        }
+        res.rpeaks = detectRpeaks(res.resampled);
+        res.windows = windows(res.resampled, res.rpeaks);
+        res.millis = (System.nanoTime() - t0) / 1e6;
+        return res;
+    }
+}

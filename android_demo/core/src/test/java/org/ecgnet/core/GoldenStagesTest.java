@@ -1,0 +1,194 @@
+package org.ecgnet.core;
+
+import static org.junit.Assert.assertArrayEquals;
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import java.util.List;
+
+import org.junit.AfterClass;
+import org.junit.BeforeClass;
+import org.junit.Test;
+
+/**
+ * Each stage of the Java pipeline against the Python golden vectors. Stage tests feed the golden
+ * output of the previous stage (so a failure points at one stage); {@link #endToEnd()} chains the
+ * whole pipeline from the raw input. Tolerances: filters 1e-4 mV abs, R peaks exact (reported: the
+ * Java port follows the same arithmetic, so no +-1 sample slack is needed), z-scored window 1e-3,
+ * prior maps 1e-5.
+ */
+public class GoldenStagesTest {
+    static final double FILTER_TOL = 1e-4;
+    static final double Z_TOL = 1e-3;
+    static final double PRIOR_TOL = 1e-5;
+    static Pipeline pipeline;
+
+    @BeforeClass
+    public static void load() {
+        pipeline = new Pipeline(Golden.CONFIG);
+    }
+
+    @AfterClass
+    public static void report() {
+        synchronized (Golden.REPORT) {
+            for (java.util.Map.Entry<String, Double> e : Golden.REPORT.entrySet()) {
+                System.out.printf("GOLDEN %-24s max_abs_diff %.3e%n", e.getKey(), e.getValue());
+            }
+        }
+    }
+
+    private static double[][] apply(double[][] in, java.util.function.UnaryOperator<double[]> f) {
+        double[][] out = new double[in.length][];
+        for (int c = 0; c < in.length; c++) {
+            out[c] = f.apply(in[c]);
+        }
+        return out;
+    }
+
+    @Test
+    public void configMatchesGolden() {
+        assertEquals(Json.num(Golden.GOLDEN, "fs_in"), pipeline.inputRate(), 0.0);
+        assertEquals(Json.num(Golden.GOLDEN, "fs_out"), pipeline.outputRate(), 0.0);
+        assertEquals(Json.integer(Golden.GOLDEN, "n_leads"), pipeline.leads());
+    }
+
+    @Test
+    public void baselineRemoval() {
+        double[][] got = apply(Golden.stage("input"), pipeline::removeBaseline);
+        Golden.record("after_baseline", Golden.assertClose("after_baseline", Golden.stage("after_baseline"), got, FILTER_TOL));
+    }
+
+    @Test
+    public void notch() {
+        if (!Golden.hasStage("after_notch")) {
+            return;  // the run has no notch filter
+        }
+        double[][] got = apply(Golden.stage("after_baseline"), pipeline::notch);
+        Golden.record("after_notch", Golden.assertClose("after_notch", Golden.stage("after_notch"), got, FILTER_TOL));
+    }
+
+    @Test
+    public void bandpass() {
+        double[][] in = Golden.stage(Golden.hasStage("after_notch") ? "after_notch" : "after_baseline");
+        double[][] got = apply(in, pipeline::bandpass);
+        Golden.record("after_bandpass", Golden.assertClose("after_bandpass", Golden.stage("after_bandpass"), got, FILTER_TOL));
+    }
+
+    @Test
+    public void resampling() {
+        double[][] in = Golden.stage("after_bandpass");
+        double[][] got = apply(in, x -> Signals.toDouble(pipeline.resample(x)));
+        Golden.record("resampled", Golden.assertClose("resampled", Golden.stage("resampled"), got, FILTER_TOL));
+    }
+
+    @Test
+    public void rpeaks() {
+        int[] got = pipeline.detectRpeaks(Golden.toFloat(Golden.stage("resampled")));
+        int[] want = Golden.rpeaks();
+        assertRpeaks("rpeaks", want, got);
+    }
+
+    static void assertRpeaks(String what, int[] want, int[] got) {
+        if (want.length != got.length) {
+            fail(what + ": " + got.length + " R peaks, expected " + want.length + "\n got " + java.util.Arrays.toString(got)
+                    + "\nwant " + java.util.Arrays.toString(want));
+        }
+        int worst = 0;
+        for (int k = 0; k < want.length; k++) {
+            worst = Math.max(worst, Math.abs(want[k] - got[k]));
+        }
+        Golden.record(what + " (samples)", worst);
+        assertArrayEquals(what + ": R peak indices differ", want, got);
+    }
+
+    @Test
+    public void windowsAndPriors() {
+        float[][] xr = Golden.toFloat(Golden.stage("resampled"));
+        List<Pipeline.ModelWindow> ws = pipeline.windows(xr, Golden.rpeaks());
+        Object meta = Json.get(Golden.STAGES, "windows");
+        int[] starts = Json.ints(Json.get(meta, "starts"));
+        assertEquals("window count", starts.length, ws.size());
+        List<Object> rel = Json.list(Json.get(meta, "rpeaks"));
+        double[][] priors = Json.matrix(Json.get(Golden.STAGES, "priors"));
+        double worst = 0.0;
+        for (int k = 0; k < ws.size(); k++) {
+            assertEquals("window " + k + " start", starts[k], ws.get(k).start);
+            assertArrayEquals("window " + k + " R peaks", Json.ints(rel.get(k)), ws.get(k).rpeaks);
+            worst = Math.max(worst, Golden.assertClose("prior map " + k, new double[][] {priors[k]},
+                    new double[][] {Signals.toDouble(ws.get(k).prior)}, PRIOR_TOL));
+        }
+        Golden.record("prior_maps", worst);
+        double[][] z = Golden.stage("zscored_first");
+        Golden.record("zscored_first", Golden.assertClose("zscored_first", z, Golden.toDouble(ws.get(0).ecg), Z_TOL));
+    }
+
+    @Test
+    public void endToEnd() {
+        Pipeline.Result r = pipeline.run(Golden.stage("input"), Golden.fsIn());
+        Golden.assertClose("e2e after_baseline", Golden.stage("after_baseline"), r.afterBaseline, FILTER_TOL);
+        Golden.assertClose("e2e after_bandpass", Golden.stage("after_bandpass"), r.afterBandpass, FILTER_TOL);
+        Golden.record("e2e resampled", Golden.assertClose("e2e resampled", Golden.stage("resampled"),
+                Golden.toDouble(r.resampled), FILTER_TOL));
+        assertRpeaks("e2e rpeaks", Golden.rpeaks(), r.rpeaks);
+        Golden.record("e2e zscored_first", Golden.assertClose("e2e zscored_first", Golden.stage("zscored_first"),
+                Golden.toDouble(r.windows.get(0).ecg), Z_TOL));
+        double[][] priors = Json.matrix(Json.get(Golden.STAGES, "priors"));
+        assertEquals(priors.length, r.windows.size());
+        Golden.assertClose("e2e prior 0", new double[][] {priors[0]}, new double[][] {Signals.toDouble(r.windows.get(0).prior)},
+                PRIOR_TOL);
+        float[][][] in = r.windows.get(0).ecgInput();
+        assertEquals(pipeline.windowLength(), in[0].length);
+        assertEquals(pipeline.leads(), in[0][0].length);
+        assertTrue("preprocessing time measured", r.millis > 0);
+    }
+
+    @Test
+    public void routingOfGoldenModelOutput() {
+        Object model = Json.get(Golden.GOLDEN, "model");
+        double[] p = Json.doubles(Json.get(model, "keras_record_probs"));
+        double mx = p[Routing.argmax(p)];
+        String want = Json.str(model, "keras_routing");
+        String got = pipeline.routing().decide(mx).name().toLowerCase(java.util.Locale.ROOT);
+        assertEquals(want, got);
+        assertEquals(Json.str(model, "keras_top"), pipeline.classes().get(Routing.argmax(p)));
+        if (Json.has(model, "tflite_probs")) {
+            // the TFLite model (what the phone runs) must agree with Keras on the golden windows
+            double[][] k = Json.matrix(Json.get(model, "keras_probs"));
+            double[][] t = Json.matrix(Json.get(model, "tflite_probs"));
+            Golden.record("tflite_vs_keras (python)", Golden.assertClose("tflite vs keras", k, t, 0.1));
+        }
+    }
+
+    /** The comparisons can fail: a perturbed golden value must be detected at every tolerance used. */
+    @Test
+    public void perturbedGoldenIsDetected() {
+        double[][][] stages = {Golden.stage("after_bandpass"), Golden.stage("zscored_first")};
+        double[] tols = {FILTER_TOL, Z_TOL};
+        for (int s = 0; s < stages.length; s++) {
+            double[][] want = stages[s];
+            double[][] bad = new double[want.length][];
+            for (int c = 0; c < want.length; c++) {
+                bad[c] = want[c].clone();
+            }
+            bad[0][bad[0].length / 2] += 10 * tols[s];
+            try {
+                Golden.assertClose("perturbed", want, bad, tols[s]);
+            } catch (AssertionError expected) {
+                continue;
+            }
+            fail("a perturbation of 10x the tolerance went unnoticed");
+        }
+        int[] peaks = Golden.rpeaks();
+        if (peaks.length > 0) {
+            int[] bad = peaks.clone();
+            bad[0] += 1;
+            try {
+                assertArrayEquals(peaks, bad);
+            } catch (AssertionError expected) {
+                return;
+            }
+            fail("a moved R peak went unnoticed");
+        }
+    }
+}
