@@ -200,7 +200,8 @@ def run(args: argparse.Namespace) -> dict:
             if args.init_from:
                 print(f"initialised {_init_weights(model, args.init_from)} layers from {args.init_from}")
         model.compile(optimizer=keras.optimizers.Adam(args.lr),
-                      loss=make_loss(args.loss, weights, task.multilabel, args.gamma),
+                      loss=make_loss(args.loss, weights, task.multilabel, args.gamma,
+                                     positive_fraction=y_train.mean(axis=0) if task.multilabel else None),
                       metrics=[keras.metrics.AUC(name="auc", multi_label=task.multilabel)])
     ckpt = EpochCheckpoint(out, patience=args.patience, state=state)
     initial_epoch = state["epoch"] if state else 0

@@ -77,3 +77,23 @@ def test_focal_loss_downweights_easy_examples():
     assert w[1] / w[0] == pytest.approx(9.0) and w.mean() == pytest.approx(1.0)
     cfg = FocalLoss(alpha=[0.2, 0.8], gamma=1.5).get_config()
     assert FocalLoss.from_config(cfg).alpha == [0.2, 0.8]
+
+
+def test_multilabel_losses_weigh_rare_positives_up():
+    import tensorflow as tf
+
+    from ecgnet_tf.training.losses import make_loss
+
+    y = tf.constant([[1.0, 0.0]])
+    p_miss_pos = tf.constant([[0.2, 0.2]])  # misses the present label a little, absent one right-ish
+    for name in ("focal", "weighted_ce"):
+        rare = make_loss(name, np.ones(2), True, positive_fraction=np.array([0.1, 0.1]))
+        common = make_loss(name, np.ones(2), True, positive_fraction=np.array([0.9, 0.9]))
+        # a missed rare positive must cost more than a missed common positive
+        assert float(rare(y, p_miss_pos)) > float(common(y, p_miss_pos))
+    with pytest.raises(ValueError, match="positive fraction"):
+        make_loss("focal", np.ones(2), True)
+    # balanced prevalence: weighted multi-label CE equals plain binary cross-entropy
+    bce = tf.keras.losses.binary_crossentropy(y, p_miss_pos)
+    assert float(make_loss("weighted_ce", np.ones(2), True, positive_fraction=np.array([0.5, 0.5]))(
+        y, p_miss_pos)) == pytest.approx(float(tf.reduce_mean(bce)), rel=1e-4)

@@ -27,7 +27,10 @@ def inverse_frequency_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
 class FocalLoss(keras.losses.Loss):
     """Categorical (or binary, for multi-label) focal loss.
 
-    loss = -alpha_c * (1 - p_c)^gamma * log(p_c), with one-hot targets and probabilities as input.
+    Single-label: loss = -alpha_c * (1 - p_c)^gamma * log(p_c), one-hot targets, probabilities in.
+    Multi-label: per class, -alpha_c (1 - p)^gamma log(p) for a present label and
+    -(1 - alpha_c) p^gamma log(1 - p) for an absent one, averaged over classes; alpha_c is the
+    weight of the positive side (e.g. 1 - the label's training prevalence).
     """
 
     def __init__(self, alpha: Sequence[float] | None = None, gamma: float = 2.0, multilabel: bool = False,
@@ -43,8 +46,9 @@ class FocalLoss(keras.losses.Loss):
         y_true = tf.cast(y_true, y_pred.dtype)
         alpha = 1.0 if self.alpha is None else tf.constant(self.alpha, dtype=y_pred.dtype)
         if self.multilabel:
+            a_pos = 0.5 if self.alpha is None else alpha
             p_t = y_true * y_pred + (1 - y_true) * (1 - y_pred)
-            a_t = y_true * alpha + (1 - y_true) * (1.0 if self.alpha is None else 1.0)
+            a_t = y_true * a_pos + (1 - y_true) * (1 - a_pos)
             return tf.reduce_mean(-a_t * tf.pow(1 - p_t, self.gamma) * tf.math.log(p_t), axis=-1)
         ce = -y_true * tf.math.log(y_pred)
         return tf.reduce_sum(alpha * tf.pow(1 - y_pred, self.gamma) * ce, axis=-1)
@@ -55,7 +59,11 @@ class FocalLoss(keras.losses.Loss):
 
 @keras.utils.register_keras_serializable(package="ecgnet")
 class WeightedCrossEntropy(keras.losses.Loss):
-    """Cross-entropy with a fixed weight per class (categorical or binary multi-label)."""
+    """Cross-entropy with a fixed weight per class (categorical or binary multi-label).
+
+    Multi-label: ``weights`` weigh the positive side of each label and ``1 - weights`` the
+    negative side (0.5 / 0.5 is plain binary cross-entropy up to a factor 2).
+    """
 
     def __init__(self, weights: Sequence[float] | None = None, multilabel: bool = False,
                  name: str = "weighted_ce", **kwargs):
@@ -69,16 +77,29 @@ class WeightedCrossEntropy(keras.losses.Loss):
         y_true = tf.cast(y_true, y_pred.dtype)
         w = 1.0 if self.weights is None else tf.constant(self.weights, dtype=y_pred.dtype)
         if self.multilabel:
-            bce = -(y_true * tf.math.log(y_pred) + (1 - y_true) * tf.math.log(1 - y_pred))
-            return tf.reduce_mean(w * bce, axis=-1)
+            w_pos = 0.5 if self.weights is None else w
+            bce = -(w_pos * y_true * tf.math.log(y_pred) + (1 - w_pos) * (1 - y_true) * tf.math.log(1 - y_pred))
+            return tf.reduce_mean(2.0 * bce, axis=-1)
         return tf.reduce_sum(-w * y_true * tf.math.log(y_pred), axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "weights": self.weights, "multilabel": self.multilabel}
 
 
-def make_loss(name: str, class_weights: np.ndarray, multilabel: bool, gamma: float = 2.0) -> keras.losses.Loss:
-    """Build the loss ``name`` ("focal", "ce" or "weighted_ce") from training-set class weights."""
+def make_loss(name: str, class_weights: np.ndarray, multilabel: bool, gamma: float = 2.0,
+              positive_fraction: np.ndarray | None = None) -> keras.losses.Loss:
+    """Build the loss ``name`` ("focal", "ce" or "weighted_ce") from training-set statistics.
+
+    Single-label: ``class_weights`` (inverse frequency). Multi-label: ``positive_fraction`` (each
+    label's prevalence in training) gives the positive-side weight 1 - prevalence.
+    """
+    if multilabel and name in ("focal", "weighted_ce"):
+        if positive_fraction is None:
+            raise ValueError("multi-label losses need the labels' positive fraction in training")
+        pos = np.clip(1.0 - np.asarray(positive_fraction, np.float64), 0.05, 0.95).tolist()
+        if name == "focal":
+            return FocalLoss(alpha=pos, gamma=gamma, multilabel=True)
+        return WeightedCrossEntropy(weights=pos, multilabel=True)
     if name == "focal":
         alpha = class_weights / class_weights.sum()
         return FocalLoss(alpha=alpha.tolist(), gamma=gamma, multilabel=multilabel)
