@@ -47,7 +47,7 @@ __all__ = [
 
 PHYSIONET_FILES_URL = "https://physionet.org/files/"
 SUMS_FILE = "SHA256SUMS.txt"
-DATA_DIR_ENV = "ECGNET_DATA"
+from ecgnet_tf.settings import DATA_ENV as DATA_DIR_ENV  # noqa: E402
 DEFAULT_JOBS = 4
 _CHUNK_BYTES = 1 << 16
 _TIMEOUT_S = 60.0
@@ -194,8 +194,10 @@ DATABASES: Mapping[str, DatabaseSpec] = types.MappingProxyType(_DATABASES)
 
 
 def default_data_dir() -> Path:
-    """``$ECGNET_DATA`` if set, else ``./data``."""
-    return Path(os.environ.get(DATA_DIR_ENV) or "data").expanduser()
+    """``$ECGNET_DATA`` if set, else ``./data`` (the project's one data setting)."""
+    from ecgnet_tf.settings import resolve_data_dir
+
+    return resolve_data_dir(None)
 
 
 def _sha256_file(path: Path, hasher: "hashlib._Hash | None" = None) -> "hashlib._Hash":
