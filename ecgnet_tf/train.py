@@ -75,8 +75,10 @@ def make_strategy(name: str):
     if gpus:
         return tf.distribute.MirroredStrategy()
     cpu = tf.config.list_physical_devices("CPU")[0]
-    if len(tf.config.list_logical_devices("CPU")) < 2:
+    try:  # must happen before the runtime starts; listing logical devices would start it
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    except RuntimeError as exc:
+        raise RuntimeError("--strategy mirrored on CPU needs a fresh process (TensorFlow already started)") from exc
     return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")[:2]])
 
 
@@ -183,7 +185,7 @@ def run(args: argparse.Namespace) -> dict:
                     max_per_record=max_per_record,
                     eval_max_per_record=eval_cap,
                     augment=aug.to_dict() if aug else None, balance=balance_info,
-                    class_weights=weights.tolist(), data_dir=str(data_dir), versions=versions())
+                    class_weights=weights.tolist(), data_dir=str(data_dir.resolve()), versions=versions())
     cfg.save(out)
 
     global_batch = args.batch_size * strategy.num_replicas_in_sync
