@@ -344,7 +344,7 @@ def model_metadata(ctx) -> dict:
 
 
 def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io: str = "float",
-                 data_dir: Path | None = None, calibration: int = 200, max_eval: int | None = None,
+                 data_dir: Path | None = None, calibration: int = 1000, max_eval: int | None = None,
                  seed: int = 0, cache_dir: Path | None = None, qat_windows: int = 256, qat_epochs: int = 1,
                  threads: int = 1, model=None) -> dict:
     """Convert ``run_dir``'s model, write ``out`` (.tflite) and ``out.with_suffix('.json')``; return the report.
@@ -416,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--io", default="float", choices=IO_TYPES, help="input/output dtype of int8 / qat models")
     p.add_argument("--data-dir", type=Path, default=None, help="data folder (default: the run's)")
     p.add_argument("--cache-dir", type=Path, default=None)
-    p.add_argument("--calibration", type=int, default=200, help="representative training windows")
+    p.add_argument("--calibration", type=int, default=1000, help="representative training windows (more windows give closer int8 parity)")
     p.add_argument("--max-eval", type=int, default=None, help="seeded subset of test windows for parity")
     p.add_argument("--qat-windows", type=int, default=256, help="training windows for the QAT fine-tune")
     p.add_argument("--qat-epochs", type=int, default=1)
