@@ -62,14 +62,9 @@ def _f(a) -> list:
 def _sos_spec(fs: float, low_hz, high_hz, order: int) -> dict | None:
     """SOS, sosfilt_zi and requested pad length exactly as ``filters.bandpass`` uses them."""
     lo, hi = _filters.effective_band(fs, low_hz, high_hz)
-    if lo is None and hi is None:
+    sos = _filters.band_sos(fs, low_hz, high_hz, order)
+    if sos is None:
         return None
-    if lo is not None and hi is not None:
-        sos = sps.butter(order, [lo, hi], btype="bandpass", fs=fs, output="sos")
-    elif lo is not None:
-        sos = sps.butter(order, lo, btype="highpass", fs=fs, output="sos")
-    else:
-        sos = sps.butter(order, hi, btype="lowpass", fs=fs, output="sos")
     pad = int(round(fs / lo)) if lo is not None else 3 * (2 * len(sos) + 1)
     return {"low_hz": lo, "high_hz": hi, "order": int(order), "sos": _f(sos), "zi": _f(sps.sosfilt_zi(sos)),
             "padlen": pad, "padtype": "odd"}

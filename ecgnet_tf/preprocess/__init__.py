@@ -2,7 +2,7 @@
 normalisation, quality gating and physiological prior maps."""
 from .baseline import (estimate_baseline_kalman, kalman_lambda, remove_baseline_highpass,
                        remove_baseline_kalman, remove_baseline_median)
-from .filters import band_power, bandpass, effective_band, hf_power_retained, highpass, notch
+from .filters import band_power, band_sos, bandpass, effective_band, hf_power_retained, highpass, notch
 from .normalize import ZScore
 from .pipeline import (BASELINE_METHODS, CONVENTIONAL_BAND_HZ, PreprocessConfig, config_hash, detect_rpeaks,
                        preprocess_signal)
@@ -15,7 +15,7 @@ from .segment import Segments, beat_windows, fixed_segments
 __all__ = [
     "BASELINE_METHODS", "CONVENTIONAL_BAND_HZ", "J_POINT_S", "PRIOR_KINDS", "PRIOR_ZONES_S", "REASONS",
     "PanTompkinsConfig", "PreprocessConfig", "QualityConfig", "QualityReport", "Segments", "ZScore",
-    "assess_quality", "band_power", "bandpass", "beat_windows", "config_hash", "detect_rpeaks",
+    "assess_quality", "band_power", "band_sos", "bandpass", "beat_windows", "config_hash", "detect_rpeaks",
     "effective_band", "estimate_baseline_kalman", "fixed_segments", "hf_power_retained", "highpass",
     "kalman_lambda", "notch", "pan_tompkins", "prior_map", "qrs_feature_signals", "rational_ratio",
     "refine_rpeaks", "remove_baseline_highpass", "remove_baseline_kalman", "remove_baseline_median",

@@ -34,6 +34,22 @@ def effective_band(fs: float, low_hz: float | None, high_hz: float | None) -> tu
     return lo, hi
 
 
+def band_sos(fs: float, low_hz: float | None = 0.5, high_hz: float | None = 150.0,
+             order: int = 4) -> np.ndarray | None:
+    """Butterworth second-order sections for the effective band at ``fs`` Hz (see :func:`effective_band`).
+
+    Band-pass when both edges apply, high- or low-pass when one does, None when neither does.
+    """
+    lo, hi = effective_band(fs, low_hz, high_hz)
+    if lo is not None and hi is not None:
+        return sps.butter(order, [lo, hi], btype="bandpass", fs=fs, output="sos")
+    if lo is not None:
+        return sps.butter(order, lo, btype="highpass", fs=fs, output="sos")
+    if hi is not None:
+        return sps.butter(order, hi, btype="lowpass", fs=fs, output="sos")
+    return None
+
+
 def bandpass(x: np.ndarray, fs: float, low_hz: float | None = 0.5, high_hz: float | None = 150.0,
              order: int = 4) -> np.ndarray:
     """Zero-phase Butterworth band-pass (sosfiltfilt) along axis 0.
@@ -49,15 +65,10 @@ def bandpass(x: np.ndarray, fs: float, low_hz: float | None = 0.5, high_hz: floa
         float64 array of the same shape.
     """
     x = _as_float(x)
-    lo, hi = effective_band(fs, low_hz, high_hz)
-    if lo is None and hi is None:
+    lo, _ = effective_band(fs, low_hz, high_hz)
+    sos = band_sos(fs, low_hz, high_hz, order)
+    if sos is None:
         return x.copy()
-    if lo is not None and hi is not None:
-        sos = sps.butter(order, [lo, hi], btype="bandpass", fs=fs, output="sos")
-    elif lo is not None:
-        sos = sps.butter(order, lo, btype="highpass", fs=fs, output="sos")
-    else:
-        sos = sps.butter(order, hi, btype="lowpass", fs=fs, output="sos")
     n = x.shape[0]
     # odd-extension padding of ~1/low_hz seconds keeps the edge transient short
     pad = int(round(fs / lo)) if lo is not None else 3 * (2 * len(sos) + 1)
