@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from data.download import DownloadError, download_database
+
 from . import preprocess as pp
 from .data.errors import DataError, MissingDatabaseError
 from .settings import add_data_dir_argument, resolve_data_dir
@@ -91,8 +93,6 @@ def ensure_database(name: str, data_dir: Path, download: bool) -> None:
     if any(data_dir.glob(pattern)):
         return
     if download:
-        from data.download import download_database
-
         download_database(name, data_dir)
         return
     raise MissingDatabaseError(name, str(data_dir), str(data_dir / pattern))
@@ -222,17 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         run(args)
-    except MissingDatabaseError as exc:
+    except (DataError, FileNotFoundError, ValueError, DownloadError) as exc:  # MissingDatabaseError included
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (DataError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # download errors are one line too
-        if type(exc).__name__ == "DownloadError":
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        raise
     return 0
 
 

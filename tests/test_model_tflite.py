@@ -14,23 +14,15 @@ pytestmark = pytest.mark.slow
 
 
 def test_edge_int8_builtin_ops_only():
+    from ecgnet_tf.model_report import convert_int8
+
     from ai_edge_litert.interpreter import Interpreter
 
     keras.backend.clear_session()
     t, leads = 3600, 12
     model = build_model(get_model_config("edge"), t, leads, 5, batch_size=1)
     rng = np.random.default_rng(0)
-
-    def representative():
-        for _ in range(4):
-            yield [rng.standard_normal((1, t, leads)).astype("float32"),
-                   rng.random((1, t, 1)).astype("float32")]
-
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    blob = converter.convert()
+    blob = convert_int8(model, leads, t, n_calibration=4)
 
     interp = Interpreter(model_content=blob, num_threads=1)
     interp.allocate_tensors()
