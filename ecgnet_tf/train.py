@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-max-per-record", type=int, default=None,
                    help="cap held-out windows per record (smoke runs only; reported in metrics.json)")
     p.add_argument("--no-smote", action="store_true", help="skip SMOTE-Tomek balancing of beat tasks")
+    p.add_argument("--majority-cap", type=int, default=None,
+                   help="SMOTE-Tomek: training windows kept per majority class (default 12000; 1500 with --quick)")
+    p.add_argument("--smote-target", type=int, default=None,
+                   help="SMOTE-Tomek: windows per minority class after oversampling (default 4000; 300 with --quick)")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--band", default="hf", choices=("hf", "conventional"),
                    help="band-pass: 0.5-150 Hz (hf, default) or 0.5-40 Hz (conventional)")
@@ -146,6 +150,8 @@ def run(args: argparse.Namespace) -> dict:
     max_per_record = args.max_per_record or (QUICK["max_per_record"][task.database] if args.quick else None)
     eval_cap = args.eval_max_per_record or (QUICK["eval_max_per_record"][task.database] if args.quick else None)
     balance_cfg = QUICK["balance"] if args.quick else BalanceConfig()
+    balance_cfg = dataclasses.replace(balance_cfg, **{k: v for k, v in (("majority_cap", args.majority_cap),
+                                                                        ("target", args.smote_target)) if v is not None})
     keras.utils.set_random_seed(args.seed)
 
     folds = (args.folds or 5) if args.split == "kfold" else None

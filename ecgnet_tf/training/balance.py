@@ -22,6 +22,11 @@ class BalanceConfig:
     k_neighbors: int = 5
     tomek_decimate: int = 6  # time decimation of the compact copy used for Tomek links
 
+    def __post_init__(self) -> None:
+        for name in ("majority_cap", "target", "max_ratio", "k_neighbors", "tomek_decimate"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"BalanceConfig.{name} must be >= 1, got {getattr(self, name)}")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
