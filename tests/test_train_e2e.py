@@ -89,11 +89,20 @@ def test_missing_database_is_explained(tmp_path, capsys):
 
 
 def test_training_windows_never_include_test_records(fake_data, tmp_path):
-    out = _train(fake_data, tmp_path, "mitdb-aami")
+    out = _train(fake_data, tmp_path, "mitdb-aami", "--majority-cap", "60", "--smote-target", "50")
     split = json.loads((out / "split.json").read_text())
     run = json.loads((out / "run.json").read_text())
     assert "202" not in split["test"]  # same subject as 201
     assert run["balance"]["after"] and sum(run["balance"]["before"].values()) <= 150 * len(split["train"])
+    # the balancing flags replace the quick profile's caps, and the counts obey them
+    assert (run["balance"]["majority_cap"], run["balance"]["target"]) == (60, 50)
+    assert max(run["balance"]["before"].values()) > 60 >= max(run["balance"]["after"].values())
+
+
+def test_bad_balance_setting_is_explained(fake_data, tmp_path, capsys):
+    rc = train.main(["--task", "mitdb-aami", "--quick", "--data-dir", str(fake_data), "--out", str(tmp_path / "r"),
+                     "--majority-cap", "0"])
+    assert rc == 2 and "majority_cap must be >= 1, got 0" in capsys.readouterr().err
 
 
 def test_normalisation_fitted_on_training_windows_only(fake_data, tmp_path):
