@@ -204,3 +204,16 @@ def test_cli_missing_run_is_exit_2(tmp_path, capsys):
     rc = q.main([str(tmp_path / "nope"), "--mode", "float32"])
     err = capsys.readouterr().err
     assert rc == 2 and "run.json" in err and err.count("\n") == 1
+
+
+def test_reproduce_exports_the_table1_model_once(run, tmp_path):
+    from ecgnet_tf import reproduce
+
+    out = tmp_path / "export-int8"
+    r = reproduce.export_int8(run["dir"], out, reproduce.PROFILES["quick"], run["data"], run["cache"])
+    assert r["mode"] == "int8" and r["calibration"]["n"] <= 100 and r["calibration"]["partition"] == "train"
+    assert r["parity"]["partition"] == "test" and 0 < r["parity"]["n"] <= 300
+    assert 0.0 <= r["task_metrics"]["accuracy"] <= 1.0
+    mtime = (out / "model_int8.tflite").stat().st_mtime
+    assert reproduce.export_int8(run["dir"], out, reproduce.PROFILES["quick"], run["data"], run["cache"]) == r
+    assert (out / "model_int8.tflite").stat().st_mtime == mtime

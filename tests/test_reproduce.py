@@ -13,7 +13,7 @@ def test_experiment_lists_are_stable_and_complete():
         exps = reproduce.experiments(profile)
         names = [e.name for e in exps]
         assert len(names) == len(set(names))
-        assert {e.group for e in exps} == set(reproduce.GROUPS) - {"efficiency"}
+        assert {e.group for e in exps} == set(reproduce.GROUPS)
         assert sum(e.group == "ablation" for e in exps) == len(reproduce.LADDER)
         ft = next(e for e in exps if e.name == "ft-cinc2017-10pct-from-mitdb")
         assert ft.depends and ft.depends[0] in names and names.index(ft.depends[0]) < names.index(ft.name)
@@ -38,8 +38,10 @@ def test_hf_group_end_to_end(fake_data, tmp_path, monkeypatch):
     assert "Quick profile: smoke figures" in md
     for band in ("hf", "conventional"):
         m = json.loads((root / f"hf-{band}" / "metrics.json").read_text())
-        assert report["hf"]["runs"][band]["accuracy"] == m["accuracy"]
+        assert report["runs"][f"hf-{band}"]["accuracy"] == m["accuracy"]
         assert f"| {band} | {m['per_class']['MI']['sensitivity']:.3f} | {m['accuracy']:.3f} |" in md
+        published = docs / "results" / "reproduce-quick" / f"hf-{band}" / "metrics.json"
+        assert json.loads(published.read_text()) == m
     run = json.loads((root / "hf-conventional" / "run.json").read_text())
     assert run["preprocess"]["band_hz"] == [0.5, 40.0]
     # a second call reuses the finished runs instead of training again
