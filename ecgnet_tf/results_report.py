@@ -255,8 +255,8 @@ def _hf(r: dict) -> list[str]:
     for name, v in _group(r, "hf").items():
         band = name.split("-", 1)[1]
         L.append(f"| {band} | {_f(v['per_class']['MI']['sensitivity'])} | {_f(v['accuracy'])} | {_f(v['auroc'])} |")
-    return L + ["", "The PTB-XL copy here holds 100 Hz files only: the 0.5-150 Hz band is clipped below Nyquist "
-                "(50 Hz), so this comparison cannot show a high-frequency effect on this data.", ""]
+    return L + ["", "The PTB-XL copy here holds 100 Hz files only: the 0.5-150 Hz band is clipped to 0.45 x 100 Hz "
+                "= 45 Hz, so this comparison cannot show a high-frequency effect on this data.", ""]
 
 
 def _efficiency(r: dict) -> list[str]:
