@@ -55,7 +55,8 @@ class Profile:
 
 PROFILES = {
     "quick": Profile("quick", ("--quick",), ("--max-per-record", "40", "--eval-max-per-record", "60"),
-                     epochs=2, ablation_epochs=1, seeds=(0,), export_args=("--calibration", "100", "--max-eval", "300")),
+                     epochs=2, ablation_epochs=1, seeds=(0,),
+                     export_args=("--calibration", "100", "--max-eval", "300")),
     # full: table-1 runs train on every training record with the default balancing; the 12 MIT-BIH sweep
     # runs cap windows per record and balance to 4000 / 1500, 4 epochs each, so the whole profile fits in
     # about 1.5 hours on 2 idle cores. Every run is evaluated on its whole test set.
@@ -70,7 +71,8 @@ def experiments(profile: Profile) -> list[Experiment]:
     a = str(profile.ablation_epochs)
     ep = str(profile.ptbxl_epochs or profile.epochs)
     out = [Experiment(f"t1-{t}-s{s}", "table1",
-                      ("--task", t, "--config", "edge", "--epochs", ep if t.startswith("ptbxl") else e, "--seed", str(s)))
+                      ("--task", t, "--config", "edge", "--epochs", ep if t.startswith("ptbxl") else e,
+                       "--seed", str(s)))
            for t in ("mitdb-aami", "ptbxl-mi", "ptbxl-mi-loc", "cinc2017") for s in profile.seeds]
     sweep = ("--task", "mitdb-aami", "--epochs", a, *profile.mitdb_sweep)
     out += [Experiment(f"abl-{c.replace('+', 'p-')}", "ablation", (*sweep, "--config", c)) for c in LADDER]

@@ -161,7 +161,8 @@ def _protocol(r: dict) -> list[str]:
          "Each row is one `python -m ecgnet_tf.train` run with these arguments (plus `--data-dir` and `--out`). "
          "Splits are patient-level (MIT-BIH: de Chazal DS1 -> DS2 with record 202 dropped, validation records "
          "carved from DS1; PTB-XL: the dataset's patient-respecting `strat_fold` 1-8 / 9 / 10; CinC 2017: "
-         "stratified 5-fold grouped by subject, fold 0 tested). Normalisation and SMOTE-Tomek are fitted on training windows only; every run is "
+         "stratified 5-fold grouped by subject, fold 0 tested). Normalisation and SMOTE-Tomek are fitted on "
+         "training windows only; every run is "
          "evaluated on its whole test partition with the model of its best validation epoch. One seed.", "",
          "| run | arguments | epochs run (best) | training windows | wall min |", "|---|---|---|---|---|"]
     for name, v in r["runs"].items():
@@ -269,7 +270,8 @@ def _efficiency(r: dict) -> list[str]:
          "Cost columns: one 12x3600 input, batch 1, median over repeated calls on this host (random weights: cost "
          "does not depend on training). Accuracy columns: MIT-BIH DS1 -> DS2; the three float rows are trained at "
          "the Table 2 budget so they compare alike, the int8 row is the Table 1 model (see below).", "",
-         "| model | params | GFLOPs | size MB | latency ms | MIT-BIH accuracy | macro F1 |", "|---|---|---|---|---|---|---|"]
+         "| model | params | GFLOPs | size MB | latency ms | MIT-BIH accuracy | macro F1 |",
+         "|---|---|---|---|---|---|---|"]
     for label, name, in (("baseline CNN-BiLSTM (float32)", "baseline"), ("paper config (float32)", "paper"),
                          ("edge (float32)", "edge")):
         x = cfg.get(name, {}).get("12x3600")
@@ -285,14 +287,16 @@ def _efficiency(r: dict) -> list[str]:
         if i8:
             acc = f"{_f(i8['task_metrics']['accuracy'])} (float {_f(i8['float_task_metrics']['accuracy'])})"
             f1 = f"{_f(i8['task_metrics']['macro']['f1'])} (float {_f(i8['float_task_metrics']['macro']['f1'])})"
-        L.append(f"| edge (int8 TFLite) | same | same | {tfl['bytes'] / 1e6:.2f} | {tfl['latency_ms']} | {acc} | {f1} |")
+        L.append(f"| edge (int8 TFLite) | same | same | {tfl['bytes'] / 1e6:.2f} | {tfl['latency_ms']} | {acc} | "
+                 f"{f1} |")
     L += ["", "Latency: Keras float32 rows call the model in a `tf.function` (all cores); the int8 row is the "
           "LiteRT interpreter on 1 thread. Size: float32 weights for Keras rows, the .tflite file for int8. "
           "Phone estimates are in [results/export](results/export/)."]
     if i8:
         p = i8["parity"]
         L += [f"The int8 row's accuracy is the Table 1 MIT-BIH model quantized by `python -m export.quantize` "
-              f"({i8['calibration']['n']} training windows for calibration) and scored on {p['subset']} of DS2 (float on the same windows in brackets); "
+              f"({i8['calibration']['n']} training windows for calibration) and scored on {p['subset']} of DS2 "
+              "(float on the same windows in brackets); "
               f"top-1 agreement with Keras {_f(p['top1_agreement'])}."]
     return L + [""]
 
