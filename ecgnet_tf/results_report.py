@@ -270,7 +270,7 @@ def _efficiency(r: dict) -> list[str]:
          "Cost columns: one 12x3600 input, batch 1, median over repeated calls on this host (random weights: cost "
          "does not depend on training). Accuracy columns: MIT-BIH DS1 -> DS2; the three float rows are trained at "
          "the Table 2 budget so they compare alike, the int8 row is the Table 1 model (see below).", "",
-         "| model | params | GFLOPs | size MB | latency ms | MIT-BIH accuracy | macro F1 |",
+         "| model | params | GFLOPs | weights / file MB | latency ms | MIT-BIH accuracy | macro F1 |",
          "|---|---|---|---|---|---|---|"]
     for label, name, in (("baseline CNN-BiLSTM (float32)", "baseline"), ("paper config (float32)", "paper"),
                          ("edge (float32)", "edge")):

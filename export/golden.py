@@ -207,18 +207,15 @@ def _leads(x: np.ndarray) -> list:
     return _f(np.asarray(x, dtype=np.float64).T)
 
 
-def _to_batch1_tflite(run_dir: Path, model, w: int, n_leads: int, n_classes: int, multilabel: bool) -> bytes:
-    """Float32 TFLite of the run's model rebuilt with batch size 1 (for golden vectors only)."""
-    import tensorflow as tf
-
-    from ecgnet_tf.model import ModelConfig, build_model
+def _to_batch1_tflite(run_dir: Path, model, n_classes: int, multilabel: bool) -> bytes:
+    """Float32 TFLite of the run's model rebuilt with batch size 1, converted as ``export.quantize`` does."""
+    from ecgnet_tf.model import ModelConfig
     from ecgnet_tf.training.rundir import RunConfig
 
-    rc = RunConfig.load(run_dir)
-    m1 = build_model(ModelConfig.from_dict(rc.model_config), w, n_leads, n_classes, multilabel=multilabel,
-                     batch_size=1)
-    m1.set_weights(model.get_weights())
-    return tf.lite.TFLiteConverter.from_keras_model(m1).convert()
+    from . import quantize
+
+    cfg = ModelConfig.from_dict(RunConfig.load(run_dir).model_config)
+    return quantize.convert_model(quantize.rebuild_batch1(model, cfg, n_classes, multilabel), "float32")
 
 
 def tflite_predict(model_bytes: bytes, ecg: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, dict]:
@@ -372,7 +369,7 @@ def make_golden(run_dir: Path, out: Path, tflite: Path | None = None, seconds: f
     if tflite is not None:
         blob, source = Path(tflite).read_bytes(), str(tflite)
     elif make_tflite:
-        blob = _to_batch1_tflite(run_dir, model, w, task.n_leads, len(task.classes), task.multilabel)
+        blob = _to_batch1_tflite(run_dir, model, len(task.classes), task.multilabel)
         source = "float32 conversion of model.keras (batch 1), made by export.golden"
     if blob is not None:
         tp, info = tflite_predict(blob, z, priors)

@@ -88,8 +88,6 @@ def load_run(run_dir: Path, data_dir: Path | None = None, cache_dir: Path | None
 
 def rebuild_batch1(model, ctx_or_cfg, n_classes: int | None = None, multilabel: bool | None = None):
     """The same architecture at a fixed batch of 1, with ``model``'s weights copied layer by layer."""
-    import tf_keras as keras
-
     from ecgnet_tf.model import ModelConfig, build_model
 
     if hasattr(ctx_or_cfg, "cfg"):
@@ -101,7 +99,6 @@ def rebuild_batch1(model, ctx_or_cfg, n_classes: int | None = None, multilabel: 
     k = int(model.outputs[0].shape[-1]) if n_classes is None else n_classes
     if multilabel is None:
         multilabel = "sigmoid" in str(model.get_layer("probs").activation)
-    keras.backend.clear_session() if False else None
     b1 = build_model(mcfg, t, c, k, multilabel=bool(multilabel), batch_size=1)
     src = {layer.name: layer for layer in model.layers}
     for layer in b1.layers:
