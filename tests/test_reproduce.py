@@ -48,3 +48,12 @@ def test_hf_group_end_to_end(fake_data, tmp_path, monkeypatch):
     mtime = (root / "hf-hf" / "model.keras").stat().st_mtime
     assert reproduce.main(args) == 0
     assert (root / "hf-hf" / "model.keras").stat().st_mtime == mtime
+
+
+def test_full_profile_evaluates_on_whole_test_sets():
+    full = reproduce.experiments(reproduce.PROFILES["full"])
+    assert all("--quick" not in e.args and "--eval-max-per-record" not in e.args for e in full)
+    assert "--quick" not in reproduce.PROFILES["full"].base
+    # Table 1 trains on every training window; only the sweep runs cap windows per record
+    t1 = [e for e in full if e.group == "table1"]
+    assert t1 and all("--max-per-record" not in e.args and "--majority-cap" not in e.args for e in t1)
