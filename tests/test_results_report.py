@@ -101,3 +101,24 @@ def test_publish_copies_small_files_only(tmp_path):
     rr.publish_run(d, tmp_path / "pub")
     assert (tmp_path / "pub" / "metrics.json").read_text() == (d / "metrics.json").read_text()
     assert not (tmp_path / "pub" / "model.keras").exists()
+
+
+def test_git_state_ignores_generated_docs(tmp_path):
+    import subprocess
+
+    def git(*a):
+        subprocess.run(["git", *a], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "RESULTS.md").write_text("old\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    assert rr.git_state(tmp_path)["dirty"] is False
+    (tmp_path / "docs" / "RESULTS.md").write_text("new\n")
+    assert rr.git_state(tmp_path)["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    state = rr.git_state(tmp_path)
+    assert state["dirty"] is True and len(state["commit"]) == 40
+    assert rr.git_state(tmp_path / "docs")["commit"] == state["commit"]
