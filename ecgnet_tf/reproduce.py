@@ -151,33 +151,43 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"error: unknown groups {sorted(unknown)}; choose from {GROUPS}", file=sys.stderr)
         return 2
-    exps = [e for e in experiments(profile) if e.group in groups]
+    # --only picks what runs; the report covers every finished run of the profile, so a partial
+    # rerun never drops figures that are already there
+    exps = experiments(profile)
+    results = args.docs / "results"
+    out_json = results / f"reproduce-{profile.name}.json"
+    previous = json.loads(out_json.read_text()) if out_json.is_file() else {}
+    src = root / f"t1-mitdb-aami-s{profile.seeds[0]}"
     int8 = None
     try:
         for exp in exps:
-            run_experiment(exp, profile, root, data_dir, args.cache_dir)
-        src = root / f"t1-mitdb-aami-s{profile.seeds[0]}"
-        if "efficiency" in groups and (src / "metrics.json").is_file():
+            if exp.group in groups:
+                run_experiment(exp, profile, root, data_dir, args.cache_dir)
+        if (src / "metrics.json").is_file() and ("efficiency" in groups or (root / "export-int8").is_dir()):
             int8 = export_int8(src, root / "export-int8", profile, data_dir, args.cache_dir)
     except RuntimeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    configs = tuple(LADDER) + ("edge", "paper") if "ablation" in groups or "efficiency" in groups else ()
-    costs = _model_costs(configs, args.latency_runs) if configs else {}
-    results = args.docs / "results"
+    if "ablation" in groups or "efficiency" in groups:
+        costs = _model_costs(tuple(LADDER) + ("edge", "paper"), args.latency_runs)
+    else:
+        costs = previous.get("efficiency", {})  # model costs do not depend on the runs
     published = f"reproduce-{profile.name}"
     for exp in exps:
-        results_report.publish_run(root / exp.name, results / published / exp.name)
+        if (root / exp.name / "metrics.json").is_file():
+            results_report.publish_run(root / exp.name, results / published / exp.name)
     report = results_report.collect(profile.name, root, exps, summarise(data_dir), costs, int8, PAPER_CLAIMS,
                                     TASK_CLAIMS, published)
     if results_report.figure(report, results / f"reproduce-{profile.name}.png"):
         report["figure"] = f"reproduce-{profile.name}.png"
-    (results / f"reproduce-{profile.name}.json").write_text(json.dumps(report, indent=2))
+    results.mkdir(parents=True, exist_ok=True)
+    out_json.write_text(json.dumps(report, indent=2))
     reports = [json.loads(f.read_text()) for f in sorted(results.glob("reproduce-*.json"))]
     reports = [r for r in reports if "runs" in r]  # results JSON of an older layout: rerun that profile
     (args.docs / "RESULTS.md").write_text(results_report.results_page(reports))
     print(f"wrote {args.docs / 'RESULTS.md'} and {results / f'reproduce-{profile.name}.json'}")
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

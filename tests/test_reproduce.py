@@ -44,10 +44,17 @@ def test_hf_group_end_to_end(fake_data, tmp_path, monkeypatch):
         assert json.loads(published.read_text()) == m
     run = json.loads((root / "hf-conventional" / "run.json").read_text())
     assert run["preprocess"]["band_hz"] == [0.5, 40.0]
-    # a second call reuses the finished runs instead of training again
+    # a second call reuses the finished runs instead of training again, and its report keeps every
+    # finished run of the profile, not only the groups it was asked to run
+    import shutil
+
+    shutil.copytree(root / "hf-hf", root / "lr-1e-3")
     mtime = (root / "hf-hf" / "model.keras").stat().st_mtime
     assert reproduce.main(args) == 0
     assert (root / "hf-hf" / "model.keras").stat().st_mtime == mtime
+    report = json.loads((docs / "results" / "reproduce-quick.json").read_text())
+    assert {"hf-hf", "hf-conventional", "lr-1e-3"} <= set(report["runs"])
+    assert (docs / "results" / "reproduce-quick" / "lr-1e-3" / "metrics.json").is_file()
 
 
 def test_full_profile_evaluates_on_whole_test_sets():
