@@ -90,8 +90,8 @@ def experiments(profile: Profile) -> list[Experiment]:
     return out
 
 
-def run_experiment(exp: Experiment, profile: Profile, root: Path, data_dir: Path, cache_dir: Path | None) -> dict:
-    """Train ``exp`` in a subprocess unless its metrics exist; return its metrics."""
+def run_experiment(exp: Experiment, profile: Profile, root: Path, data_dir: Path, cache_dir: Path | None) -> None:
+    """Train ``exp`` in a subprocess unless its metrics.json exists."""
     out = root / exp.name
     metrics = out / "metrics.json"
     if not metrics.is_file():
@@ -108,7 +108,6 @@ def run_experiment(exp: Experiment, profile: Profile, root: Path, data_dir: Path
         if res.returncode != 0:
             raise RuntimeError(f"experiment {exp.name} failed (exit {res.returncode}); see {out / 'train.log'}")
         print(f"[reproduce] {exp.name}: done in {time.time() - t0:.0f} s", flush=True)
-    return json.loads(metrics.read_text())
 
 
 def export_int8(run_dir: Path, out_dir: Path, profile: Profile, data_dir: Path, cache_dir: Path | None) -> dict:

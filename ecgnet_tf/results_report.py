@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
@@ -121,11 +122,11 @@ def _link(r: dict, name: str) -> str:
     return f"[{name}](results/{r['published']}/{name}/report.md)" if r.get("published") else f"`{name}`"
 
 
-def _metrics_table(r: dict, rows: dict, label) -> list[str]:
+def _metrics_table(r: dict, rows: dict) -> list[str]:
     L = ["| run | accuracy | macro Se | macro Sp | macro F1 | macro AUROC | epochs (best) |",
          "|---|---|---|---|---|---|---|"]
     for name, v in rows.items():
-        L.append(f"| {label(name, v)} | {_f(v['accuracy'])} | {_f(v['sensitivity'])} | {_f(v['specificity'])} | "
+        L.append(f"| {_link(r, name)} | {_f(v['accuracy'])} | {_f(v['sensitivity'])} | {_f(v['specificity'])} | "
                  f"{_f(v['f1'])} | {_f(v['auroc'])} | {v['epochs_run']} ({v['best_epoch']}) |")
     return L
 
@@ -179,9 +180,7 @@ def _mean_std(values: list) -> str:
         return "n/a"
     if len(vals) == 1:
         return f"{vals[0]:.3f}"
-    mean = sum(vals) / len(vals)
-    std = (sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) ** 0.5
-    return f"{mean:.3f} ± {std:.3f}"
+    return f"{statistics.mean(vals):.3f} ± {statistics.stdev(vals):.3f}"
 
 
 def _table1(r: dict) -> list[str]:
@@ -242,7 +241,7 @@ def _sweeps(r: dict) -> list[str]:
             ("Fine-tuning with 10% of CinC 2017 training records", "finetune",
              "Both runs see the same 10% of training records; one starts from the Table 1 MIT-BIH weights "
              "(layers whose shapes match), the other from scratch. Test fold as in Table 1.")):
-        L += ["", f"### {title}", "", note, ""] + _metrics_table(r, _group(r, group), lambda n, v: _link(r, n))
+        L += ["", f"### {title}", "", note, ""] + _metrics_table(r, _group(r, group))
     if r.get("figure"):
         L += ["", f"![ablation, loss and learning rate](results/{r['figure']})"]
     return L + [""]
