@@ -27,6 +27,7 @@ from .training.tasks import TASKS
 # quick profile: minutes on 2 CPU cores; for smoke runs and CI, never a performance figure
 QUICK = {"epochs": 2, "max_per_record": {"mitdb": 150, "ptbxl": None, "cinc2017": 3},
          "eval_max_per_record": {"mitdb": 300, "ptbxl": None, "cinc2017": None},
+         "max_records": {"mitdb": None, "ptbxl": None, "cinc2017": 600},
          "balance": BalanceConfig(majority_cap=1500, target=300)}
 
 
@@ -53,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, default=5, help="early stopping on validation loss")
     p.add_argument("--max-per-record", type=int, default=None,
                    help="cap training/validation windows per record (default: none; --quick sets one)")
+    p.add_argument("--max-records", type=int, default=None,
+                   help="seeded class-stratified sample of the task's records before splitting "
+                        "(default: all; --quick samples 600 CinC 2017 records)")
     p.add_argument("--eval-max-per-record", type=int, default=None,
                    help="cap held-out windows per record (smoke runs only; reported in metrics.json)")
     p.add_argument("--no-smote", action="store_true", help="skip SMOTE-Tomek balancing of beat tasks")
@@ -148,6 +152,7 @@ def run(args: argparse.Namespace) -> dict:
     profile = "quick" if args.quick else "full"
     epochs = args.epochs or (QUICK["epochs"] if args.quick else 30)
     max_per_record = args.max_per_record or (QUICK["max_per_record"][task.database] if args.quick else None)
+    max_records = args.max_records or (QUICK["max_records"][task.database] if args.quick else None)
     eval_cap = args.eval_max_per_record or (QUICK["eval_max_per_record"][task.database] if args.quick else None)
     balance_cfg = QUICK["balance"] if args.quick else BalanceConfig()
     balance_cfg = dataclasses.replace(balance_cfg, **{k: v for k, v in (("majority_cap", args.majority_cap),
@@ -155,7 +160,7 @@ def run(args: argparse.Namespace) -> dict:
     keras.utils.set_random_seed(args.seed)
 
     folds = (args.folds or 5) if args.split == "kfold" else None
-    recs = task_records(task, data_dir, seed=args.seed, folds=folds, fold=args.fold)
+    recs = task_records(task, data_dir, seed=args.seed, folds=folds, fold=args.fold, max_records=max_records)
     split = reduce_training_records(recs.split, args.train_fraction, args.seed)
     recs = dataclasses.replace(recs, split=split)
     band = pp.CONVENTIONAL_BAND_HZ if args.band == "conventional" else pp.PreprocessConfig().band_hz
@@ -188,7 +193,7 @@ def run(args: argparse.Namespace) -> dict:
                     lr=args.lr, epochs=epochs, batch_size=args.batch_size, seed=args.seed, profile=profile,
                     folds=folds, fold=args.fold, train_fraction=args.train_fraction,
                     init_from=str(args.init_from) if args.init_from else None, strategy=args.strategy,
-                    max_per_record=max_per_record,
+                    max_per_record=max_per_record, max_records=max_records,
                     eval_max_per_record=eval_cap,
                     augment=aug.to_dict() if aug else None, balance=balance_info,
                     class_weights=weights.tolist(), data_dir=str(data_dir.resolve()), versions=versions())

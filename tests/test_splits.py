@@ -1,11 +1,13 @@
 """Splits are record/patient disjoint, and the audit catches every kind of leak."""
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
 from ecgnet_tf.data import LeakageError, Split, audit_split, ptbxl
-from ecgnet_tf.data.splits import DS1, DS2, fold_split, kfold_split, mitdb_dechazal
+from ecgnet_tf.data.splits import DS1, DS2, fold_split, kfold_split, mitdb_dechazal, stratified_sample
 
 
 def test_dechazal_strict_is_patient_disjoint():
@@ -77,3 +79,25 @@ def test_dechazal_validation_keeps_rare_classes_in_training():
         split = mitdb_dechazal(seed=seed, class_counts=counts)
         assert "208" not in split.val and len(split.val) == 4
         audit_split(split)
+
+
+def test_stratified_sample_is_seeded_and_keeps_every_class():
+    ids = [f"r{i:03d}" for i in range(200)]
+    labels = ["N"] * 150 + ["A"] * 40 + ["~"] * 10
+    a = stratified_sample(ids, labels, 50, seed=3)
+    assert a == stratified_sample(ids, labels, 50, seed=3)
+    assert a != stratified_sample(ids, labels, 50, seed=4)
+    got = Counter(labels[ids.index(i)] for i in a)
+    assert got == {"N": 38, "A": 10, "~": 5}  # shares kept, rare class at least 5
+    assert list(a) == sorted(a)  # input order kept
+    assert stratified_sample(ids, labels, 500) == tuple(ids)
+
+
+def test_task_records_max_records_samples_before_the_split(fake_data):
+    from ecgnet_tf.training.tasks import get_task, task_records
+
+    full = task_records(get_task("cinc2017"), fake_data, seed=0)
+    small = task_records(get_task("cinc2017"), fake_data, seed=0, max_records=20)
+    n = lambda s: len(s.train) + len(s.val) + len(s.test)  # noqa: E731
+    assert n(full.split) == 24 and n(small.split) == 20
+    assert any("seeded sample of 20 of 24" in note for note in small.split.notes)

@@ -222,3 +222,23 @@ def fold_split(
         test=pick(test_folds),
         patient_of=dict(zip(ids, groups)),
     )
+
+
+def stratified_sample(ids: Sequence[str], labels: Sequence[str], n: int, seed: int = 0) -> tuple[str, ...]:
+    """A seeded sample of about ``n`` record ids that keeps every label's share (smoke runs).
+
+    Each label keeps ``round(n * share)`` records and at least ``min(count, 5)``, so rare classes
+    stay present. Returns ids in their input order; all of them when ``n >= len(ids)``.
+    """
+    ids, labels = list(ids), list(labels)
+    if n <= 0:
+        raise ValueError(f"sample size must be positive, got {n}")
+    if n >= len(ids):
+        return tuple(ids)
+    rng = np.random.default_rng(seed)
+    keep: set[str] = set()
+    for lab in sorted(set(labels)):
+        members = [i for i, y in zip(ids, labels) if y == lab]
+        k = min(len(members), max(5, int(round(n * len(members) / len(ids)))))
+        keep.update(members[j] for j in rng.permutation(len(members))[:k])
+    return tuple(i for i in ids if i in keep)

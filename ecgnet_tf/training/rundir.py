@@ -36,6 +36,7 @@ class RunConfig:
     init_from: str | None = None
     strategy: str = "default"
     max_per_record: int | None = None
+    max_records: int | None = None  # seeded record sample before splitting (smoke runs)
     eval_max_per_record: int | None = None  # quick profile: held-out windows capped per record
     augment: dict | None = None
     balance: dict | None = None

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..data import cinc2017, mitdb, ptbxl
 from ..data.errors import DataError
-from ..data.splits import Split, audit_split, fold_split, kfold_split, mitdb_dechazal
+from ..data.splits import Split, audit_split, fold_split, kfold_split, mitdb_dechazal, stratified_sample
 
 
 @dataclass(frozen=True)
@@ -121,15 +121,21 @@ def task_records(
     folds: int | None = None,
     fold: int = 0,
     min_likelihood: float = 0.0,
+    max_records: int | None = None,
 ) -> TaskRecords:
     """Enumerate the task's records present under ``data_dir`` and split them (audited).
 
     Default splits: MIT-BIH de Chazal DS1/DS2 (strict, with validation records carved from DS1),
     PTB-XL strat_fold 1-8/9/10, CinC 2017 stratified 5-fold (fold ``fold`` test). ``folds=K``
     switches MIT-BIH and PTB-XL to stratified record-level K-fold grouped by patient.
+    ``max_records`` first keeps a seeded, class-stratified sample of the records (smoke runs).
     """
     cat = catalog(task, data_dir, min_likelihood)
     ids = list(cat.ids)
+    note = ()
+    if max_records and len(ids) > max_records:
+        ids = list(stratified_sample(ids, [cat.strat_of[i] for i in ids], max_records, seed))
+        note = (f"seeded sample of {len(ids)} of {len(cat.ids)} records (smoke run)",)
     groups = [cat.group_of[i] for i in ids]
     strat = [cat.strat_of[i] for i in ids]
     if task.database == "mitdb" and not folds:
@@ -143,6 +149,8 @@ def task_records(
     if not split.train or not split.test:
         raise DataError(f"{task.name}: not enough records under {data_dir} for a split "
                         f"(train {len(split.train)}, test {len(split.test)})")
+    if note:
+        split = Split(split.name, split.train, split.val, split.test, split.patient_of, split.notes + note)
     audit_split(split)
     return TaskRecords(task, split, cat.label_of, cat.entry_of)
 
