@@ -11,7 +11,8 @@ from pathlib import Path
 
 from .data import cinc2017, mitdb, ptbxl
 from .data.errors import DataError, MissingDatabaseError
-from .settings import add_data_dir_argument, resolve_data_dir
+from .cli import add_data_dir_argument, run_command
+from .settings import resolve_data_dir
 
 
 def summarise(data_dir: Path, include_paced: bool = False) -> dict:
@@ -51,14 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--include-paced", action="store_true", help="count all 48 MIT-BIH records")
     args = parser.parse_args(argv)
-    data_dir = resolve_data_dir(args.data_dir)
-    try:
-        summary = summarise(data_dir, include_paced=args.include_paced)
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(summary, indent=2) if args.json else _table(summary))
-    return 0
+
+    def body() -> None:
+        summary = summarise(resolve_data_dir(args.data_dir), include_paced=args.include_paced)
+        print(json.dumps(summary, indent=2) if args.json else _table(summary))
+
+    return run_command(body, (DataError,))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ path. Writes PNG figures, DIR/attribution.json and DIR/attribution.md (definitio
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import math
 import sys
@@ -21,9 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import preprocess as pp
-from .data.errors import DataError
-from .settings import add_data_dir_argument, resolve_data_dir
+from .runs import SIDECAR_KEYS, ModelSpec, RunConfig, load_model, load_split
+from .tasks import get_task
+from .cli import add_data_dir_argument, run_command
+from .settings import resolve_data_dir
 
 DEFAULT_MAX_WINDOWS = 256
 
@@ -51,51 +51,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-@dataclasses.dataclass(frozen=True)
-class Context:
-    """What the explainer needs from a run (or a TFLite sidecar): task, preprocessing, normalisation."""
-
-    task: object
-    pcfg: pp.PreprocessConfig
-    zscore: pp.ZScore
-    data_dir: Path | None
-    run_dir: Path | None
-
-
-def _tuples(d: dict) -> dict:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-
-
-def run_context(run_dir: Path, task_name: str | None, data_dir: str | None) -> Context:
-    from .evaluate import load_zscore
-    from .training.rundir import RunConfig
-    from .training.tasks import get_task
-
+def run_spec(run_dir: Path, data_dir: str | None) -> tuple[ModelSpec, Path]:
+    """The run's deployment spec and the data folder (``--data-dir``, else the run's, else the default)."""
     cfg = RunConfig.load(run_dir)
     dd = resolve_data_dir(data_dir) if data_dir else Path(cfg.data_dir) if cfg.data_dir else resolve_data_dir(None)
-    return Context(get_task(task_name or cfg.task), pp.PreprocessConfig(**_tuples(cfg.preprocess)),
-                   load_zscore(run_dir), dd, Path(run_dir))
+    return ModelSpec.from_run(run_dir), dd
 
 
-def tflite_context(model_path: Path, run: Path | None, task_name: str | None, data_dir: str | None) -> Context:
-    """Context of a .tflite model: sidecar ``M.json`` "metadata" first, then ``--run``."""
-    from .training.tasks import get_task
-
+def tflite_spec(model_path: Path, run: Path | None, data_dir: str | None) -> tuple[ModelSpec, Path, Path | None]:
+    """Spec of a .tflite model: sidecar ``M.json`` "metadata" first, then ``--run`` (or the sidecar's run_dir)."""
     side = model_path.with_suffix(".json")
     meta = json.loads(side.read_text()).get("metadata", {}) if side.is_file() else {}
     run = run or (Path(meta["run_dir"]) if meta.get("run_dir") else None)
-    if run is not None and (run / "run.json").is_file():
-        ctx = run_context(run, task_name or meta.get("task"), data_dir)
-    else:
-        ctx = None
-    if {"task", "preprocess", "normalization"} <= set(meta):
-        dd = resolve_data_dir(data_dir) if data_dir else (ctx.data_dir if ctx else resolve_data_dir(None))
-        return Context(get_task(task_name or meta["task"]), pp.PreprocessConfig(**_tuples(meta["preprocess"])),
-                       pp.ZScore.from_dict(meta["normalization"]), dd, run)
-    if ctx is None:
-        raise FileNotFoundError(f"{model_path}: no sidecar {side.name} with metadata (task, preprocess, "
-                                "normalization) and no --run folder")
-    return ctx
+    has_run = run is not None and (run / "run.json").is_file()
+    spec = ModelSpec.from_sidecar_file(model_path)
+    if spec is None and not has_run:
+        raise FileNotFoundError(f"{model_path}: no sidecar {side.name} with metadata ({', '.join(SIDECAR_KEYS)}) "
+                                "and no --run folder")
+    if has_run:
+        run_sp, dd = run_spec(run, data_dir)
+        return spec or run_sp, dd, run
+    return spec, resolve_data_dir(data_dir), run
 
 
 def _class_index(cls: str | None, classes: tuple[str, ...]) -> int | None:
@@ -165,29 +141,28 @@ def _accumulate(acc, e, database: str, top_fraction: float, heat) -> None:
         acc.add(shares, leads, int(e.target[i]), hit, chance, prof)
 
 
-def _record_ids(ctx: Context, args) -> list[str]:
-    from .training.rundir import load_split
-
-    if ctx.run_dir is None:
+def _record_ids(run_dir: Path | None, args) -> list[str]:
+    if run_dir is None:
         raise ValueError("--partition needs a run folder")
-    return list(load_split(ctx.run_dir).partition(args.partition))
+    return list(load_split(run_dir).partition(args.partition))
 
 
 def explain_run(args) -> dict:
     """Keras run folder: CAM + attention figures and attribution."""
-    from .evaluate import load_model
     from .interpret.cam import CamConfig, CamExplainer
     from .interpret.pipeline import ExplainConfig, explain_windows
     from .interpret.report import WindowAttribution, summarise, write_attribution
-    from .interpret.windows import load_record_windows, task_record_windows
+    from .interpret.windows import load_record_windows
     from .interpret.zones import ZoneConfig
+    from .tasks import task_record_windows
 
-    ctx = run_context(args.model, args.task, args.data_dir)
-    task = ctx.task
+    spec, data_dir = run_spec(args.model, args.data_dir)
+    task = get_task(args.task or spec.task)
+    pcfg = spec.preprocess
     out = Path(args.out or args.model / "explain")
     model = load_model(args.model / "model.keras")
     if args.export_tflite:
-        export_attention(model, ctx, args)
+        export_attention(model, spec, data_dir, args)
         if not (args.record or args.partition):
             return {}
     cam_cfg = CamConfig(method=args.method, layer=args.layer)
@@ -198,19 +173,19 @@ def explain_run(args) -> dict:
     sources = set()
     refs = [r for r in (args.record or "").split(",") if r]
     if args.partition:
-        ids = _record_ids(ctx, args)
+        ids = _record_ids(args.model, args)
         quota = max(1, math.ceil(args.max_windows / max(1, len(ids))))
-        jobs = [(rid, lambda rid=rid: task_record_windows(task, ctx.data_dir, rid, ctx.pcfg)) for rid in ids]
+        jobs = [(rid, lambda rid=rid: task_record_windows(task, data_dir, rid, pcfg)) for rid in ids]
         scope = f"partition {args.partition}"
     else:
         if not refs:
             raise ValueError("give --record REF[,REF...] or --partition test")
         quota = max(1, math.ceil(args.max_windows / len(refs)))
-        jobs = [(r, lambda r=r: load_record_windows(task, r, ctx.data_dir, ctx.pcfg)) for r in refs]
+        jobs = [(r, lambda r=r: load_record_windows(task, r, data_dir, pcfg)) for r in refs]
         scope = f"record {args.record}"
     for ref in refs if args.partition else []:  # figures of the named records, attribution over the partition
-        figs = load_record_windows(task, ref, ctx.data_dir, ctx.pcfg)
-        e = explain_windows(model, explainer, ctx.zscore, figs.take(figure_windows(figs, args.max_figures)),
+        figs = load_record_windows(task, ref, data_dir, pcfg)
+        e = explain_windows(model, explainer, spec.zscore, figs.take(figure_windows(figs, args.max_figures)),
                             task.prior_kind, cfg)
         figures += [_figure(out, e, i, task.classes, args.method, args.method) for i in range(len(e.windows))]
     n_done = 0
@@ -223,7 +198,7 @@ def explain_run(args) -> dict:
         if not len(w):
             continue
         w = subset(w, min(quota, args.max_windows - n_done), args.seed + k)
-        e = explain_windows(model, explainer, ctx.zscore, w, task.prior_kind, cfg)
+        e = explain_windows(model, explainer, spec.zscore, w, task.prior_kind, cfg)
         sources.add(w.rpeak_source)
         _accumulate(acc, e, task.database, cfg.top_fraction, e.cam_raw)
         n_done += len(w)
@@ -247,14 +222,14 @@ def explain_tflite(args) -> dict:
     from .interpret.windows import load_record_windows
     from .interpret.zones import ZoneConfig, zone_labels
 
-    ctx = tflite_context(args.model, args.run, args.task, args.data_dir)
-    task = ctx.task
+    spec, data_dir, _ = tflite_spec(args.model, args.run, args.data_dir)
+    task = get_task(args.task or spec.task)
     if not args.record:
         raise ValueError("a .tflite model is explained per record: give --record REF")
     out = Path(args.out or args.model.with_suffix("").with_name(args.model.stem + "_explain"))
     runner = TfliteAttention(str(args.model))
-    w = subset(load_record_windows(task, args.record, ctx.data_dir, ctx.pcfg), args.max_windows, args.seed)
-    ecg = ctx.zscore.transform(w.x)
+    w = subset(load_record_windows(task, args.record, data_dir, spec.preprocess), args.max_windows, args.seed)
+    ecg = spec.prepare({"ecg": w.x, "prior": w.prior})["ecg"]
     res = [runner(ecg[i], w.prior[i]) for i in range(len(w))]
     t = ecg.shape[1]
     probs = np.stack([r["probs"] for r in res])
@@ -277,17 +252,16 @@ def explain_tflite(args) -> dict:
     return summary
 
 
-def export_attention(model, ctx: Context, args) -> Path:
+def export_attention(model, spec: ModelSpec, data_dir: Path, args) -> Path:
     """Write the attention TFLite model and a sidecar JSON with the metadata the explainer needs."""
     from .interpret.attention import convert_attention_tflite
-    from .training.rundir import load_split
-    from .interpret.windows import task_record_windows
+    from .tasks import task_record_windows
 
     rep = None
     if args.int8:
-        ids = list(load_split(ctx.run_dir).partition("train"))[:4]
-        ws = [task_record_windows(ctx.task, ctx.data_dir, r, ctx.pcfg) for r in ids]
-        x = np.concatenate([ctx.zscore.transform(w.x[:16]) for w in ws])
+        ids = list(load_split(args.model).partition("train"))[:4]
+        ws = [task_record_windows(get_task(spec.task), data_dir, r, spec.preprocess) for r in ids]
+        x = np.concatenate([spec.prepare({"ecg": w.x[:16], "prior": w.prior[:16]})["ecg"] for w in ws])
         pr = np.concatenate([w.prior[:16] for w in ws])
 
         def rep():
@@ -297,8 +271,7 @@ def export_attention(model, ctx: Context, args) -> Path:
     path = Path(args.export_tflite)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(convert_attention_tflite(model, rep, int8=args.int8))
-    meta = {"task": ctx.task.name, "preprocess": dataclasses.asdict(ctx.pcfg), "normalization": ctx.zscore.to_dict(),
-            "prior_kind": ctx.task.prior_kind, "window_s": ctx.task.window_s, "run_dir": str(ctx.run_dir),
+    meta = {**spec.to_sidecar(), "run_dir": str(args.model),
             "outputs": ["probs", "guided_mask", "spatial_attention_map"], "int8": bool(args.int8)}
     path.with_suffix(".json").write_text(json.dumps({"metadata": meta}, indent=2))
     return path
@@ -306,18 +279,14 @@ def export_attention(model, ctx: Context, args) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        if args.model.suffix == ".tflite":
-            summary = explain_tflite(args)
-        else:
-            summary = explain_run(args)
-    except (DataError, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if summary:
-        print(json.dumps({k: summary[k] for k in ("task", "scope", "method", "n_windows", "regions", "overlap")},
-                         indent=2))
-    return 0
+
+    def body() -> None:
+        summary = explain_tflite(args) if args.model.suffix == ".tflite" else explain_run(args)
+        if summary:
+            print(json.dumps({k: summary[k] for k in ("task", "scope", "method", "n_windows", "regions", "overlap")},
+                             indent=2))
+
+    return run_command(body)
 
 
 if __name__ == "__main__":

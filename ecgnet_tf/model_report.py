@@ -11,7 +11,8 @@ multiply-accumulate; see :mod:`ecgnet_tf.model.flops`), the float32 size (params
 measures Keras float32 latency: ``model(x, training=False)`` inside a ``tf.function``, batch 1,
 median of ``--runs`` timed calls after ``--warmup`` untimed ones, on this host with TensorFlow's
 default threading. With TFLite enabled (default) it also converts ``edge`` to full-int8 TFLite
-(builtin ops only) and times it on 1 thread, for the edge latency target.
+(builtin ops only, through :mod:`ecgnet_tf.export.convert`) and times it on 1 thread with the
+project's TFLite runner, for the edge latency target.
 """
 from __future__ import annotations
 
@@ -23,8 +24,6 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-
-import ecgnet_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 
 DEFAULT_CONFIGS = ("baseline", "+multiscale", "+channel_att", "+spatial_att", "+guided", "+separable",
                    "edge", "edge_standard", "paper")
@@ -71,37 +70,37 @@ def _keras_latency_ms(model, n_leads: int, n_samples: int, runs: int, warmup: in
 
 
 def convert_int8(model, n_leads: int, n_samples: int, n_calibration: int = 8) -> bytes:
-    """Full-int8 TFLite conversion (builtin int8 ops only) of a batch-1 model, random calibration."""
+    """Full-int8 TFLite conversion (builtin int8 ops only, float I/O) of a batch-1 model through the
+    project's converter (:func:`ecgnet_tf.export.convert.convert_model`), seeded synthetic calibration
+    (standard-normal ECG, uniform prior): fine for size and latency, meaningless for accuracy."""
     import numpy as np
-    import tensorflow as tf
+
+    from ecgnet_tf.export.convert import convert_model
 
     rng = np.random.default_rng(0)
 
     def representative():
         for _ in range(n_calibration):
-            yield [rng.standard_normal((1, n_samples, n_leads)).astype("float32"),
-                   rng.random((1, n_samples, 1)).astype("float32")]
+            yield {"ecg": rng.standard_normal((1, n_samples, n_leads)).astype("float32"),
+                   "prior": rng.random((1, n_samples, 1)).astype("float32")}
 
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    return converter.convert()
+    return convert_model(model, "int8", representative)
 
 
 def _tflite_latency(blob: bytes, runs: int, warmup: int) -> tuple[float, float, list[str]]:
+    """Median wall and CPU ms per window on :class:`~ecgnet_tf.export.tflite.TFLiteRunner` (1 thread,
+    LSTM state reset per window as deployed) and the interpreter's op names."""
     import numpy as np
-    from ai_edge_litert.interpreter import Interpreter
 
-    interp = Interpreter(model_content=blob, num_threads=1)
-    interp.allocate_tensors()
-    ops = sorted({op["op_name"] for op in interp._get_ops_details()})
+    from ecgnet_tf.export.tflite import TFLiteRunner
+
+    runner = TFLiteRunner(blob, num_threads=1)
+    ops = sorted(runner.op_names())
     rng = np.random.default_rng(0)
-    for d in interp.get_input_details():
-        interp.set_tensor(d["index"], rng.random(d["shape"]).astype(d["dtype"]))
+    runner.set_inputs({name: rng.random(runner.input_shape(name)).astype("float32") for name in runner.inputs})
     for _ in range(max(1, warmup)):
-        interp.invoke()
-    wall, cpu = _timed(interp.invoke, runs)
+        runner.invoke()
+    wall, cpu = _timed(runner.invoke, runs)
     return wall, cpu, ops
 
 

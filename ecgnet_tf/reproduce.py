@@ -25,7 +25,8 @@ from pathlib import Path
 from . import results_report
 from .claims import PAPER_CLAIMS, TASK_CLAIMS
 from .datasets import summarise
-from .settings import add_data_dir_argument, resolve_data_dir
+from .cli import add_data_dir_argument
+from .settings import resolve_data_dir
 
 GROUPS = ("table1", "ablation", "loss", "lr", "hf", "finetune", "efficiency")
 LADDER = ("baseline", "+multiscale", "+channel_att", "+spatial_att", "+guided", "+separable")
@@ -115,7 +116,7 @@ def export_int8(run_dir: Path, out_dir: Path, profile: Profile, data_dir: Path, 
     report = out_dir / "model_int8.json"
     if not report.is_file():
         out_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "export.quantize", str(run_dir), "--mode", "int8",
+        cmd = [sys.executable, "-m", "ecgnet_tf.export.quantize", str(run_dir), "--mode", "int8",
                "--out", str(out_dir / "model_int8.tflite"), "--data-dir", str(data_dir),
                *profile.export_args] + (["--cache-dir", str(cache_dir)] if cache_dir else [])
         print(f"[reproduce] int8 export of {run_dir.name}: {' '.join(cmd[1:])}", flush=True)

@@ -1,7 +1,6 @@
 """Where the project finds its data: one setting, ``--data-dir`` > ``$ECGNET_DATA`` > ``./data``."""
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
@@ -17,12 +16,3 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     if env:
         return Path(env).expanduser()
     return DEFAULT_DATA_DIR
-
-
-def add_data_dir_argument(parser: argparse.ArgumentParser) -> None:
-    """Add the shared ``--data-dir`` option to a command-line parser."""
-    parser.add_argument(
-        "--data-dir",
-        default=None,
-        help=f"folder holding mitdb/, ptbxl/, cinc2017/ (default: ${DATA_ENV}, then ./data)",
-    )

@@ -1,5 +1,3 @@
-"""Edge export: int8 / float TFLite conversion, parity checks and on-device latency benchmarks."""
-import os as _os
-
-_os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+"""Thin entry points kept for ``python -m export.quantize`` / ``export.benchmark`` / ``export.golden`` run from
+the repository root (the names the product's users know). The code lives in :mod:`ecgnet_tf.export`; this
+folder is not installed."""

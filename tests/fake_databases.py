@@ -124,3 +124,35 @@ def write_all(root: Path) -> Path:
     write_ptbxl(root)
     write_cinc2017(root)
     return root
+
+
+def write_af_record(path: Path, fs: float = 250.0) -> np.ndarray:
+    """A 420-s single-lead recording (sinus / AF / sinus / AF / sinus) with rhythm annotations (``.atr``)."""
+    plan = [("sinus", 100), ("af", 120), ("sinus", 80), ("af", 60), ("sinus", 60)]
+    parts = [synth_ecg(d, fs, 95 if r == "af" else 70, r, seed=i).signal for i, (r, d) in enumerate(plan)]
+    x = np.concatenate(parts).astype(np.float64)
+    wfdb.wrsamp(path.name, fs=fs, units=["mV"], sig_name=["MLII"], p_signal=x, fmt=["16"], adc_gain=[1000.0],
+                baseline=[0], write_dir=str(path.parent))
+    t = np.array([0, 100, 220, 300, 360]) * fs
+    notes = ["(N", "(AFIB", "(N", "(AFIB", "(N"]
+    wfdb.wrann(path.name, "atr", t.astype(np.int64), symbol=["+"] * 5, aux_note=notes, write_dir=str(path.parent))
+    return x
+
+
+def write_cinc_mat_record(directory: Path, name: str, signal_mv: np.ndarray, fs: float = 300.0,
+                          variable: str = "val", mat_format: str = "4") -> Path:
+    """Write a CinC-2017-style record as PhysioNet ships it: ``name.mat`` holding int16 ``val`` (1 x n,
+    1000 ADC units per mV, MAT v4) and ``name.hea`` reading it as format 16 at byte offset 24.
+    ``variable`` and ``mat_format`` ("5" = MATLAB v5) write the broken variants the loader must refuse.
+    Returns the record path without extension."""
+    from scipy.io import savemat
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    d = np.round(np.asarray(signal_mv, dtype=np.float64).ravel() * 1000.0).astype(np.int16)
+    savemat(str(directory / f"{name}.mat"), {variable: d[None, :]}, format=mat_format)
+    checksum = int(np.sum(d.astype(np.int64))) % 65536
+    checksum = checksum - 65536 if checksum >= 32768 else checksum
+    (directory / f"{name}.hea").write_text(
+        f"{name} 1 {fs:g} {d.size}\n{name}.mat 16+24 1000/mV 16 0 {int(d[0])} {checksum} 0 ECG\n")
+    return directory / name

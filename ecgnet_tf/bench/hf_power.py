@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgnet_tf.bench.rpeaks import MITDB_RECORDS, default_data_dir
+from ecgnet_tf.cli import add_data_dir_argument, data_dir_of
+from ecgnet_tf.data.mitdb import RECORDS as MITDB_RECORDS
 from ecgnet_tf.preprocess.filters import bandpass, hf_power_retained
 from ecgnet_tf.preprocess.pipeline import CONVENTIONAL_BAND_HZ
 
@@ -70,12 +71,12 @@ def to_markdown(res: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data-dir", type=Path, default=None, help="folder holding mitdb/ (default $ECGNET_DATA or ./data)")
+    add_data_dir_argument(ap)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--records", default=",".join(MITDB_RECORDS))
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
-    data_dir = a.data_dir or default_data_dir()
+    data_dir = data_dir_of(a)
     records = [r.strip() for r in a.records.split(",") if r.strip()]
     missing = [r for r in records if not (data_dir / "mitdb" / f"{r}.hea").is_file()]
     if missing:

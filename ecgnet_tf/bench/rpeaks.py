@@ -21,13 +21,11 @@ from typing import Callable
 
 import numpy as np
 
+from ..cli import add_data_dir_argument, data_dir_of
+from ..data.mitdb import RECORDS
+
 BEAT_SYMBOLS = frozenset("NLRBAaJSVrFejnE/fQ?")
-MITDB_RECORDS: tuple[str, ...] = (
-    "100", "101", "102", "103", "104", "105", "106", "107", "108", "109", "111", "112",
-    "113", "114", "115", "116", "117", "118", "119", "121", "122", "123", "124", "200",
-    "201", "202", "203", "205", "207", "208", "209", "210", "212", "213", "214", "215",
-    "217", "219", "220", "221", "222", "223", "228", "230", "231", "232", "233", "234",
-)
+MITDB_RECORDS = RECORDS  # all 48 records
 TOLERANCE_S = 0.150
 ALL_DETECTORS = ("pan_tompkins", "xqrs", "neurokit2")
 
@@ -227,20 +225,15 @@ def to_markdown(res: dict) -> str:
     return "\n".join(md) + "\n"
 
 
-def default_data_dir() -> Path:
-    """$ECGNET_DATA, else ./data."""
-    return Path(os.environ.get("ECGNET_DATA", "data"))
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data-dir", type=Path, default=None, help="folder holding mitdb/ (default $ECGNET_DATA or ./data)")
+    add_data_dir_argument(ap)
     ap.add_argument("--out", type=Path, required=True, help="output folder for rpeaks.json and rpeaks.md")
     ap.add_argument("--detectors", default=",".join(ALL_DETECTORS))
     ap.add_argument("--records", default=",".join(MITDB_RECORDS))
     ap.add_argument("--no-progress", action="store_true")
     a = ap.parse_args(argv)
-    data_dir = a.data_dir or default_data_dir()
+    data_dir = data_dir_of(a)
     detectors = [d.strip() for d in a.detectors.split(",") if d.strip()]
     unknown = sorted(set(detectors) - set(LOADERS))
     if unknown:

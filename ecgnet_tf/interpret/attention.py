@@ -12,7 +12,6 @@ Maps, each at its layer's time resolution (resample with :mod:`ecgnet_tf.interpr
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 import tf_keras as keras
 
 from .cam import _model_inputs
@@ -117,90 +116,72 @@ def attention_model(model: keras.Model, batch_size: int | None = 1) -> keras.Mod
 
 
 def convert_attention_tflite(model: keras.Model, representative=None, int8: bool = False) -> bytes:
-    """Convert :func:`attention_model` ``(model)`` to TFLite with builtin ops only.
+    """Convert :func:`attention_model` ``(model)`` to TFLite with builtin ops only, through the
+    project's converter (:func:`ecgnet_tf.export.convert.convert_model`).
 
     ``int8``: full-integer quantisation (inputs/outputs stay float32, quantised internally) with
     ``representative``, a callable yielding ``[ecg (1, T, C), prior (1, T, 1)]`` float32 lists in
-    the model's input order; float32 otherwise.
+    the model's input order (or {"ecg", "prior"} dicts); float32 otherwise. Signature outputs:
+    "probs", "guided_mask", "spatial_attention_map" (those the model has).
     """
+    from ..export.convert import convert_model
+
+    if int8 and representative is None:
+        raise ValueError("int8 conversion needs a representative dataset")
     att = attention_model(model, batch_size=1)
-    converter = tf.lite.TFLiteConverter.from_keras_model(att)
-    if int8:
-        if representative is None:
-            raise ValueError("int8 conversion needs a representative dataset")
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = representative
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    else:
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    return converter.convert()
+    return convert_model(att, "int8" if int8 else "float32", representative if int8 else None)
 
 
 class TfliteAttention:
     """Runs an attention TFLite model (from :func:`convert_attention_tflite`) one window at a time.
 
-    ``no_delegate`` (default True) uses the builtin reference kernels without the default XNNPACK
-    delegate: with ai-edge-litert 2.3.0, creating an XNNPACK interpreter for an int8 model in a
-    process that has already run the TF converter aborts with "double free" (seen in this project);
-    the reference kernels are exact and fast enough for offline figures.
+    A thin reader over :class:`ecgnet_tf.export.tflite.TFLiteRunner` (named inputs, int8 I/O handled,
+    LSTM state reset before every window) that names the masks. ``no_delegate`` (default True) uses
+    the builtin reference kernels without the default XNNPACK delegate: with ai-edge-litert 2.3.0,
+    creating an XNNPACK interpreter for an int8 model in a process that has already run the TF
+    converter aborts with "double free" (seen in this project); the reference kernels are exact and
+    fast enough for offline figures.
     """
 
     def __init__(self, model: bytes | str, num_threads: int = 1, no_delegate: bool = True):
-        from ai_edge_litert.interpreter import Interpreter, OpResolverType
+        from ..export.tflite import TFLiteRunner
 
-        kw = {"model_content": model} if isinstance(model, (bytes, bytearray)) else {"model_path": str(model)}
-        if no_delegate:
-            kw["experimental_op_resolver_type"] = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
-        self.interp = Interpreter(**kw, num_threads=num_threads)
-        self.interp.allocate_tensors()
-        self.inputs = self.interp.get_input_details()
-        self.outputs = self.interp.get_output_details()
+        self.runner = TFLiteRunner(model, num_threads=num_threads, xnnpack=not no_delegate)
+        self.interp = self.runner.interp
+        self.names = self._map_names()
 
-    def _named_outputs(self) -> dict[str, dict]:
-        """Output name -> tensor details, from the model's signature (output layer names)."""
-        by_index = {d["index"]: d for d in self.outputs}
-        try:
-            sig = next(iter(self.interp._get_full_signature_list().values()))["outputs"]
-        except (StopIteration, KeyError, AttributeError):
-            sig = {}
+    def _map_names(self) -> dict[str, str]:
+        """Map name ("probs", "guided_mask", "spatial_attention") -> runner output name."""
+        outs = self.runner.outputs
         named = {}
-        for name, idx in sig.items():
-            key = "spatial_attention" if name.startswith("spatial") else name
-            named[key] = by_index[idx]
-        if not named:  # no signature: probs is the 2-D output, masks in attention_model order
-            masks = [d for d in self.outputs if len(d["shape"]) == 3]
-            named = {"probs": next(d for d in self.outputs if len(d["shape"]) == 2)}
-            named.update(zip(("guided_mask", "spatial_attention"), masks))
+        for key in outs:
+            low = key.lower()
+            if key == "probs":
+                named["probs"] = key
+            elif "guided" in low:
+                named["guided_mask"] = key
+            elif "spatial" in low:
+                named["spatial_attention"] = key
+        rest = [k for k in outs if k not in named.values() and len(outs[k]["shape"]) == 3]
+        for map_name in ("guided_mask", "spatial_attention"):  # unnamed masks: in attention_model order
+            if map_name not in named and rest:
+                named[map_name] = rest.pop(0)
         return named
 
     def op_names(self) -> set[str]:
         """Names of the ops in the graph (to check for Flex / custom ops)."""
-        return {op["op_name"] for op in self.interp._get_ops_details()}
+        return self.runner.op_names()
 
     def input_shape(self, kind: str) -> tuple[int, ...]:
         """Shape of the "ecg" or "prior" input."""
-        return tuple(int(v) for v in self._input(kind)["shape"])
-
-    def _input(self, kind: str) -> dict:
-        for d in self.inputs:
-            if kind in d["name"]:
-                return d
-        # unnamed: the prior is the (1, T, 1) input, the ECG the other one
-        by_leads = sorted(self.inputs, key=lambda d: int(d["shape"][-1]))
-        return by_leads[0] if kind == "prior" and len(by_leads) > 1 else by_leads[-1]
+        return self.runner.input_shape(kind)
 
     def __call__(self, ecg: np.ndarray, prior: np.ndarray) -> dict[str, np.ndarray]:
         """Outputs for one z-scored window ``ecg`` (T, C), ``prior`` (T,): name -> array (no batch axis).
 
         Names: "probs" (K,), and the masks (T_block,) under "guided_mask" / "spatial_attention"
-        (matched by the signature's output names). Outputs are float32 (int8 models dequantise).
+        (matched by the signature's output names). Outputs are float64 (int8 outputs dequantised).
         """
-        for kind, value in (("ecg", ecg), ("prior", np.asarray(prior).reshape(-1, 1))):
-            d = self._input(kind)
-            self.interp.set_tensor(d["index"], np.asarray(value, np.float32)[None].astype(d["dtype"]))
-        self.interp.invoke()
-        res: dict[str, np.ndarray] = {}
-        for key, d in self._named_outputs().items():
-            v = np.asarray(self.interp.get_tensor(d["index"]), np.float64)[0]
-            res[key] = v if key == "probs" else v[..., 0]
-        return res
+        out = self.runner.run_window({"ecg": np.asarray(ecg, np.float32), "prior": np.asarray(prior, np.float32)},
+                                     list(self.names.values()))
+        return {key: out[name] if key == "probs" else out[name][..., 0] for key, name in self.names.items()}

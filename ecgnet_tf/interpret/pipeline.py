@@ -8,7 +8,7 @@ import numpy as np
 from .attention import attention_maps
 from .cam import CamConfig, CamExplainer, gradient_x_input
 from .resample import normalize01, resample_to_length
-from .windows import RecordWindows
+from ..tasks import RecordWindows
 from .zones import ZoneConfig, zone_labels
 
 

@@ -109,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", required=True, help="cinc2017 run folder, .tflite, or rr-rule")
     p.add_argument("--run", type=Path, default=None, help="run folder for a .tflite without sidecar metadata")
     p.add_argument("--data-dir", type=Path, required=True, help="folder holding mitdb/")
-    p.add_argument("--out", type=Path, default=Path("docs/results/monitor"))
+    p.add_argument("--out", type=Path, required=True,
+                   help="output folder (the committed figures live in docs/results/monitor: name it to regenerate them)")
     p.add_argument("--records", default=",".join(AF_RECORDS))
     p.add_argument("--html", action="store_true", help="also write each record's report.html")
     p.add_argument("--note", default="", help="a line added to the Markdown (e.g. 'quick smoke run')")

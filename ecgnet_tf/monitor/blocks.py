@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import preprocess as pp
+from ..tasks.inputs import ModelInputs, WindowLayout, segment_inputs
 
 
 @dataclass(frozen=True)
@@ -96,15 +97,15 @@ def preprocess_chunk(x_in: np.ndarray, s0: int, fs_in: float, cfg: pp.Preprocess
     return Chunk(x, geom.out_offset(s0), pp.detect_rpeaks(x, fs, lead=rpeak_lead))
 
 
-def cut_windows(chunk: Chunk, k0: int, k1: int, geom: BlockGeometry, fs: float, window_s: float,
-                overlap: float) -> pp.Segments:
-    """Windows k0..k1-1 of a chunk with ``fixed_segments``; ``starts`` are global model-rate samples."""
+def cut_windows(chunk: Chunk, k0: int, k1: int, geom: BlockGeometry, spec: WindowLayout, fs: float) -> ModelInputs:
+    """Model inputs of windows k0..k1-1 of a chunk (``tasks.segment_inputs``, the function training
+    uses); ``starts`` are global model-rate samples."""
     a, b = (v - chunk.o0 for v in geom.span(k0, k1))
     if a < 0 or b > chunk.x.shape[0]:
         raise ValueError(f"windows {k0}..{k1 - 1} are not inside the chunk")
     inside = chunk.rpeaks[(chunk.rpeaks >= a) & (chunk.rpeaks < b)] - a
-    seg = pp.fixed_segments(chunk.x[a:b], inside, fs, window_s, overlap)
-    if len(seg.windows) != k1 - k0:  # pragma: no cover - geometry invariant
-        raise AssertionError(f"expected {k1 - k0} windows, got {len(seg.windows)}")
-    seg.starts = seg.starts + chunk.o0 + a
-    return seg
+    m = segment_inputs(spec, chunk.x[a:b], fs, inside)
+    if len(m) != k1 - k0:  # pragma: no cover - geometry invariant
+        raise AssertionError(f"expected {k1 - k0} windows, got {len(m)}")
+    m.starts = m.starts + chunk.o0 + a
+    return m

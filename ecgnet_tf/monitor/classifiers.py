@@ -1,58 +1,19 @@
 """Window classifiers behind one small interface: a trained Keras run folder, or a LiteRT .tflite.
 
 Everything the monitor needs to cut and normalise windows exactly like training did travels with
-the classifier as a :class:`ModelSpec` (task, classes, preprocessing config, z-score, window
-length, overlap, prior kind).
+the classifier as a :class:`ecgnet_tf.runs.ModelSpec` (task, classes, preprocessing config, z-score,
+window length, overlap, prior kind, decision rule).
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from .. import preprocess as pp
 from ..data.errors import DataError
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """How windows must be made for a model.
-
-    classes: class letters in output order. window_s: window length (s). overlap: fraction of a
-    window shared with the next one (0.5 for 10-s rhythm windows). prior_kind: ``prior_map`` kind.
-    preprocess: the training PreprocessConfig (its fs_out is the model rate, Hz). zscore: per-lead
-    statistics fitted on the training windows.
-    """
-
-    task: str
-    classes: tuple[str, ...]
-    window_s: float
-    overlap: float
-    prior_kind: str
-    preprocess: pp.PreprocessConfig
-    zscore: pp.ZScore
-
-    @property
-    def n_leads(self) -> int:
-        return int(self.zscore.mean.shape[0])
-
-    @property
-    def fs(self) -> float:
-        """Model sampling rate in Hz."""
-        return float(self.preprocess.fs_out)
-
-    @property
-    def window_samples(self) -> int:
-        """Window length W in samples at the model rate."""
-        return int(round(self.window_s * self.fs))
-
-    @property
-    def hop_samples(self) -> int:
-        """Window hop in samples at the model rate (same formula as ``fixed_segments``)."""
-        return max(1, int(round(self.window_samples * (1 - self.overlap))))
+from ..runs import ModelSpec, load_model
 
 
 @runtime_checkable
@@ -64,40 +25,20 @@ class WindowClassifier(Protocol):
     def predict(self, ecg: np.ndarray, prior: np.ndarray) -> np.ndarray: ...
 
 
-def _tuples(d: dict) -> dict:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-
-
 def spec_from_run(run_dir: Path) -> ModelSpec:
     """ModelSpec of a training run folder (run.json + normalization.json)."""
-    from ..evaluate import load_zscore
-    from ..training.rundir import RunConfig
-    from ..training.tasks import get_task
-
-    cfg = RunConfig.load(run_dir)
-    task = get_task(cfg.task)
-    return ModelSpec(task.name, tuple(task.classes), float(task.window_s), float(task.segment_overlap),
-                     task.prior_kind, pp.PreprocessConfig(**_tuples(cfg.preprocess)), load_zscore(run_dir))
+    return ModelSpec.from_run(run_dir)
 
 
 def spec_from_metadata(meta: dict) -> ModelSpec:
-    """ModelSpec from a .tflite sidecar's ``metadata`` object (keys: task, classes, preprocess,
-    normalization, window_s, prior_kind; optional segment_overlap)."""
-    from ..training.tasks import TASKS
-
-    task = TASKS.get(meta["task"])
-    overlap = meta.get("segment_overlap", task.segment_overlap if task else 0.5)
-    return ModelSpec(meta["task"], tuple(meta["classes"]), float(meta["window_s"]), float(overlap),
-                     meta["prior_kind"], pp.PreprocessConfig(**_tuples(meta["preprocess"])),
-                     pp.ZScore.from_dict(meta["normalization"]))
+    """ModelSpec from a .tflite sidecar's ``metadata`` object."""
+    return ModelSpec.from_sidecar(meta)
 
 
 class KerasRunClassifier:
     """The best model (``model.keras``) of a training run folder."""
 
     def __init__(self, run_dir: Path, batch_size: int = 32):
-        from ..evaluate import load_model
-
         run_dir = Path(run_dir)
         if not (run_dir / "model.keras").is_file():
             raise DataError(f"{run_dir}: no model.keras (not a finished training run)")
@@ -115,71 +56,53 @@ class KerasRunClassifier:
         return np.concatenate(out) if out else np.zeros((0, k))
 
 
-def _quantize(x: np.ndarray, detail: dict) -> np.ndarray:
-    """Float -> the input tensor's dtype using its (scale, zero_point); float inputs pass through."""
-    dtype = detail["dtype"]
-    if np.issubdtype(dtype, np.floating):
-        return x.astype(dtype)
-    scale, zp = detail["quantization"]
-    info = np.iinfo(dtype)
-    return np.clip(np.round(x / scale + zp), info.min, info.max).astype(dtype)
-
-
-def _dequantize(q: np.ndarray, detail: dict) -> np.ndarray:
-    if np.issubdtype(detail["dtype"], np.floating):
-        return q.astype(np.float64)
-    scale, zp = detail["quantization"]
-    return (q.astype(np.float64) - zp) * scale
-
-
 class TfliteClassifier:
-    """A LiteRT model run at batch 1; inputs found by name ("ecg" / "prior"), int8 handled.
+    """A LiteRT model run at batch 1 on the project's TFLite runner
+    (:class:`ecgnet_tf.export.tflite.TFLiteRunner`: inputs found by name ("ecg" / "prior"), int8 I/O
+    quantised / de-quantised, LSTM state reset before every window).
 
-    The spec comes from the sidecar ``M.json`` ("metadata" object) next to ``M.tflite``, else from
-    ``run_dir`` (``--run``), else from the sidecar's ``metadata.run_dir`` when that folder exists.
+    The spec comes from the sidecar ``M.json`` ("metadata" object) next to ``M.tflite``
+    (:meth:`ModelSpec.from_sidecar_file`), else from ``run_dir`` (``--run``), else from the
+    sidecar's ``metadata.run_dir`` when that folder exists (:meth:`ModelSpec.from_run`).
     """
 
     def __init__(self, path: Path, run_dir: Path | None = None, num_threads: int = 1):
-        from ai_edge_litert.interpreter import Interpreter
+        from ..export.tflite import TFLiteRunner
 
         path = Path(path)
         if not path.is_file():
             raise DataError(f"{path}: model file not found")
         self.spec = self._spec(path, run_dir)
-        self.interp = Interpreter(model_path=str(path), num_threads=num_threads)
-        self.interp.allocate_tensors()
-        ins = self.interp.get_input_details()
-        self.ecg_in = next((d for d in ins if "ecg" in d["name"].lower()), None)
-        self.prior_in = next((d for d in ins if "prior" in d["name"].lower()), None)
-        if self.ecg_in is None:
-            raise DataError(f"{path}: no input named like 'ecg' ({[d['name'] for d in ins]})")
-        self.out = self.interp.get_output_details()[0]
+        try:
+            self.runner = TFLiteRunner(path, num_threads=num_threads)
+        except DataError:  # ModelFileError: already names the file
+            raise
+        except ValueError as exc:
+            raise DataError(f"{path}: {exc}") from None
+        self.interp = self.runner.interp
+        self.ecg_in = self.runner.inputs["ecg"]
+        self.prior_in = self.runner.inputs.get("prior")
+        self.out = self.runner.outputs["probs"]
 
     @staticmethod
     def _spec(path: Path, run_dir: Path | None) -> ModelSpec:
+        spec = ModelSpec.from_sidecar_file(path)
+        if spec is not None:
+            return spec
         sidecar = path.with_suffix(".json")
-        meta = json.loads(sidecar.read_text()).get("metadata") if sidecar.is_file() else None
-        need = ("task", "classes", "preprocess", "normalization", "window_s", "prior_kind")
-        if meta and all(k in meta for k in need):
-            return spec_from_metadata(meta)
-        if run_dir is None and meta and meta.get("run_dir") and Path(meta["run_dir"]).is_dir():
+        meta = (json.loads(sidecar.read_text()).get("metadata") or {}) if sidecar.is_file() else {}
+        if run_dir is None and meta.get("run_dir") and Path(meta["run_dir"]).is_dir():
             run_dir = Path(meta["run_dir"])
         if run_dir is None:
             raise DataError(f"{path}: {sidecar.name} has no usable metadata; pass --run RUN_DIR "
                             "(the training run the model was exported from)")
-        return spec_from_run(run_dir)
+        return ModelSpec.from_run(run_dir)
 
     def predict(self, ecg: np.ndarray, prior: np.ndarray) -> np.ndarray:
-        out = np.zeros((len(ecg), len(self.spec.classes)))
-        for i in range(len(ecg)):
-            self.interp.set_tensor(self.ecg_in["index"], _quantize(np.asarray(ecg[i:i + 1], np.float32), self.ecg_in))
-            if self.prior_in is not None:
-                p = np.asarray(prior[i:i + 1], np.float32)[..., None]
-                self.interp.set_tensor(self.prior_in["index"], _quantize(p, self.prior_in))
-            self.interp.reset_all_variables()  # LSTM state would otherwise carry over between windows
-            self.interp.invoke()
-            out[i] = _dequantize(self.interp.get_tensor(self.out["index"]), self.out)[0]
-        return out
+        """Probabilities (B, K) for z-scored ``ecg`` (B, T, C) and ``prior`` (B, T), one window at a time."""
+        if len(ecg) == 0:
+            return np.zeros((0, len(self.spec.classes)))
+        return self.runner.predict(ecg, prior)
 
 
 def load_classifier(model: Path | str, run_dir: Path | str | None = None) -> WindowClassifier:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import preprocess as pp
+from ..tasks.inputs import ModelInputs, beat_inputs, segment_inputs
 from .blocks import BlockGeometry, Chunk, cut_windows, preprocess_chunk
 from .classifiers import WindowClassifier
 from .config import MonitorConfig
@@ -191,8 +192,7 @@ class Monitor:
             k1 = min(k1, k1_limit)
         events: list[Event] = []
         if k1 > k0:
-            seg = cut_windows(chunk, k0, k1, g, self.spec.fs, self.spec.window_s, self.spec.overlap)
-            events = self._analyse(seg, k0, chunk)
+            events = self._analyse(cut_windows(chunk, k0, k1, g, self.spec, self.spec.fs), k0, chunk)
         if self.beat_classifier is not None:
             own0 = k0 * g.hop
             own1 = np.iinfo(np.int64).max if final else g.windows_of(b)[1] * g.hop
@@ -204,23 +204,22 @@ class Monitor:
     def _short_record(self) -> list[Event]:
         """A recording shorter than one window: one zero-padded window, as in training."""
         raw, chunk = self._chunk(0, self.n_samples)
-        seg = pp.fixed_segments(chunk.x, chunk.rpeaks, self.spec.fs, self.spec.window_s, self.spec.overlap)
-        seg.windows, seg.starts, seg.rpeaks = seg.windows[:1], seg.starts[:1], seg.rpeaks[:1]
-        events = self._analyse(seg, 0, chunk)
+        m = segment_inputs(self.spec, chunk.x, self.spec.fs, chunk.rpeaks)
+        events = self._analyse(m.take([0]), 0, chunk)
         if self.beat_classifier is not None:
             self._classify_beats(raw, chunk, 0, np.iinfo(np.int64).max)
         return events
 
-    def _analyse(self, seg: pp.Segments, k0: int, chunk: Chunk) -> list[Event]:
+    def _analyse(self, seg: ModelInputs, k0: int, chunk: Chunk) -> list[Event]:
         spec, cfg, fs, g = self.spec, self.cfg, self.spec.fs, self.geom
         w = spec.window_samples
-        reports = [pp.assess_quality(x, fs, r) for x, r in zip(seg.windows, seg.rpeaks)]
-        ok = np.array([q.ok for q in reports], dtype=bool)
+        reports = seg.quality
+        ok = seg.ok
         probs = np.zeros((len(ok), len(spec.classes)))
         if ok.any():
             idx = np.flatnonzero(ok)
-            priors = np.stack([pp.prior_map(seg.rpeaks[i], w, fs, spec.prior_kind) for i in idx])
-            probs[idx] = self.classifier.predict(spec.zscore.transform(seg.windows[idx]), priors)
+            feed = spec.prepare({"ecg": seg.x[idx], "prior": seg.prior[idx]})
+            probs[idx] = self.classifier.predict(feed["ecg"], feed["prior"][..., 0])
         events: list[Event] = []
         for i, q in enumerate(reports):
             k = k0 + i
@@ -273,12 +272,11 @@ class Monitor:
         if sel.size == 0:
             return
         rb = pp.resample_indices(sel, self.spec.fs, fsb) if fsb != self.spec.fs else sel
-        win, kept = pp.beat_windows(xb, rb, fsb, bspec.window_s)
-        if len(win) == 0:
+        m = beat_inputs(bspec, xb, fsb, rb)
+        if len(m) == 0:
             return
-        wb = win.shape[1]
-        prior = np.broadcast_to(pp.prior_map(np.array([wb // 2]), wb, fsb, bspec.prior_kind), (len(win), wb))
-        probs = bc.predict(bspec.zscore.transform(win), np.ascontiguousarray(prior))
+        feed = bspec.prepare(m.named())
+        probs = bc.predict(feed["ecg"], feed["prior"][..., 0])
         top = probs.argmax(axis=1)
-        for r, c, p in zip(sel[kept], top, probs):
+        for r, c, p in zip(sel[m.kept], top, probs):
             self.beats.append(BeatDecision((r + chunk.o0) / self.spec.fs, bspec.classes[c], float(p[c])))

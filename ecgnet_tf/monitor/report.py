@@ -98,7 +98,7 @@ def build_report(mon: Monitor, info: SignalInfo | None = None, model_source: str
             "leads": list(info.selected_names), "start_time": t0.isoformat() if t0 else None},
         "duration_s": round(mon.duration_s, 3),
         "model": {"source": model_source, "task": spec.task, "classes": list(spec.classes), "window_s": spec.window_s,
-                  "overlap": spec.overlap, "prior_kind": spec.prior_kind, "fs_hz": spec.fs},
+                  "overlap": spec.segment_overlap, "prior_kind": spec.prior_kind, "fs_hz": spec.fs},
         "monitor_config": {"margin_s": cfg.margin_s, "block_windows": cfg.block_windows,
                            "max_gap_windows": cfg.max_gap_windows, "min_episode_windows": cfg.min_episode_windows,
                            "labels": cfg.labels},

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import preprocess as pp
-from .classifiers import ModelSpec
+from ..runs import ModelSpec
 
 
 def rr_irregularity(rpeaks: np.ndarray, fs: float) -> float:

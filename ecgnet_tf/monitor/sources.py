@@ -4,15 +4,26 @@ A source never loads the whole recording: WFDB is read with ``wfdb.rdrecord(samp
 ``.npy`` is memory-mapped and sliced, CSV is parsed a block of lines at a time. Every chunk is
 (n, C) float64 in the file's units (mV expected) at the source's sampling rate ``fs`` (Hz).
 Problems raise :class:`InputError` with a one-line message that names the file.
+
+Opening a source also checks, from a few short excerpts (never the whole file), that
+
+* the recording is at least ``min_duration_s`` long (default :data:`MIN_DURATION_S`): the rhythm
+  models analyse 10-s windows, a shorter record is zero-padded to one window, and the quality gate
+  rejects a window with 1 s or more of constant samples (``QualityConfig.flat_run_s``) as FLAT_LINE,
+  so a record under 10 - 1 = 9 s can never be analysed;
+* the amplitudes are plausible for an ECG in millivolts: a lead whose robust amplitude (99th
+  percentile of ``|x - median|``, median over the excerpts) exceeds :data:`MAX_AMPLITUDE_MV` is taken
+  for microvolts or raw ADC counts (every window would otherwise be rejected as SATURATION).
 """
 from __future__ import annotations
 
 import io
 import itertools
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -23,6 +34,20 @@ FORMATS: tuple[str, ...] = ("auto", "wfdb", "csv", "npy")
 FS_RANGE_HZ: tuple[float, float] = (50.0, 10_000.0)
 #: Lead names tried, in order, when a single-lead model meets a multi-lead recording.
 PREFERRED_LEADS: tuple[str, ...] = ("II", "MLII", "ML2", "ECG", "I", "V5")
+#: Rhythm-model analysis window (s); records shorter than one window are zero-padded to it.
+WINDOW_S: float = 10.0
+#: Shortest recording (s) accepted by default: one window less the 1 s of zero padding the quality
+#: gate tolerates (``QualityConfig.flat_run_s``); see the module docstring.
+MIN_DURATION_S: float = 9.0
+#: Robust amplitude (mV) above which a lead is taken for microvolts / ADC counts. A surface ECG's
+#: 99th percentile of |x - median| is about 0.2..3 mV (the quality gate's SATURATION limit is 5 mV);
+#: the same ECG in microvolts or ADC counts (gain ~200..1000 per mV) is 100..3000.
+MAX_AMPLITUDE_MV: float = 20.0
+#: Excerpts examined for the amplitude check: at most this many, each EXCERPT_S seconds, spread
+#: evenly over the recording (CSV, whose length is unknown, only reads its first HEAD_S seconds).
+N_EXCERPTS: int = 6
+EXCERPT_S: float = 10.0
+HEAD_S: float = 60.0
 
 
 class InputError(DataError):
@@ -98,10 +123,78 @@ def select_leads(names: tuple[str, ...], n_model_leads: int | None, lead: str | 
     raise InputError(f"{path}: the model needs {n_model_leads} leads, the recording has {len(names)} {list(names)}")
 
 
+def _duration_text(n: int, fs: float) -> str:
+    """'3.3 s' (rounded down, so it never reaches the limit it is compared with) or '1 sample (0.001 s)'."""
+    sec = n / fs
+    if sec >= 1:
+        return f"{np.floor(sec * 10) / 10:g} s"
+    return f"{n} sample{'s' if n != 1 else ''} ({sec:.3g} s)"
+
+
+def check_duration(n: int, fs: float, path: Path, min_duration_s: float) -> None:
+    """Raise InputError when ``n`` samples at ``fs`` Hz are fewer than ``min_duration_s`` seconds."""
+    if n <= 0:
+        raise InputError(f"{path}: empty recording (no samples)")
+    if n < min_duration_s * fs:
+        raise InputError(f"{path}: too short: the recording is {_duration_text(n, fs)} long; at least "
+                         f"{min_duration_s:g} s are needed (the rhythm models analyse {WINDOW_S:g}-s windows)")
+
+
+def robust_amplitude(x: np.ndarray) -> np.ndarray:
+    """Per-lead 99th percentile of ``|x - median|`` of an (n, C) block, ignoring non-finite samples
+    (NaN for a lead without finite samples)."""
+    x = np.asarray(x, dtype=np.float64)
+    x = np.where(np.isfinite(x), x, np.nan)
+    if x.shape[0] == 0 or np.all(np.isnan(x)):
+        return np.full(x.shape[1], np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN lead
+        return np.nanpercentile(np.abs(x - np.nanmedian(x, axis=0)), 99, axis=0)
+
+
+def check_amplitude(excerpts: Sequence[np.ndarray], names: Sequence[str], path: Path,
+                    require_all: bool = False, limit_mv: float = MAX_AMPLITUDE_MV) -> None:
+    """Raise InputError when a lead's amplitude says the input is not in millivolts.
+
+    ``excerpts``: (n, C) blocks of the selected leads (``names``). A lead fails when the median over
+    excerpts of :func:`robust_amplitude` exceeds ``limit_mv``. With ``require_all`` (no lead chosen for
+    a model yet, e.g. a recording that also holds non-ECG channels) only when every lead fails.
+    """
+    blocks = [np.asarray(b, dtype=np.float64) for b in excerpts if len(b)]
+    if not blocks:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices
+        amp = np.nanmedian(np.stack([robust_amplitude(b) for b in blocks]), axis=0)
+    bad = np.flatnonzero(np.nan_to_num(amp, nan=0.0) > limit_mv)
+    if bad.size == 0 or (require_all and bad.size < len(names)):
+        return
+    j = int(bad[0])
+    col = np.concatenate([b[:, j] for b in blocks])
+    top = float(np.max(np.abs(col[np.isfinite(col)])))
+    raise InputError(f"{path}: lead {names[j]!r} has values up to {top:.4g}: the input looks like microvolts or "
+                     f"ADC counts; ecgnet expects millivolts (divide by 1000, or by the ADC gain)")
+
+
+def excerpt_ranges(n: int, fs: float) -> list[tuple[int, int]]:
+    """Up to N_EXCERPTS (start, stop) sample ranges of EXCERPT_S seconds spread evenly over ``n`` samples."""
+    w = max(1, int(round(EXCERPT_S * fs)))
+    if n <= w * N_EXCERPTS:  # short recording: all of it
+        return [(a, min(n, a + w)) for a in range(0, n, w)]
+    starts = np.linspace(0, n - w, N_EXCERPTS).astype(np.int64)
+    return [(int(a), int(a) + w) for a in starts]
+
+
 class SignalSource:
     """Base class: ``info`` plus :meth:`chunks` yielding validated (n, C) float64 blocks."""
 
     info: SignalInfo
+
+    def _check_amplitude(self, excerpts: Sequence[np.ndarray], n_model_leads: int | None, lead: str | None) -> None:
+        """Amplitude check of the selected leads at open time (every lead must fail while no lead
+        has been chosen for a model, so a recording with extra non-ECG channels can still be probed)."""
+        check_amplitude(excerpts, self.info.selected_names, self.info.path,
+                        require_all=n_model_leads is None and lead is None)
 
     def _raw_chunks(self, chunk_samples: int) -> Iterator[np.ndarray]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -131,7 +224,7 @@ class WfdbSource(SignalSource):
     """A WFDB record read with ``wfdb.rdrecord(sampfrom=, sampto=)`` in chunks (physical units)."""
 
     def __init__(self, path: Path, n_model_leads: int | None = None, lead: str | None = None,
-                 fs: float | None = None):
+                 fs: float | None = None, min_duration_s: float = MIN_DURATION_S):
         import wfdb
 
         base = path.with_suffix("") if path.suffix.lower() in (".hea", ".dat") else path
@@ -151,24 +244,30 @@ class WfdbSource(SignalSource):
         self.base = base
         self.info = SignalInfo(base, "wfdb", rate, int(h.sig_len), names,
                                select_leads(names, n_model_leads, lead, base), start)
+        check_duration(int(h.sig_len), rate, base, min_duration_s)
+        self._check_amplitude([self._read(a, b) for a, b in excerpt_ranges(int(h.sig_len), rate)],
+                              n_model_leads, lead)
 
-    def _raw_chunks(self, chunk_samples: int) -> Iterator[np.ndarray]:
+    def _read(self, a: int, b: int) -> np.ndarray:
         import wfdb
 
+        try:
+            rec = wfdb.rdrecord(str(self.base), sampfrom=a, sampto=b, channels=list(self.info.leads))
+        except Exception as exc:
+            raise InputError(f"{self.base}: cannot read samples {a}..{b} ({exc})") from exc
+        return rec.p_signal
+
+    def _raw_chunks(self, chunk_samples: int) -> Iterator[np.ndarray]:
         n = self.info.n_samples or 0
         for a in range(0, n, chunk_samples):
-            b = min(n, a + chunk_samples)
-            try:
-                rec = wfdb.rdrecord(str(self.base), sampfrom=a, sampto=b, channels=list(self.info.leads))
-            except Exception as exc:
-                raise InputError(f"{self.base}: cannot read samples {a}..{b} ({exc})") from exc
-            yield rec.p_signal
+            yield self._read(a, min(n, a + chunk_samples))
 
 
 class NpySource(SignalSource):
     """A memory-mapped .npy of shape (n,) or (n, C); (C, n) with C <= 16 < n is read transposed."""
 
-    def __init__(self, path: Path, fs: float | None, n_model_leads: int | None = None, lead: str | None = None):
+    def __init__(self, path: Path, fs: float | None, n_model_leads: int | None = None, lead: str | None = None,
+                 min_duration_s: float = MIN_DURATION_S):
         if not path.is_file():
             raise InputError(f"{path}: file not found")
         if path.stat().st_size == 0:
@@ -192,6 +291,10 @@ class NpySource(SignalSource):
         names = tuple(f"lead{i}" for i in range(arr.shape[1]))
         self.info = SignalInfo(path, "npy", rate, int(arr.shape[0]), names,
                                select_leads(names, n_model_leads, lead, path))
+        check_duration(int(arr.shape[0]), rate, path, min_duration_s)
+        cols = list(self.info.leads)
+        self._check_amplitude([np.array(arr[a:b][:, cols], dtype=np.float64)
+                               for a, b in excerpt_ranges(int(arr.shape[0]), rate)], n_model_leads, lead)
 
     def _raw_chunks(self, chunk_samples: int) -> Iterator[np.ndarray]:
         cols = list(self.info.leads)
@@ -210,7 +313,8 @@ def _is_number(tok: str) -> bool:
 class CsvSource(SignalSource):
     """CSV/TSV text, one column per lead, optional header row of lead names; parsed in line blocks."""
 
-    def __init__(self, path: Path, fs: float | None, n_model_leads: int | None = None, lead: str | None = None):
+    def __init__(self, path: Path, fs: float | None, n_model_leads: int | None = None, lead: str | None = None,
+                 min_duration_s: float = MIN_DURATION_S):
         if not path.is_file():
             raise InputError(f"{path}: file not found")
         rate = check_fs(fs, path, "csv")
@@ -228,6 +332,12 @@ class CsvSource(SignalSource):
         names = tuple(tokens) if self.has_header else tuple(f"lead{i}" for i in range(len(tokens)))
         self.path = path
         self.info = SignalInfo(path, "csv", rate, None, names, select_leads(names, n_model_leads, lead, path))
+        # the length is unknown without reading the whole file: check the first HEAD_S seconds
+        head_n = int(np.ceil(max(HEAD_S, min_duration_s) * rate))
+        head = next(self._raw_chunks(head_n), np.zeros((0, len(self.info.leads))))
+        if head.shape[0] < head_n:  # the whole file
+            check_duration(head.shape[0], rate, path, min_duration_s)
+        self._check_amplitude([head[a:b] for a, b in excerpt_ranges(head.shape[0], rate)], n_model_leads, lead)
 
     def _raw_chunks(self, chunk_samples: int) -> Iterator[np.ndarray]:
         cols = list(self.info.leads)
@@ -252,15 +362,18 @@ class CsvSource(SignalSource):
 
 
 def open_source(path: Path | str, fmt: str = "auto", fs: float | None = None, lead: str | None = None,
-                n_model_leads: int | None = None) -> SignalSource:
-    """Open ``path`` as a chunked source (see the module docstring); raises InputError."""
+                n_model_leads: int | None = None, min_duration_s: float = MIN_DURATION_S) -> SignalSource:
+    """Open ``path`` as a chunked source (see the module docstring); raises InputError.
+
+    ``min_duration_s``: shortest recording accepted (s); 0 accepts any non-empty recording.
+    """
     path = Path(path)
     if fmt not in FORMATS:
         raise InputError(f"{path}: unknown format {fmt!r} (choose one of {', '.join(FORMATS)})")
     if fmt == "auto":
         fmt = detect_format(path)
     if fmt == "wfdb":
-        return WfdbSource(path, n_model_leads, lead, fs)
+        return WfdbSource(path, n_model_leads, lead, fs, min_duration_s)
     if fmt == "npy":
-        return NpySource(path, fs, n_model_leads, lead)
-    return CsvSource(path, fs, n_model_leads, lead)
+        return NpySource(path, fs, n_model_leads, lead, min_duration_s)
+    return CsvSource(path, fs, n_model_leads, lead, min_duration_s)

@@ -10,10 +10,20 @@ the ECG itself, treated as white "measurement noise" of variance ``r``. The base
 with process noise variance ``q``. A Rauch-Tung-Striebel smoother (forward Kalman filter, then a
 backward pass) gives the zero-phase baseline estimate. With constant ``q``/``r`` the filter reaches
 steady state after a few time constants, and the steady-state smoother is a linear time-invariant
-forward IIR filter followed by a backward IIR filter. We therefore solve the discrete algebraic
-Riccati equation once (``scipy.linalg.solve_discrete_are``), build the two constant-gain recursions
-as transfer functions and run them with ``scipy.signal.lfilter`` (vectorised over leads, C speed).
-Edges are handled by odd reflection padding and steady-state initial conditions.
+forward IIR filter followed by a backward IIR filter. We therefore solve the steady-state (discrete
+algebraic) Riccati equation once, build the two constant-gain recursions as transfer functions and
+run them with ``scipy.signal.lfilter`` (vectorised over leads, C speed). Edges are handled by odd
+reflection padding and steady-state initial conditions.
+
+Riccati solution. The Riccati equation is solved in closed form by spectral factorisation
+(:func:`_steady_state_gain`), not with ``scipy.linalg.solve_discrete_are``: ``r/q`` grows as
+``(fs / cutoff_hz)**(2m)`` (about 1e10 for IRW at 1 kHz), and the generic QZ-based DARE solver then
+fails for some rates ("Reordering of (A, B) failed ... generalized Schur form"; 1000 and 1024 Hz
+among them). The closed form is exact to rounding for any ``r/q`` (tests check it against a 50-digit
+Riccati iteration); where the DARE route did not fail it was off by up to ~1e-8 (relative) at 500 Hz
+and ~1e-4 at 5 kHz. The transfer-function coefficients are formed from trace, determinant and
+adjugate (:func:`_ss2tf`) rather than ``scipy.signal.ss2tf``, which loses digits when the poles
+crowd near z = 1 at high sampling rates.
 
 Tuning. In steady state the RTS smoother equals the non-causal Wiener smoother, whose gain for the
 baseline is ``1 / (1 + (r/q) * (2 sin(w/2))**(2m))`` with ``m = 1`` (rw) or ``2`` (irw), ``w`` in
@@ -26,7 +36,7 @@ above ~1 Hz, pass unchanged; no phase shift, so the ST level is not skewed by gr
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg, signal as sps
+from scipy import signal as sps
 from scipy.ndimage import median_filter
 
 from .filters import _as_float, highpass
@@ -47,6 +57,64 @@ def _order(model: str) -> int:
     raise ValueError(f"unknown baseline model {model!r}; use 'rw' or 'irw'")
 
 
+def _steady_state_gain(lam: float, model: str) -> tuple[np.ndarray, np.ndarray]:
+    """Steady-state Kalman gain ``K`` (m, 1) and predicted covariance shape ``M = P- / s2`` (m, m).
+
+    ``s2 = H P- H' + r`` is the innovation variance; only ``K`` and ``M`` (scale free) are needed.
+    Closed form by spectral factorisation of the observation spectrum: with ``u = z + 1/z`` the
+    innovation polynomial ``c(z)`` satisfies ``s2 c(z) c(1/z) = q + r (2 - u)**m``, so the closed-loop
+    poles ``z = 1 - d`` are the roots inside the unit circle of ``(z - 1)**2 / z = -(-q/r)**(1/m)``,
+    i.e. ``d**2 / (1 - d) = e`` with ``e = 1/lam`` (rw) or ``e = -1j/sqrt(lam)`` (irw, and its
+    conjugate). Working with ``d`` (not ``z``) keeps full precision when the poles are near 1.
+
+    rw:  K = d, M = d.
+    irw: c(z) = (1 - z1/z)(1 - conj(z1)/z) with z1 = 1 - d, and F - F K H has that characteristic
+    polynomial, so ``k1 = 1 - |z1|**2 = 2 Re d - |d|**2`` and ``k2 = c(1) = |d|**2``; the Riccati
+    equation then gives ``M = [[k1, k2], [k2, k2 (k1 + k2)]]`` (and ``k2**2 s2 = q``).
+    """
+    m = _order(model)
+    lam = float(lam)
+    if not np.isfinite(lam) or lam <= 0:
+        raise ValueError(f"noise ratio r/q must be positive and finite, got {lam!r}")
+    if m == 1:
+        e = 1.0 / lam
+        # positive root of d**2 + e d - e = 0, written without cancellation
+        d = 2.0 * e / (e + np.sqrt(e * e + 4.0 * e))
+        return np.array([[d]]), np.array([[d]])
+    e = -1j / np.sqrt(lam)
+    # roots of d**2 - e d + e = 0 (from d**2 = e (1 - d)); keep the one with |1 - d| < 1
+    disc = np.sqrt(e * e - 4.0 * e)
+    roots = [(e + disc) / 2.0, (e - disc) / 2.0]
+    d = min(roots, key=lambda r: abs(1.0 - r))
+    k2 = float(abs(d) ** 2)
+    k1 = float(2.0 * d.real - k2)
+    K = np.array([[k1], [k2]])
+    M = np.array([[k1, k2], [k2, k2 * (k1 + k2)]])
+    return K, M
+
+
+def _ss2tf(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Transfer function ``num / den`` (in powers of 1/z) of the SISO system ``(a, b, c, d)`` with
+    state dimension 1 or 2; same result as ``scipy.signal.ss2tf`` in exact arithmetic.
+
+    ``scipy.signal.ss2tf`` forms ``poly(A - B C) + (D - 1) poly(A)``: O(1) terms that cancel down to
+    coefficients of order ``1/lam**(1/2m)``, and ``np.poly`` goes through eigenvalues, which lose
+    about half the digits for the nearly defective matrices here (double pole close to z = 1 at
+    high sampling rates). Here ``den = [1, -tr A, det A]`` and, with ``adj(zI - A) = zI + A - tr(A) I``,
+    ``num = [D, D den[1] + C B, D den[2] + C (A - tr(A) I) B]``: every term is as small as the
+    result, so e.g. the slope filter keeps its exact zero at DC.
+    """
+    dd = float(np.squeeze(d))
+    if a.shape == (1, 1):
+        den = np.array([1.0, -a[0, 0]])
+        return np.array([dd, dd * den[1] + float(np.squeeze(c @ b))]), den
+    tr = a[0, 0] + a[1, 1]
+    den = np.array([1.0, -tr, a[0, 0] * a[1, 1] - a[0, 1] * a[1, 0]])
+    num = np.array([dd, dd * den[1] + float(np.squeeze(c @ b)),
+                    dd * den[2] + float(np.squeeze(c @ (a - tr * np.eye(2)) @ b))])
+    return num, den
+
+
 def _steady_state_smoother(lam: float, model: str) -> tuple[list[np.ndarray], np.ndarray, list[np.ndarray], np.ndarray]:
     """Transfer functions of the steady-state Kalman filter and RTS backward pass.
 
@@ -55,31 +123,25 @@ def _steady_state_smoother(lam: float, model: str) -> tuple[list[np.ndarray], np
     filtered state component ``j`` to its contribution to the smoothed baseline.
     """
     m = _order(model)
-    if m == 1:
-        F = np.array([[1.0]])
-        Q = np.array([[1.0]])
-    else:
-        F = np.array([[1.0, 1.0], [0.0, 1.0]])
-        Q = np.array([[0.0, 0.0], [0.0, 1.0]])
+    F = np.array([[1.0]]) if m == 1 else np.array([[1.0, 1.0], [0.0, 1.0]])
     H = np.zeros((1, m))
     H[0, 0] = 1.0
-    R = np.array([[lam]])
-    # predicted covariance P- solves the filtering DARE (dual of the control DARE)
-    Pp = linalg.solve_discrete_are(F.T, H.T, Q, R)
-    K = Pp @ H.T @ np.linalg.inv(H @ Pp @ H.T + R)        # Kalman gain (m, 1)
-    Pf = (np.eye(m) - K @ H) @ Pp                          # filtered covariance
-    C = Pf @ F.T @ np.linalg.inv(Pp)                       # RTS smoother gain
+    K, M = _steady_state_gain(lam, model)                 # Kalman gain (m, 1), P- / innovation var
+    Mf = M - K @ K.T                                       # filtered covariance / innovation var
+    C = np.linalg.solve(M.T, (Mf @ F.T).T).T               # RTS smoother gain Pf F' (P-)^-1
     # forward:  x[t] = A x[t-1] + K y[t], A = (I - K H) F   -> ss(A, K, A, K) in "x[t-1]" state
     A = (np.eye(m) - K @ H) @ F
-    fnum, fden = sps.ss2tf(A, K, A, K)
+    fnums, fden = [], None
+    for j in range(m):
+        num, fden = _ss2tf(A, K, A[[j], :], K[[j], :])
+        fnums.append(num)
     # backward (reversed time): s[t] = C s[t+1] + (I - C F) x[t]; output b = H s
     G = np.eye(m) - C @ F
     bnums, bden = [], None
     for j in range(m):
-        num, den = sps.ss2tf(C, G[:, [j]], H @ C, H @ G[:, [j]])
-        bnums.append(num[0])
-        bden = den
-    return [fnum[j] for j in range(m)], fden, bnums, bden
+        num, bden = _ss2tf(C, G[:, [j]], H @ C, H @ G[:, [j]])
+        bnums.append(num)
+    return fnums, fden, bnums, bden
 
 
 def _lfilter_ss(b: np.ndarray, a: np.ndarray, x: np.ndarray) -> np.ndarray:

@@ -47,6 +47,14 @@ class PreprocessConfig:
         if self.fs_out <= 0:
             raise ValueError("fs_out must be positive")
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "PreprocessConfig":
+        """The config saved as JSON (``dataclasses.asdict``; lists become the tuples they were)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
 
 def config_hash(cfg: PreprocessConfig, length: int = 12) -> str:
     """Stable short hex sha256 of the config as sorted, compact JSON (tuples become lists)."""

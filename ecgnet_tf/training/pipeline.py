@@ -14,6 +14,15 @@ def one_hot(y: np.ndarray, n_classes: int) -> np.ndarray:
     return np.eye(n_classes, dtype=np.float32)[y]
 
 
+def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    """The order of the ``n`` training windows in ``epoch``: a pure function of (seed, epoch)."""
+    return np.random.default_rng([int(seed), int(epoch)]).permutation(n)
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    return max(1, -(-n // batch_size))
+
+
 def make_dataset(
     x: np.ndarray,
     prior: np.ndarray,
@@ -24,34 +33,55 @@ def make_dataset(
     seed: int = 0,
     augment: AugmentConfig | None = None,
     fs: float = 360.0,
+    epochs: int | None = None,
+    initial_epoch: int = 0,
 ) -> tf.data.Dataset:
     """Batches of ``({"ecg": (B, T, C), "prior": (B, T, 1)}, targets (B, K))``.
 
     Windows stay in numpy; each batch is gathered by index, so nothing large is baked into the
-    graph. ``augment`` is applied per batch and must only be given for the training partition.
+    graph. Without ``shuffle`` the windows come once, in order (evaluation). With ``shuffle``
+    (training) the dataset holds epochs ``initial_epoch .. epochs - 1`` back to back, each in the
+    order :func:`epoch_order` gives, and ``augment`` draws from a seed keyed by (seed, epoch, batch):
+    a run and a run resumed at any epoch boundary see the same batches. ``augment`` must only be
+    given for the training partition.
     """
     n = len(x)
     targets = one_hot(y, n_classes) if y is not None else np.zeros((n, n_classes), np.float32)
     t, c = x.shape[1], x.shape[2]
+    steps = steps_per_epoch(n, batch_size)
+    orders: dict[int, np.ndarray] = {}
 
-    def gather(idx):
+    def gather(epoch, step):
+        epoch, step = int(epoch), int(step)
+        if shuffle:
+            order = orders.get(epoch)
+            if order is None:
+                order = orders[epoch] = epoch_order(n, seed, epoch)
+                for old in [k for k in orders if k < epoch - 1]:
+                    del orders[old]
+            idx = order[step * batch_size:(step + 1) * batch_size]
+        else:
+            idx = np.arange(step * batch_size, min(n, (step + 1) * batch_size))
         return x[idx], prior[idx].astype(np.float32)[..., None], targets[idx]
 
-    ds = tf.data.Dataset.range(n)
     if shuffle:
-        ds = ds.shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
+        if epochs is None:
+            raise ValueError("a shuffled (training) dataset needs epochs")
+        ds = tf.data.Dataset.range(initial_epoch, epochs).flat_map(
+            lambda e: tf.data.Dataset.range(steps).map(lambda s: (e, s)))
+    else:
+        ds = tf.data.Dataset.range(-(-n // batch_size)).map(lambda s: (tf.constant(0, tf.int64), s))
 
-    def load(idx):
-        e, p, tt = tf.numpy_function(gather, [idx], (tf.float32, tf.float32, tf.float32))
+    def load(epoch, step):
+        e, p, tt = tf.numpy_function(gather, [epoch, step], (tf.float32, tf.float32, tf.float32))
         e.set_shape([None, t, c])
         p.set_shape([None, t, 1])
         tt.set_shape([None, n_classes])
-        return e, p, tt
+        return e, p, tt, tf.stack([tf.cast(seed, tf.int64) * 1_000_003 + epoch, step])
 
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if augment is not None:
-        ds = ds.map(lambda e, p, tt: (*augment_batch(e, p, fs, augment), tt), num_parallel_calls=tf.data.AUTOTUNE,
-                    deterministic=True)
-    ds = ds.map(lambda e, p, tt: ({"ecg": e, "prior": p}, tt))
+        ds = ds.map(lambda e, p, tt, k: (*augment_batch(e, p, fs, augment, k), tt, k),
+                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    ds = ds.map(lambda e, p, tt, k: ({"ecg": e, "prior": p}, tt))
     return ds.prefetch(tf.data.AUTOTUNE)

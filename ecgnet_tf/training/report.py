@@ -1,12 +1,12 @@
 """Evaluation reports: metrics.json, report.md, confusion-matrix and ROC figures."""
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 
+from .. import atomic
 from ..claims import TASK_CLAIMS
 from .metrics import confusion_matrix, roc_curve
 
@@ -81,8 +81,8 @@ def write_reports(out_dir: Path, metrics: dict, y_true: np.ndarray, probs: np.nd
         metrics["confusion_matrix"] = cm.tolist()
         plot_confusion(cm, classes, out_dir / f"{prefix}confusion_matrix.png", title)
     plot_roc(t, probs, classes, metrics["per_class"], out_dir / f"{prefix}roc.png", title)
-    (out_dir / f"{prefix}metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=True))
-    (out_dir / f"{prefix}report.md").write_text(markdown_report(metrics, classes))
+    atomic.write_json(out_dir / f"{prefix}metrics.json", metrics, allow_nan=True)
+    atomic.write_text(out_dir / f"{prefix}report.md", markdown_report(metrics, classes))
 
 
 def markdown_report(m: dict, classes: tuple[str, ...]) -> str:

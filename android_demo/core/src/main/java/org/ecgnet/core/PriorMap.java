@@ -7,6 +7,12 @@ import java.util.List;
  * (inclusive, in samples) around each R peak r, 0 elsewhere, softened by the normalised Hann taper
  * ({@code np.convolve(mask, taper, "same")}) and clipped to [0, 1]. Zones and taper come from the
  * config's "prior" object; kind "none" gives all ones, kind "beat" centres on W / 2.
+ *
+ * <p>Each value is then rounded to IEEE half precision (float16, round-to-nearest-even) and kept
+ * as a float, like {@code ecgnet_tf.tasks.inputs.round_prior}
+ * ({@code prior.astype(np.float16).astype(np.float32)}): the model was trained on priors stored at
+ * float16 precision, and training, evaluation, the monitor and the golden vectors all feed it
+ * those values, so the phone does too.
  */
 public final class PriorMap {
     private final String kind;
@@ -68,9 +74,31 @@ public final class PriorMap {
             mask = convolveSame(mask, taper);
         }
         for (int t = 0; t < n; t++) {
-            out[t] = (float) Math.max(0.0, Math.min(1.0, mask[t]));
+            out[t] = toHalfPrecision((float) Math.max(0.0, Math.min(1.0, mask[t])));
         }
         return out;
+    }
+
+    /**
+     * {@code v} rounded to the nearest IEEE 754 half-precision (float16) value, ties to even, as a
+     * float: numpy's {@code np.float32(v).astype(np.float16)}. Java 17 has no
+     * {@code Float.floatToFloat16}, so the rounding is done on the grid of halves: the spacing is
+     * 2^(e - 10) for a normal half with exponent e (|v| in [2^e, 2^(e+1)), e >= -14) and 2^-24 for
+     * subnormals (|v| < 2^-14); {@link Math#rint} rounds half to even. Values beyond the half range
+     * (|v| >= 65520) become infinite; NaN stays NaN.
+     */
+    static float toHalfPrecision(float v) {
+        if (Float.isNaN(v) || Float.isInfinite(v) || v == 0f) {
+            return v;
+        }
+        double x = v;  // exact: every float is a double, and the scaled values below are exact too
+        int e = Math.max(Math.getExponent(x), -14);
+        double ulp = Math.scalb(1.0, e - 10);
+        double r = Math.rint(x / ulp) * ulp;
+        if (Math.abs(r) > 65504.0) {
+            return v > 0 ? Float.POSITIVE_INFINITY : Float.NEGATIVE_INFINITY;
+        }
+        return (float) r;
     }
 
     /** np.convolve(a, v, "same") for len(a) >= len(v). */

@@ -1,0 +1,285 @@
+"""Convert a trained run to TFLite (int8 PTQ, QAT int8, float16, dynamic-range, float32) and check it.
+
+    python -m export.quantize RUN_DIR --mode {int8,qat,float16,dynamic,float32} [--out model.tflite]
+                              [--io {int8,float}] [--data-dir D] [--calibration N] [--max-eval N]
+
+The model is rebuilt at a fixed batch of 1 from ``run.json`` (weights copied from ``model.keras``)
+so the BiLSTM lowers to TFLite's fused sequence-LSTM builtins; only builtin ops are allowed (never
+SELECT_TF_OPS). Calibration (int8) and QAT fine-tuning use windows of the run's *training*
+partition only, z-scored with the run's statistics; parity and task metrics use its held-out
+*test* partition. A JSON report ``M.json`` is written next to ``M.tflite``; its ``metadata`` object
+is the run's :meth:`~ecgnet_tf.runs.ModelSpec.to_sidecar` (plus ``run_dir``), what the monitor
+and the phone read.
+
+The conversion itself lives in :mod:`ecgnet_tf.export.convert` and the runtime in
+:mod:`ecgnet_tf.export.tflite`; this module is the command.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .convert import (
+    IO_TYPES,
+    MODES,
+    Calibration,
+    convert_model,
+    rebuild_batch1,
+    representative_dataset,
+    training_windows,
+)
+from .tflite import FlexOpsError, TFLiteRunner, assert_builtin_only, flex_ops, io_details, op_histogram
+
+SIZE_TARGET_BYTES = {"edge": int(3.5e6)}  # paper claim: int8 edge model <= 3.5 MB
+RUN_FILES = ("split.json", "normalization.json", "model.keras")
+
+
+class QATUnsupportedError(RuntimeError):
+    """Quantization-aware training cannot be applied to this architecture (message says why)."""
+
+
+# ---------------------------------------------------------------------------------------------- run
+def check_run(run_dir: Path) -> None:
+    """Raise ``FileNotFoundError`` unless ``run_dir`` holds a finished run (run.json, split, stats, model)."""
+    from ecgnet_tf.runs import RunConfig
+
+    run_dir = Path(run_dir)
+    RunConfig.load(run_dir)  # names run.json when it is missing
+    for name in RUN_FILES:
+        if not (run_dir / name).is_file():
+            raise FileNotFoundError(f"{run_dir / name}: missing; is {run_dir} a complete run folder?")
+
+
+def run_records(run_dir: Path, data_dir: Path | None = None):
+    """The run's task records (catalogue under ``data_dir``, default the run's, and the run's split)."""
+    from ecgnet_tf.runs import RunConfig, load_split
+    from ecgnet_tf.tasks import TaskRecords, catalog, get_task
+
+    cfg = RunConfig.load(run_dir)
+    task = get_task(cfg.task)
+    cat = catalog(task, Path(data_dir or cfg.data_dir))
+    return TaskRecords(task, load_split(run_dir), cat.label_of, cat.entry_of)
+
+
+def eval_windows(spec, records, data_dir: Path, max_eval: int | None, seed: int = 0, cache_dir: Path | None = None):
+    """The run's held-out TEST windows (a seeded subset of ``max_eval`` when given), not z-scored."""
+    from ecgnet_tf.tasks import load_windows
+
+    w = load_windows(records, Path(data_dir), list(records.split.partition("test")), spec.preprocess,
+                     cache_dir=cache_dir, desc="test windows")
+    if max_eval is not None and len(w) > max_eval:
+        rng = np.random.default_rng(seed)
+        w = w.take(np.sort(rng.choice(len(w), size=max_eval, replace=False)))
+    return w
+
+
+# ---------------------------------------------------------------------------------------------- QAT
+def qat_supported_layers(model) -> tuple[list[str], list[dict]]:
+    """(layers tfmot's default 8-bit registry can quantise, [{"name", "type"} of those left float])."""
+    import tf_keras as keras
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_registry as registry_mod,
+    )
+
+    registry = registry_mod.Default8BitQuantizeRegistry()
+    yes, no = [], []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
+        if registry.supports(layer):
+            yes.append(layer.name)
+        else:
+            no.append({"name": layer.name, "type": type(layer).__name__})
+    return yes, no
+
+
+def quantize_aware(model) -> tuple[object, dict]:
+    """Wrap the layers tfmot supports with fake-quantisation (others stay float); returns (model, info).
+
+    Raises :class:`QATUnsupportedError` when tfmot cannot apply QAT to the graph at all.
+    """
+    import tensorflow_model_optimization as tfmot
+    import tf_keras as keras
+
+    from ecgnet_tf.model import custom_objects
+
+    supported, left_float = qat_supported_layers(model)
+    keep = set(supported)
+
+    def annotate(layer):
+        new = layer.__class__.from_config(layer.get_config())
+        if layer.name in keep:
+            return tfmot.quantization.keras.quantize_annotate_layer(new)
+        return new
+
+    try:
+        clone = keras.models.clone_model(model, clone_function=annotate)
+        clone.set_weights(model.get_weights())
+        with tfmot.quantization.keras.quantize_scope(custom_objects()):
+            qmodel = tfmot.quantization.keras.quantize_apply(clone)
+    except Exception as exc:  # tfmot raises assorted errors for graphs it cannot transform
+        raise QATUnsupportedError(
+            f"tensorflow-model-optimization could not apply QAT to {model.name}: "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
+    return qmodel, {"annotated_layers": supported, "float_layers": left_float}
+
+
+def qat_fine_tune(model, calib: Calibration, n_classes: int, multilabel: bool, epochs: int = 1,
+                  batch_size: int = 16, lr: float = 1e-4, seed: int = 0) -> tuple[object, dict]:
+    """QAT-wrap ``model`` (any batch size) and fine-tune it on training windows; returns (qmodel, info)."""
+    import tf_keras as keras
+
+    from ecgnet_tf.training.pipeline import one_hot
+
+    keras.utils.set_random_seed(seed)
+    qmodel, info = quantize_aware(model)
+    loss = keras.losses.BinaryCrossentropy() if multilabel else keras.losses.CategoricalCrossentropy()
+    qmodel.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
+    t0 = time.time()
+    hist = qmodel.fit({"ecg": calib.ecg, "prior": calib.prior}, one_hot(np.asarray(calib.y), n_classes),
+                      epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
+    info.update({"epochs": epochs, "windows": int(len(calib.ecg)), "batch_size": batch_size, "lr": lr,
+                 "loss": [float(v) for v in hist.history["loss"]], "seconds": round(time.time() - t0, 1)})
+    return qmodel, info
+
+
+# ---------------------------------------------------------------------------------------------- checks
+def parity(tflite_probs: np.ndarray, float_probs: np.ndarray) -> dict:
+    """Agreement of the TFLite model with the float Keras model on the same windows."""
+    a = np.asarray(tflite_probs, np.float64)
+    b = np.asarray(float_probs, np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"probability shapes differ: {a.shape} vs {b.shape}")
+    if len(a) == 0:
+        raise ValueError("parity needs at least one window")
+    diff = np.abs(a - b)
+    return {"top1_agreement": float(np.mean(a.argmax(1) == b.argmax(1))), "max_abs_prob_diff": float(diff.max()),
+            "mean_abs_prob_diff": float(diff.mean()), "n": int(len(a))}
+
+
+def _json_safe(obj):
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        return None if not math.isfinite(float(obj)) else float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+# ---------------------------------------------------------------------------------------------- pipeline
+def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io: str = "float",
+                 data_dir: Path | None = None, calibration: int = 1000, max_eval: int | None = None,
+                 seed: int = 0, cache_dir: Path | None = None, qat_windows: int = 256, qat_epochs: int = 1,
+                 threads: int = 1, model=None) -> dict:
+    """Convert ``run_dir``'s model, write ``out`` (.tflite) and ``out.with_suffix('.json')``; return the report.
+
+    ``model`` overrides the float Keras model (default: ``run_dir/model.keras``).
+    """
+    from ecgnet_tf.runs import ModelSpec, RunConfig, load_model
+    from ecgnet_tf.training.evaluation import predict_windows, task_metrics
+
+    t_start = time.time()
+    run_dir = Path(run_dir)
+    check_run(run_dir)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    cfg = RunConfig.load(run_dir)
+    spec = ModelSpec.from_run(run_dir)
+    data_dir = Path(data_dir or cfg.data_dir)
+    records = run_records(run_dir, data_dir)
+    out = Path(out or run_dir / f"model_{mode}.tflite")
+    fmodel = model if model is not None else load_model(run_dir / "model.keras")
+    n_classes = int(fmodel.outputs[0].shape[-1])
+    report: dict = {"mode": mode, "run_dir": str(run_dir), "task": spec.task, "config": cfg.config,
+                    "preprocess_hash": cfg.preprocess_hash, "io_type": io,
+                    "metadata": {**spec.to_sidecar(), "run_dir": str(run_dir)}}
+    representative = None
+    calib = None
+    if mode in ("int8", "qat"):
+        calib = training_windows(spec, records, data_dir, calibration, seed, cache_dir)
+        representative = representative_dataset(calib)
+        report["calibration"] = {"partition": "train", "n": int(len(calib.ecg)),
+                                 "records": sorted(set(calib.records.tolist()))}
+    export_model = rebuild_batch1(fmodel, cfg.model_config, spec.multilabel)
+    if mode == "qat":
+        tw = calib if qat_windows <= len(calib.ecg) else training_windows(spec, records, data_dir, qat_windows,
+                                                                          seed + 1, cache_dir)
+        qmodel, info = qat_fine_tune(fmodel, tw, n_classes, spec.multilabel, epochs=qat_epochs, seed=seed)
+        q1, _ = quantize_aware(export_model)
+        q1.set_weights(qmodel.get_weights())
+        export_model = q1
+        info["partition"] = "train"
+        report["qat"] = info
+    t0 = time.time()
+    blob = convert_model(export_model, mode, representative, io)
+    report["convert_seconds"] = round(time.time() - t0, 1)
+    ops = op_histogram(blob)
+    report.update({"size_bytes": len(blob), "size_mb": round(len(blob) / 1e6, 3), "ops": ops,
+                   "flex_ops": sum(ops[n] for n in flex_ops(ops))})
+    assert_builtin_only(ops)
+    target = SIZE_TARGET_BYTES.get(cfg.config)
+    if target and mode in ("int8", "qat"):
+        report["size_target_bytes"] = target
+        report["size_target_met"] = len(blob) <= target
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(blob)
+
+    runner = TFLiteRunner(blob, num_threads=threads)
+    report["io"] = io_details(runner.interp)
+    w = eval_windows(spec, records, data_dir, max_eval, seed, cache_dir)
+    p_float = predict_windows(spec, fmodel, w)
+    feed = spec.prepare({"ecg": w.x, "prior": w.prior})
+    p_tfl = runner.predict(feed["ecg"], feed["prior"])
+    report["parity"] = {**parity(p_tfl, p_float), "partition": "test",
+                        "subset": f"{len(w)} seeded windows" if max_eval is not None else "all windows"}
+    report["task_metrics"] = task_metrics(spec, w, p_tfl)
+    report["float_task_metrics"] = task_metrics(spec, w, p_float)
+    report["seconds"] = round(time.time() - t_start, 1)
+    report = _json_safe(report)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=2))
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m export.quantize", description=__doc__.splitlines()[0])
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--mode", default="int8", choices=MODES)
+    p.add_argument("--out", type=Path, default=None, help="output .tflite (default RUN_DIR/model_<mode>.tflite)")
+    p.add_argument("--io", default="float", choices=IO_TYPES, help="input/output dtype of int8 / qat models")
+    p.add_argument("--data-dir", type=Path, default=None, help="data folder (default: the run's)")
+    p.add_argument("--cache-dir", type=Path, default=None)
+    p.add_argument("--calibration", type=int, default=1000, help="representative training windows (more windows give closer int8 parity)")
+    p.add_argument("--max-eval", type=int, default=None, help="seeded subset of test windows for parity")
+    p.add_argument("--qat-windows", type=int, default=256, help="training windows for the QAT fine-tune")
+    p.add_argument("--qat-epochs", type=int, default=1)
+    p.add_argument("--threads", type=int, default=1, help="interpreter threads for the parity run")
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    from ecgnet_tf.data.errors import DataError
+
+    try:
+        r = quantize_run(a.run_dir, a.mode, a.out, a.io, a.data_dir, a.calibration, a.max_eval, a.seed,
+                         a.cache_dir, a.qat_windows, a.qat_epochs, a.threads)
+    except QATUnsupportedError as exc:
+        print(f"error: --mode qat is not supported for this model: {exc}", file=sys.stderr)
+        return 3
+    except (DataError, FileNotFoundError, ValueError, FlexOpsError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out = a.out or a.run_dir / f"model_{a.mode}.tflite"
+    print(json.dumps({k: r[k] for k in ("mode", "size_bytes", "flex_ops", "parity")}, indent=2))
+    print(f"wrote {out} and {Path(out).with_suffix('.json')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""What a deployed model needs besides its weights: one :class:`ModelSpec` for runs, sidecars and the phone.
+
+A spec says how windows are cut (task layout), how they are normalised (the run's z-score), and how
+window outputs become decisions (record aggregation, the noise class). It is read from a run folder
+(:meth:`ModelSpec.from_run`) or from the ``metadata`` object of a ``.tflite`` sidecar
+(:meth:`ModelSpec.from_sidecar`) and written there by :meth:`ModelSpec.to_sidecar`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from .. import preprocess as pp
+from ..data.errors import DataError
+from ..tasks import TASKS, TaskSpec, get_task
+from .folder import RunConfig, load_zscore
+
+#: keys a sidecar's ``metadata`` must hold to rebuild a spec without the run folder
+SIDECAR_KEYS: tuple[str, ...] = ("task", "classes", "preprocess", "normalization", "window_s", "prior_kind")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How window outputs become decisions.
+
+    aggregation: "mean" averages the probabilities of a record's windows that passed the quality
+    gate ("none": one decision per window, beat tasks). noise_class: class given to a record whose
+    windows all fail the gate (None: average all its windows instead).
+    """
+
+    aggregation: str = "none"
+    noise_class: str | None = None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def task_decision(task: TaskSpec) -> Decision:
+    """A task's decision rule: record-level tasks average their windows; "~" is the noise class."""
+    return Decision("mean" if task.record_level else "none", "~" if "~" in task.classes else None)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How inputs must be made for a model and how its outputs are read.
+
+    classes: class names in output order. window_s: window length (s). segment_overlap: fraction
+    of a window shared with the next (segment tasks). prior_kind: ``prior_map`` kind ("beat" =
+    windows centred on beats). preprocess: the training PreprocessConfig (its fs_out is the model
+    rate, Hz). zscore: per-lead statistics fitted on the training windows only.
+    """
+
+    task: str
+    classes: tuple[str, ...]
+    window_s: float
+    segment_overlap: float
+    prior_kind: str
+    preprocess: pp.PreprocessConfig
+    zscore: pp.ZScore
+    multilabel: bool = False
+    decision: Decision = field(default_factory=Decision)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def for_task(cls, task_name: str, preprocess: pp.PreprocessConfig, zscore: pp.ZScore) -> "ModelSpec":
+        task = get_task(task_name)
+        return cls(task.name, tuple(task.classes), float(task.window_s), float(task.segment_overlap),
+                   task.prior_kind, preprocess, zscore, task.multilabel, task_decision(task))
+
+    @classmethod
+    def from_run(cls, run_dir: Path) -> "ModelSpec":
+        """Spec of a training run folder (run.json + normalization.json)."""
+        cfg = RunConfig.load(run_dir)
+        return cls.for_task(cfg.task, cfg.preprocess_config(), load_zscore(run_dir))
+
+    @classmethod
+    def from_sidecar(cls, meta: Mapping) -> "ModelSpec":
+        """Spec from a sidecar's ``metadata`` object (see :data:`SIDECAR_KEYS`)."""
+        missing = [k for k in SIDECAR_KEYS if k not in meta]
+        if missing:
+            raise DataError(f"model metadata lacks {missing}")
+        task = TASKS.get(meta["task"])
+        overlap = meta.get("segment_overlap", task.segment_overlap if task else 0.5)
+        multilabel = meta.get("multilabel", task.multilabel if task else False)
+        d = meta.get("decision")
+        decision = Decision(**d) if d is not None else task_decision(task) if task is not None else Decision()
+        return cls(meta["task"], tuple(meta["classes"]), float(meta["window_s"]), float(overlap),
+                   meta["prior_kind"], pp.PreprocessConfig.from_dict(meta["preprocess"]),
+                   pp.ZScore.from_dict(meta["normalization"]), bool(multilabel), decision)
+
+    @classmethod
+    def from_sidecar_file(cls, path: Path) -> "ModelSpec | None":
+        """Spec from ``M.json`` next to ``M.tflite`` (None when absent or incomplete)."""
+        side = Path(path).with_suffix(".json")
+        if not side.is_file():
+            return None
+        try:
+            meta = json.loads(side.read_text()).get("metadata") or {}
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{side}: not valid JSON ({exc})") from exc
+        return cls.from_sidecar(meta) if all(k in meta for k in SIDECAR_KEYS) else None
+
+    def to_sidecar(self) -> dict:
+        """The ``metadata`` object written next to an exported model."""
+        return {"task": self.task, "classes": list(self.classes), "multilabel": self.multilabel,
+                "window_s": self.window_s, "segment_overlap": self.segment_overlap, "prior_kind": self.prior_kind,
+                "preprocess": self.preprocess.to_dict(), "preprocess_hash": pp.config_hash(self.preprocess),
+                "normalization": self.zscore.to_dict(), "decision": self.decision.to_dict()}
+
+    # ------------------------------------------------------------------ geometry
+    @property
+    def n_leads(self) -> int:
+        return int(np.asarray(self.zscore.mean).shape[0])
+
+    @property
+    def fs(self) -> float:
+        """Model sampling rate in Hz."""
+        return float(self.preprocess.fs_out)
+
+    @property
+    def window_samples(self) -> int:
+        """Window length W in samples at the model rate."""
+        return int(round(self.window_s * self.fs))
+
+    @property
+    def hop_samples(self) -> int:
+        """Window hop in samples at the model rate (same formula as ``fixed_segments``)."""
+        return max(1, int(round(self.window_samples * (1 - self.segment_overlap))))
+
+    # ------------------------------------------------------------------ inputs, outputs, decisions
+    def prepare(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Named model inputs -> the tensors the model takes.
+
+        ``inputs``: "ecg" (n, T, C) preprocessed windows in mV (z-scored here with the run's
+        statistics) and "prior" (n, T) or (n, T, 1) prior maps. Returns {"ecg": (n, T, C) float32,
+        "prior": (n, T, 1) float32}. New model inputs are added here, keyed by name.
+        """
+        if "ecg" not in inputs or "prior" not in inputs:
+            raise ValueError(f"model inputs need 'ecg' and 'prior', got {sorted(inputs)}")
+        prior = np.asarray(inputs["prior"], np.float32)
+        return {"ecg": self.zscore.transform(np.asarray(inputs["ecg"])).astype(np.float32),
+                "prior": prior if prior.ndim == 3 else prior[..., None]}
+
+    def predict(self, model, inputs: Mapping[str, np.ndarray], batch_size: int = 128) -> np.ndarray:
+        """Class probabilities (n, K) of a Keras model (or any object with ``predict(feed)``) for raw named inputs."""
+        feed = self.prepare(inputs)
+        k = len(self.classes)
+        if len(feed["ecg"]) == 0:
+            return np.zeros((0, k))
+        return np.asarray(model.predict(feed, batch_size=batch_size, verbose=0), dtype=np.float64).reshape(-1, k)
+
+    def decide(self, records: np.ndarray, probs: np.ndarray, ok: np.ndarray | None = None
+               ) -> tuple[list[str], np.ndarray]:
+        """Window probabilities -> decisions.
+
+        With ``decision.aggregation == "mean"``: one row per record (in first-seen order), the mean
+        probability of its windows that passed the quality gate (``ok``); a record whose windows all
+        fail gets ``decision.noise_class`` when set, else the mean of all its windows. Otherwise the
+        window rows are returned unchanged. Returns (ids, probabilities).
+        """
+        records = np.asarray(records)
+        probs = np.asarray(probs, dtype=np.float64)
+        ok = np.ones(len(records), bool) if ok is None else np.asarray(ok, bool)
+        if self.decision.aggregation == "none":
+            return records.tolist(), probs
+        if self.decision.aggregation != "mean":
+            raise ValueError(f"unknown aggregation {self.decision.aggregation!r}")
+        noise = self.classes.index(self.decision.noise_class) if self.decision.noise_class in self.classes else None
+        ids = list(dict.fromkeys(records.tolist()))
+        out = []
+        for rid in ids:
+            m = records == rid
+            good = m & ok
+            if good.any():
+                out.append(probs[good].mean(axis=0))
+            elif noise is not None:
+                out.append(np.eye(probs.shape[1])[noise])
+            else:
+                out.append(probs[m].mean(axis=0))
+        return ids, np.asarray(out).reshape(len(ids), probs.shape[1])

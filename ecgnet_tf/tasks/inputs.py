@@ -1,0 +1,133 @@
+"""The one place where a preprocessed record (or a stream segment) becomes model inputs.
+
+Training, evaluation, interpretation, the golden vectors for the phone and the streaming monitor
+all call :func:`record_inputs` (or its two halves), so a new model input is added here once.
+
+Inputs of one window: the ECG window (T, C) at the model rate (not yet z-scored: the run's
+:class:`~ecgnet_tf.preprocess.ZScore` does that in :meth:`ecgnet_tf.runs.ModelSpec.prepare`), and the
+prior map (T,) in 0..1 built from the R peaks inside the window. Prior maps are rounded to float16
+precision, the precision the window cache stores, so every path feeds the model the same values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from .. import preprocess as pp
+
+
+class WindowLayout(Protocol):
+    """How windows are cut: a :class:`~ecgnet_tf.tasks.TaskSpec` or a deployed model's spec."""
+
+    window_s: float  # window length (s)
+    segment_overlap: float  # fraction shared by consecutive segments (segment tasks)
+    prior_kind: str  # ``preprocess.prior_map`` kind; "beat" = windows centred on beats
+
+
+def is_beat_layout(layout: WindowLayout) -> bool:
+    """True when windows are centred on beats (one decision per beat), else fixed segments."""
+    return layout.prior_kind == "beat"
+
+
+def window_samples(layout: WindowLayout, fs: float) -> int:
+    """Window length in samples at the model rate ``fs`` (Hz)."""
+    return int(round(layout.window_s * fs))
+
+
+def round_prior(prior: np.ndarray) -> np.ndarray:
+    """Prior values at the precision the window cache stores (float16), returned as float32."""
+    return np.asarray(prior).astype(np.float16).astype(np.float32)
+
+
+def prior_maps(rpeaks: list[np.ndarray], n_samples: int, fs: float, kind: str) -> np.ndarray:
+    """(n, n_samples) float32 prior maps, one per window, from window-relative R peaks (samples)."""
+    if not rpeaks:
+        return np.zeros((0, n_samples), np.float32)
+    return np.stack([round_prior(pp.prior_map(np.asarray(r, np.int64), n_samples, fs, kind)) for r in rpeaks])
+
+
+@dataclass
+class ModelInputs:
+    """Model inputs cut from one preprocessed record or stream segment.
+
+    x: (n, T, C) float32, preprocessed (mV), not z-scored. prior: (n, T) float32 in 0..1.
+    rpeaks: n int64 arrays, R peaks relative to each window start (samples at the model rate).
+    starts: (n,) int64 window start in the signal (samples at the model rate; may be negative for
+    nothing, and 0 for a zero-padded short record). kept: (n,) indices of the beats the windows are
+    centred on (beat layouts) or None. padded: zeros appended to a record shorter than one window.
+    quality: one :class:`~ecgnet_tf.preprocess.QualityReport` per window (segment layouts), else None.
+    """
+
+    x: np.ndarray
+    prior: np.ndarray
+    rpeaks: list[np.ndarray]
+    starts: np.ndarray
+    kept: np.ndarray | None = None
+    padded: int = 0
+    quality: list | None = field(default=None, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def ok(self) -> np.ndarray:
+        """(n,) bool: the window passed the quality gate (beat windows are not gated)."""
+        if self.quality is None:
+            return np.ones(len(self.x), bool)
+        return np.array([q.ok for q in self.quality], dtype=bool)
+
+    def take(self, idx) -> "ModelInputs":
+        """The windows ``idx`` (indices into this set)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        return ModelInputs(self.x[idx], self.prior[idx], [self.rpeaks[i] for i in idx], self.starts[idx],
+                           None if self.kept is None else self.kept[idx], self.padded,
+                           None if self.quality is None else [self.quality[i] for i in idx])
+
+    def named(self) -> dict[str, np.ndarray]:
+        """The named model inputs (not yet z-scored), as :meth:`ecgnet_tf.runs.ModelSpec.prepare` takes them."""
+        return {"ecg": self.x, "prior": self.prior}
+
+
+def beat_inputs(layout: WindowLayout, x: np.ndarray, fs: float, beats: np.ndarray) -> ModelInputs:
+    """Windows of ``layout.window_s`` centred on ``beats`` (samples at ``fs``) of the preprocessed ``x``.
+
+    Beats whose window crosses the signal edges are dropped (``kept`` lists the others). Every
+    window's R peaks are all ``beats`` inside it; its prior is centred on its own beat.
+    """
+    beats = np.asarray(beats, dtype=np.int64)
+    w = window_samples(layout, fs)
+    win, kept = pp.beat_windows(x, beats, fs, layout.window_s)
+    starts = beats[kept] - w // 2
+    rel = [beats[(beats >= s) & (beats < s + w)] - s for s in starts]
+    prior = round_prior(pp.prior_map(np.array([w // 2]), w, fs, layout.prior_kind))
+    return ModelInputs(win.astype(np.float32), np.broadcast_to(prior, (len(win), w)).copy(), rel,
+                       starts.astype(np.int64), kept)
+
+
+def segment_inputs(layout: WindowLayout, x: np.ndarray, fs: float, rpeaks: np.ndarray,
+                   quality: bool = True) -> ModelInputs:
+    """Fixed segments (``layout.window_s``, ``layout.segment_overlap``) of the preprocessed ``x``.
+
+    ``rpeaks`` are detected R peaks (samples at ``fs``); each window's prior is built from those
+    inside it. With ``quality`` every window is checked by :func:`~ecgnet_tf.preprocess.assess_quality`.
+    """
+    seg = pp.fixed_segments(x, rpeaks, fs, layout.window_s, layout.segment_overlap)
+    w = window_samples(layout, fs)
+    rel = [np.asarray(r, np.int64) for r in seg.rpeaks]
+    reports = [pp.assess_quality(s, fs, r) for s, r in zip(seg.windows, rel)] if quality else None
+    return ModelInputs(seg.windows.astype(np.float32), prior_maps(rel, w, fs, layout.prior_kind), rel,
+                       np.asarray(seg.starts, np.int64), None, int(seg.padded), reports)
+
+
+def record_inputs(layout: WindowLayout, x: np.ndarray, fs: float, rpeaks: np.ndarray,
+                  quality: bool = True) -> ModelInputs:
+    """Model inputs of a preprocessed record ``x`` ((n, C) at the model rate ``fs`` Hz).
+
+    ``rpeaks`` (samples at ``fs``): for beat layouts the beats to centre windows on (reference
+    annotations or detections); for segment layouts the detected R peaks.
+    """
+    if is_beat_layout(layout):
+        return beat_inputs(layout, x, fs, rpeaks)
+    return segment_inputs(layout, x, fs, rpeaks, quality)

@@ -1,0 +1,100 @@
+"""Evaluate a trained run on its held-out partition (or other records) and write its reports."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..data.errors import DataError
+from ..runs import ModelSpec, RunConfig, load_model, load_split
+from ..tasks import TaskRecords, Windows, catalog, get_task, load_windows
+from .metrics import challenge_score_cinc2017, classification_report
+from .report import write_reports
+
+
+def predict_windows(spec: ModelSpec, model, windows: Windows, batch_size: int = 128) -> np.ndarray:
+    """Class probabilities (n, K) of ``model`` for (not yet z-scored) ``windows``."""
+    return spec.predict(model, {"ecg": windows.x, "prior": windows.prior}, batch_size=batch_size)
+
+
+def decide_windows(spec: ModelSpec, windows: Windows, probs: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Decisions at the task's level: (ids, labels, probabilities); record tasks aggregate windows."""
+    ids, p = spec.decide(windows.record, probs, windows.ok)
+    if spec.decision.aggregation == "none":
+        return ids, windows.y, p
+    first = {rid: i for i, rid in reversed(list(enumerate(windows.record.tolist())))}
+    return ids, np.asarray([windows.y[first[r]] for r in ids]), p
+
+
+def task_metrics(spec: ModelSpec, windows: Windows, probs: np.ndarray) -> dict:
+    """``classification_report`` at the task's level, with "level" ("record" or "beat")."""
+    _, y, p = decide_windows(spec, windows, probs)
+    level = "beat" if spec.decision.aggregation == "none" else "record"
+    return {"level": level, **classification_report(y, p, spec.classes, multilabel=spec.multilabel)}
+
+
+def default_out_dir(run_dir: Path, data_dir: Path | None, records: list[str] | None, partition: str,
+                    run_data_dir: str) -> Path:
+    """Where an evaluation's reports go when no folder is given.
+
+    Only the run's own held-out evaluation (test partition, the run's data, all records) writes into
+    the run folder (``metrics.json`` is the run's result); anything else gets a subfolder of
+    ``RUN/evaluations/`` named after what was evaluated, so it never overwrites the run's metrics.
+    """
+    own_data = data_dir is None or Path(data_dir).resolve() == Path(run_data_dir).resolve()
+    if not records and partition == "test" and own_data:
+        return Path(run_dir)
+    parts = [partition if not records else "records-" + "-".join(records[:5]) + ("-etc" if len(records) > 5 else "")]
+    if not own_data:
+        parts.append("data-" + Path(data_dir).resolve().name)
+    return Path(run_dir) / "evaluations" / "_".join(parts)
+
+
+def evaluate_run(run_dir: Path, data_dir: Path | None = None, records: list[str] | None = None,
+                 partition: str = "test", out_dir: Path | None = None, cache_dir: Path | None = None,
+                 model=None) -> dict:
+    """Evaluate ``run_dir``'s best model; write metrics.json, report.md and figures; return the metrics.
+
+    Reports go to ``out_dir``, else :func:`default_out_dir` (the run folder only for its own test set).
+    """
+    run_dir = Path(run_dir)
+    cfg = RunConfig.load(run_dir)
+    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(run_dir, data_dir, records, partition,
+                                                                        cfg.data_dir)
+    task = get_task(cfg.task)
+    spec = ModelSpec.from_run(run_dir)
+    data_dir = Path(data_dir or cfg.data_dir)
+    split = load_split(run_dir)
+    ids = list(records) if records else list(split.partition(partition))
+    if records and data_dir.resolve() == Path(cfg.data_dir).resolve():
+        seen = sorted(set(ids) & (set(split.train) | set(split.val)))
+        if seen:
+            print(f"warning: records {seen} were used for training/validation of this run; "
+                  "their metrics are not held-out figures", file=sys.stderr)
+    cat = catalog(task, data_dir)
+    missing = [i for i in ids if i not in cat.label_of]
+    if missing:
+        raise DataError(f"records {missing[:10]} are not {task.name} records under {data_dir}")
+    trecs = TaskRecords(task, split, cat.label_of, cat.entry_of)
+    windows = load_windows(trecs, data_dir, ids, spec.preprocess, cache_dir=cache_dir,
+                           max_per_record=cfg.eval_max_per_record, seed=cfg.seed, desc=f"{partition} windows")
+    model = model if model is not None else load_model(run_dir / "model.keras")
+    probs = predict_windows(spec, model, windows)
+    rec_ids, y, p = decide_windows(spec, windows, probs)
+    level = "record" if task.record_level else "beat"
+    if level == "beat":
+        rec_ids = sorted(set(windows.record.tolist()))
+    report = classification_report(y, p, task.classes, multilabel=task.multilabel)
+    metrics = {"task": task.name, "partition": partition if not records else "records", "level": level,
+               **report, "n_records": len(rec_ids), "n_windows": len(windows),
+               "windows_rejected_by_quality_gate": int((~windows.ok).sum()), "split": split.name,
+               "model": "model.keras", "profile": cfg.profile, "config": cfg.config,
+               "windows_capped_per_record": cfg.eval_max_per_record}
+    if task.name == "cinc2017":
+        metrics["challenge_score"] = challenge_score_cinc2017(report["per_class"])
+    if not records:
+        metrics["partition"] = partition
+    write_reports(out_dir, metrics, y, p, task.classes, task.multilabel)
+    metrics["out_dir"] = str(out_dir)
+    return metrics

@@ -1,0 +1,358 @@
+"""Train one model on one task (the library behind ``python -m ecgnet_tf.train``).
+
+:class:`TrainConfig` holds every setting; :func:`train` trains or resumes it, checkpoints every epoch,
+early-stops on validation loss, evaluates the best model on the held-out partition and writes the
+run folder (see :mod:`ecgnet_tf.runs.folder`).
+
+With ``strategy="multiworker"`` every worker runs :func:`train` with the same settings and data (its
+``TF_CONFIG`` names the cluster and its own task); the global batch is split across the workers'
+replicas, and the chief (the ``chief`` task, else worker 0) alone writes the run folder and evaluates.
+The other workers save their checkpoints (saving a distributed model is collective) into a temporary
+folder that they remove at the end, and read ``--out`` only to resume (see :func:`is_chief`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import sys
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import preprocess as pp
+from ..data.download import download_database
+from ..data.records import validate_records
+from ..data.registry import get_database
+from ..settings import resolve_data_dir
+from .augment import AugmentConfig
+from .balance import BalanceConfig
+
+# quick profile: minutes on 2 CPU cores; for smoke runs and CI, never a performance figure
+QUICK = {"epochs": 2, "max_per_record": {"mitdb": 150, "ptbxl": None, "cinc2017": 3},
+         "eval_max_per_record": {"mitdb": 300, "ptbxl": None, "cinc2017": None},
+         "max_records": {"mitdb": None, "ptbxl": None, "cinc2017": 600},
+         "balance": BalanceConfig(majority_cap=1500, target=300)}
+
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every training setting (the ``train`` command's options, same names).
+
+    epochs None: 30 (2 with ``quick``). max_per_record / max_records / eval_max_per_record None:
+    no cap (``quick`` sets its own). majority_cap / smote_target None: BalanceConfig defaults.
+    """
+
+    task: str = "mitdb-aami"
+    config: str = "edge"
+    data_dir: str | Path | None = None
+    out: Path | None = None
+    epochs: int | None = None
+    batch_size: int = 64
+    lr: float = 1e-3
+    loss: str = "focal"
+    gamma: float = 2.0
+    seed: int = 0
+    split: str = "standard"
+    folds: int | None = None
+    fold: int = 0
+    train_fraction: float = 1.0
+    init_from: Path | None = None
+    quick: bool = False
+    resume: bool = False
+    patience: int = 5
+    max_per_record: int | None = None
+    max_records: int | None = None
+    eval_max_per_record: int | None = None
+    no_smote: bool = False
+    majority_cap: int | None = None
+    smote_target: int | None = None
+    no_augment: bool = False
+    band: str = "hf"
+    strategy: str = "default"
+    cache_dir: Path | None = None
+    download: bool = False
+
+    @classmethod
+    def from_namespace(cls, ns) -> "TrainConfig":
+        """From parsed command-line arguments (every field is an option of the same name)."""
+        return cls(**{f.name: getattr(ns, f.name) for f in dataclasses.fields(cls)})
+
+
+def make_strategy(name: str):
+    """The tf.distribute strategy for ``name``; mirrored without GPUs uses two logical CPU devices."""
+    import tensorflow as tf
+
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "multiworker":  # the cluster and this worker's task come from $TF_CONFIG
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return tf.distribute.MirroredStrategy()
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:  # must happen before the runtime starts; listing logical devices would start it
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    except RuntimeError as exc:
+        raise RuntimeError("--strategy mirrored on CPU needs a fresh process (TensorFlow already started)") from exc
+    return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")[:2]])
+
+
+def is_chief(strategy) -> bool:
+    """Whether this process writes the run folder: always, except in a multi-worker cluster, where only
+    the ``chief`` task does (worker 0 when the cluster has no chief), as ``tf.distribute`` decides."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    task_type = getattr(resolver, "task_type", None)
+    if task_type is None:  # single process (default, mirrored) or multiworker without a cluster
+        return True
+    if task_type == "chief":
+        return True
+    return task_type == "worker" and resolver.task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
+
+
+def worker_label(strategy) -> str | None:
+    """``"worker 1 of 2"`` in a multi-worker cluster, else None."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if getattr(resolver, "task_type", None) is None:
+        return None
+    n = sum(len(v) for k, v in resolver.cluster_spec().as_dict().items() if k in ("chief", "worker"))
+    return f"{resolver.task_type} {resolver.task_id} of {n}"
+
+
+def weights_digest(weights: list[np.ndarray]) -> str:
+    """A short SHA-256 of a model's weights (``model.get_weights()``): equal digests, bit-equal weights."""
+    h = hashlib.sha256()
+    for w in weights:
+        w = np.ascontiguousarray(w)
+        h.update(f"{w.dtype.str}{w.shape}".encode())
+        h.update(w.tobytes())
+    return h.hexdigest()[:16]
+
+
+def check_workers_agree(strategy, facts: dict[str, int]) -> None:
+    """Raise ValueError unless every worker of the cluster has the same ``facts`` (integers).
+
+    A collective operation: every worker must call it at the same point. Workers that disagree on the
+    data, the settings or the epoch to resume from would run different step counts (or train different
+    models) and hang or diverge, so they stop here instead, saying what differs.
+    """
+    import tensorflow as tf
+
+    names = list(facts)
+    local = tf.constant([[int(facts[k]) for k in names]], tf.int64)
+    # one row per replica (all of a worker's replicas carry that worker's facts)
+    rows = strategy.gather(strategy.experimental_distribute_values_from_function(lambda ctx: local), axis=0).numpy()
+    differ = [k for i, k in enumerate(names) if len(set(rows[:, i].tolist())) > 1]
+    if differ:
+        raise ValueError(f"the workers of the cluster disagree on {', '.join(differ)}: every worker needs the same "
+                         "command (except TF_CONFIG), the same --data-dir contents and, with --resume, the chief's "
+                         "run folder at --out (a shared file system, or a copy of it on every machine)")
+
+
+def shard_batches(ds):
+    """``ds`` (global batches) with the DATA auto-shard policy: in a multi-worker run every worker builds
+    the same dataset and tf.distribute keeps that worker's share of every global batch (no FILE sharding:
+    the batches are gathered by index, there are no files to divide)."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.with_options(options)
+
+
+def _crc(*arrays: np.ndarray) -> int:
+    crc = 0
+    for a in arrays:
+        crc = zlib.crc32(np.ascontiguousarray(a).view(np.uint8).reshape(-1), crc)
+    return crc
+
+
+def ensure_database(name: str, data_dir: Path, download: bool) -> None:
+    """Raise MissingDatabaseError (saying how to get it) unless ``name`` is under ``data_dir``;
+    with ``download``, fetch it from PhysioNet instead."""
+    db = get_database(name)
+    if db.is_present(data_dir):
+        return
+    if download:
+        download_database(name, data_dir)
+        return
+    db.require(data_dir)
+
+
+def _init_weights(model, source: Path) -> int:
+    """Copy weights layer by layer (same name and shapes) from another run or .keras file."""
+    from ..runs import load_model
+
+    path = source / "model.keras" if source.is_dir() else source
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: --init-from needs a run folder with model.keras or a .keras file")
+    src = {layer.name: layer for layer in load_model(path).layers}
+    copied = 0
+    for layer in model.layers:
+        other = src.get(layer.name)
+        if other is None or not layer.weights:
+            continue
+        if [w.shape for w in layer.get_weights()] == [w.shape for w in other.get_weights()]:
+            layer.set_weights(other.get_weights())
+            copied += 1
+    return copied
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Train (or resume) ``cfg``, evaluate on the held-out partition, write the run folder; return the test metrics
+    (``{}`` on a multi-worker run's workers other than the chief, which neither evaluate nor write it)."""
+    from ..tasks import get_task
+
+    strategy = make_strategy(cfg.strategy)
+    chief, worker = is_chief(strategy), worker_label(strategy)
+    task = get_task(cfg.task)
+    data_dir = resolve_data_dir(cfg.data_dir)
+    ensure_database(task.database, data_dir, cfg.download)
+    out = Path(cfg.out or Path("runs") / f"{task.name}-{cfg.config}")
+    if chief:
+        out.mkdir(parents=True, exist_ok=True)
+        run_dir = out
+    else:  # gets what the chief writes to out; out is only read (to resume)
+        run_dir = Path(tempfile.mkdtemp(prefix=f"ecgnet-{worker.replace(' ', '-')}-"))
+    if worker is not None:
+        print(f"{worker}: " + (f"the chief, writes the run folder {out}" if chief else
+                               f"not the chief, saves to {run_dir} (removed at the end)"))
+    try:
+        return _train(cfg, strategy, chief, worker, task, data_dir, out, run_dir)
+    finally:
+        if not chief:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, data_dir: Path, out: Path,
+           run_dir: Path) -> dict:
+    import tensorflow as tf
+    import tf_keras as keras
+
+    from ..model import build_model, get_model_config
+    from ..runs import RunConfig, load_model, save_split, save_zscore, versions
+    from ..tasks import load_windows, reduce_training_records, task_records
+    from .balance import smote_tomek
+    from .checkpoint import EpochCheckpoint, read_state, restore_rng_states, trim_history
+    from .evaluation import evaluate_run
+    from .losses import FocalLoss, WeightedCrossEntropy, inverse_frequency_weights, make_loss
+    from .pipeline import make_dataset, steps_per_epoch
+
+    state = read_state(out) if cfg.resume else None
+    if cfg.resume and state is None:
+        print(f"note: {out} has no checkpoint; starting from scratch", file=sys.stderr)
+    profile = "quick" if cfg.quick else "full"
+    epochs = cfg.epochs or (QUICK["epochs"] if cfg.quick else 30)
+    max_per_record = cfg.max_per_record or (QUICK["max_per_record"][task.database] if cfg.quick else None)
+    max_records = cfg.max_records or (QUICK["max_records"][task.database] if cfg.quick else None)
+    eval_cap = cfg.eval_max_per_record or (QUICK["eval_max_per_record"][task.database] if cfg.quick else None)
+    balance_cfg = QUICK["balance"] if cfg.quick else BalanceConfig()
+    balance_cfg = dataclasses.replace(balance_cfg, **{k: v for k, v in (("majority_cap", cfg.majority_cap),
+                                                                        ("target", cfg.smote_target)) if v is not None})
+    # same seed, same run: deterministic kernels, seeded initialisers, dropout drawing from generators
+    # whose state the checkpoints carry (see training.checkpoint), stateless augmentation
+    tf.config.experimental.enable_op_determinism()
+    keras.backend.experimental.enable_tf_random_generator()
+    keras.utils.set_random_seed(cfg.seed)
+
+    folds = (cfg.folds or 5) if cfg.split == "kfold" else None
+    recs = task_records(task, data_dir, seed=cfg.seed, folds=folds, fold=cfg.fold, max_records=max_records)
+    split = reduce_training_records(recs.split, cfg.train_fraction, cfg.seed)
+    recs = dataclasses.replace(recs, split=split)
+    band = pp.CONVENTIONAL_BAND_HZ if cfg.band == "conventional" else pp.PreprocessConfig().band_hz
+    pcfg = pp.PreprocessConfig(band_hz=band)
+    mcfg = get_model_config(cfg.config)
+    print(f"{task.name}: {task.description}\nsplit {split.name}: train {len(split.train)}, val {len(split.val)}, "
+          f"test {len(split.test)} records" + "".join(f"\n  note: {n}" for n in split.notes))
+
+    # a damaged held-out record must stop the run now, not after hours of training (training records
+    # are checked as their windows are cut, just below)
+    validate_records(task.database, data_dir, split.val + split.test, recs.entry_of)
+    train_w = load_windows(recs, data_dir, split.train, pcfg, cfg.cache_dir, max_per_record, cfg.seed, "train windows")
+    val = load_windows(recs, data_dir, split.val, pcfg, cfg.cache_dir, max_per_record, cfg.seed, "val windows")
+    if worker is not None:  # before anything is written: if the workers differ, all of them stop here
+        settings = {k: v for k, v in dataclasses.asdict(cfg).items()
+                    if k not in ("data_dir", "out", "cache_dir", "download", "init_from")}
+        check_workers_agree(strategy, {
+            "settings": zlib.crc32(json.dumps(settings, sort_keys=True, default=str).encode()),
+            "training windows": _crc(train_w.x, train_w.prior, train_w.y),
+            "validation windows": _crc(val.x, val.prior, val.y),
+            "epoch to resume from": state["epoch"] if state else 0,
+            "early-stopping state": int(state.get("wait", 0)) if state else 0})
+    zscore = pp.ZScore.fit(train_w.x, partition="train")
+    save_zscore(run_dir, zscore)
+    save_split(run_dir, split)
+    x_train, p_train, y_train = zscore.transform(train_w.x).astype(np.float32), train_w.prior, train_w.y
+    balance_info = None
+    if task.smote and not cfg.no_smote:
+        t0 = time.time()
+        res = smote_tomek(x_train, y_train, balance_cfg, seed=cfg.seed, partition="train")
+        x_train, y_train = res.x, res.y
+        p_train = np.broadcast_to(train_w.prior[:1], (len(res.y), train_w.prior.shape[1]))
+        balance_info = {**balance_cfg.to_dict(), "before": res.counts_before, "after": res.counts_after,
+                        "seconds": round(time.time() - t0, 1)}
+        print(f"SMOTE-Tomek on training windows: {res.counts_before} -> {res.counts_after}")
+    n_classes = len(task.classes)
+    weights = inverse_frequency_weights(y_train, n_classes)
+    aug = None if cfg.no_augment else AugmentConfig()
+    fs = pcfg.fs_out
+    run_cfg = RunConfig(task=task.name, config=cfg.config, model_config=mcfg.to_dict(),
+                        preprocess=pcfg.to_dict(), preprocess_hash=pp.config_hash(pcfg), loss=cfg.loss,
+                        lr=cfg.lr, epochs=epochs, batch_size=cfg.batch_size, seed=cfg.seed, profile=profile,
+                        folds=folds, fold=cfg.fold, train_fraction=cfg.train_fraction,
+                        init_from=str(cfg.init_from) if cfg.init_from else None, strategy=cfg.strategy,
+                        max_per_record=max_per_record, max_records=max_records, eval_max_per_record=eval_cap,
+                        augment=aug.to_dict() if aug else None, balance=balance_info,
+                        class_weights=weights.tolist(), data_dir=str(data_dir.resolve()), versions=versions())
+    run_cfg.save(run_dir)
+
+    global_batch = cfg.batch_size * strategy.num_replicas_in_sync
+    print(f"strategy {cfg.strategy}: replicas: {strategy.num_replicas_in_sync}, global batch {global_batch}")
+    initial_epoch = state["epoch"] if state else 0
+    train_ds = make_dataset(x_train, p_train, y_train, n_classes, global_batch, shuffle=True, seed=cfg.seed,
+                            augment=aug, fs=fs, epochs=epochs, initial_epoch=min(initial_epoch, epochs))
+    val_ds = make_dataset(zscore.transform(val.x).astype(np.float32), val.prior, val.y, n_classes, global_batch)
+    steps = steps_per_epoch(len(x_train), global_batch)
+    if worker is not None:
+        train_ds, val_ds = shard_batches(train_ds), shard_batches(val_ds)
+    with strategy.scope():
+        if state is not None:
+            # the compiled checkpoint: weights, optimizer state, loss and metrics as they were
+            model = load_model(state["checkpoint_path"], compile=True,
+                               custom_objects={"FocalLoss": FocalLoss, "WeightedCrossEntropy": WeightedCrossEntropy})
+            restore_rng_states(model, state.get("rng", {}))
+            print(f"resumed from {state['checkpoint_path'].name} (epoch {initial_epoch} of {epochs})")
+        else:
+            model = build_model(mcfg, n_samples=train_w.x.shape[1], n_leads=train_w.x.shape[2], n_classes=n_classes,
+                                multilabel=task.multilabel)
+            if cfg.init_from:
+                print(f"initialised {_init_weights(model, cfg.init_from)} layers from {cfg.init_from}")
+            model.compile(optimizer=keras.optimizers.Adam(cfg.lr),
+                          loss=make_loss(cfg.loss, weights, task.multilabel, cfg.gamma,
+                                         positive_fraction=y_train.mean(axis=0) if task.multilabel else None),
+                          metrics=[keras.metrics.AUC(name="auc", multi_label=task.multilabel)])
+    # every worker saves (saving a distributed model is collective), a non-chief one into its temporary run_dir
+    ckpt = EpochCheckpoint(run_dir, patience=cfg.patience, state=state, sync_replicas=worker is not None)
+    trim_history(run_dir / "history.csv", initial_epoch)
+    if initial_epoch < epochs and not (state and state.get("wait", 0) >= cfg.patience):
+        model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
+                  steps_per_epoch=steps,
+                  verbose=1 if sys.stdout.isatty() else 2,
+                  # the history row is written before the checkpoint state: a kill between the two leaves
+                  # one extra row, which the resume trims (trim_history)
+                  callbacks=[keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=initial_epoch > 0),
+                             ckpt, keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), profile_batch=0)])
+    if worker is not None:  # every worker prints it: equal digests, the workers ended with the same model
+        print(f"{worker}: final weights {weights_digest(model.get_weights())}")
+    if not chief:
+        return {}
+    metrics = evaluate_run(out, data_dir, cache_dir=cfg.cache_dir)
+    print(f"test ({metrics['level']}-level, n={metrics['n']}): accuracy {metrics['accuracy']:.4f}, "
+          f"macro F1 {metrics['macro']['f1']:.4f}, macro AUROC {metrics['macro']['auroc']:.4f} -> {out}/report.md")
+    return metrics

@@ -1,0 +1,103 @@
+"""Splits are record/patient disjoint, and the audit catches every kind of leak."""
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from ecgnet_tf.data import LeakageError, Split, audit_split, ptbxl
+from ecgnet_tf.data.splits import DS1, DS2, fold_split, kfold_split, mitdb_dechazal, stratified_sample
+
+
+def test_dechazal_strict_is_patient_disjoint():
+    split = mitdb_dechazal()
+    counts = audit_split(split)
+    assert set(split.train) | set(split.val) == set(DS1)
+    assert set(split.test) == set(DS2) - {"202"}
+    assert counts["val_records"] == 4 and counts["test_records"] == 21
+    assert not set(split.train) & set(split.val)
+
+
+def test_dechazal_original_leaks_subject_201_202():
+    with pytest.raises(LeakageError, match="patient 201"):
+        audit_split(mitdb_dechazal(strict=False))
+
+
+def test_dechazal_validation_depends_on_seed_only():
+    assert mitdb_dechazal(seed=3).val == mitdb_dechazal(seed=3).val
+    assert mitdb_dechazal(seed=3).val != mitdb_dechazal(seed=4).val
+
+
+@pytest.mark.parametrize("bad", [
+    Split("dup-record", train=("a", "b"), val=("b",), test=("c",)),
+    Split("dup-patient", train=("a",), val=("b",), test=("c",), patient_of={"a": "p1", "b": "p2", "c": "p1"}),
+    Split("twice", train=("a", "a"), val=(), test=("c",)),
+])
+def test_audit_catches_leaks(bad):
+    with pytest.raises(LeakageError):
+        audit_split(bad)
+
+
+def test_kfold_groups_patients_and_covers_everything():
+    rng = np.random.default_rng(0)
+    ids = [f"r{i}" for i in range(60)]
+    groups = [f"p{i // 3}" for i in range(60)]  # 3 records per patient
+    labels = rng.choice(["N", "A", "O"], size=60).tolist()
+    tests = []
+    for fold in range(5):
+        s = kfold_split(ids, labels, groups, k=5, fold=fold, seed=1)
+        audit_split(s)
+        assert len(s.train) + len(s.val) + len(s.test) == 60
+        tests.extend(s.test)
+    assert sorted(tests) == sorted(ids)
+
+
+def test_ptbxl_strat_fold_split(fake_data):
+    entries = ptbxl.read_metadata(fake_data)
+    s = fold_split([e.record_id for e in entries], [e.strat_fold for e in entries],
+                   [e.patient_id for e in entries], ptbxl.TRAIN_FOLDS, ptbxl.VAL_FOLDS, ptbxl.TEST_FOLDS, "strat_fold")
+    counts = audit_split(s)
+    assert counts == {"train_records": 32, "train_patients": 16, "val_records": 4, "val_patients": 2,
+                      "test_records": 4, "test_patients": 2}
+
+
+@pytest.mark.realdata
+def test_real_ptbxl_folds_are_patient_disjoint(shared_data):
+    entries = ptbxl.read_metadata(shared_data)
+    s = fold_split([e.record_id for e in entries], [e.strat_fold for e in entries],
+                   [e.patient_id for e in entries], ptbxl.TRAIN_FOLDS, ptbxl.VAL_FOLDS, ptbxl.TEST_FOLDS, "strat_fold")
+    counts = audit_split(s)
+    assert counts["train_records"] + counts["val_records"] + counts["test_records"] == 987
+
+
+def test_dechazal_validation_keeps_rare_classes_in_training():
+    counts = {r: {"N": 2000, "S": 10, "V": 50} for r in DS1}
+    counts["208"] = {"N": 1500, "F": 373, "V": 900}  # nearly all DS1 F beats live in one record
+    counts["232"] = {}
+    for seed in range(5):
+        split = mitdb_dechazal(seed=seed, class_counts=counts)
+        assert "208" not in split.val and len(split.val) == 4
+        audit_split(split)
+
+
+def test_stratified_sample_is_seeded_and_keeps_every_class():
+    ids = [f"r{i:03d}" for i in range(200)]
+    labels = ["N"] * 150 + ["A"] * 40 + ["~"] * 10
+    a = stratified_sample(ids, labels, 50, seed=3)
+    assert a == stratified_sample(ids, labels, 50, seed=3)
+    assert a != stratified_sample(ids, labels, 50, seed=4)
+    got = Counter(labels[ids.index(i)] for i in a)
+    assert got == {"N": 38, "A": 10, "~": 5}  # shares kept, rare class at least 5
+    assert list(a) == sorted(a)  # input order kept
+    assert stratified_sample(ids, labels, 500) == tuple(ids)
+
+
+def test_task_records_max_records_samples_before_the_split(fake_data):
+    from ecgnet_tf.tasks import get_task, task_records
+
+    full = task_records(get_task("cinc2017"), fake_data, seed=0)
+    small = task_records(get_task("cinc2017"), fake_data, seed=0, max_records=20)
+    n = lambda s: len(s.train) + len(s.val) + len(s.test)  # noqa: E731
+    assert n(full.split) == 24 and n(small.split) == 20
+    assert any("seeded sample of 20 of 24" in note for note in small.split.notes)

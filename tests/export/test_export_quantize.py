@@ -1,0 +1,231 @@
+"""Quantisation of a small trained run (quick run on fake MIT-BIH data, trained once per module)."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ecgnet_tf.export import convert as cv
+from ecgnet_tf.export import quantize as q
+from ecgnet_tf.export.tflite import TFLiteRunner, io_details, op_histogram
+from ecgnet_tf.runs import ModelSpec, RunConfig, load_model, load_split
+from ecgnet_tf.training.evaluation import predict_windows
+
+pytestmark = pytest.mark.slow
+
+LSTM_OPS = {"UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM"}
+
+
+@pytest.fixture(scope="module")
+def run(trained_run, fake_data, window_cache):
+    return {"dir": trained_run("mitdb-aami"), "cache": window_cache, "data": fake_data}
+
+
+@pytest.fixture(scope="module")
+def ctx(run):
+    """What the tests read about the run: config, spec, split and task records."""
+    class Ctx:
+        cfg = RunConfig.load(run["dir"])
+        spec = ModelSpec.from_run(run["dir"])
+        split = load_split(run["dir"])
+        records = q.run_records(run["dir"], run["data"])
+
+        @staticmethod
+        def eval_windows(n, seed=0):
+            return q.eval_windows(Ctx.spec, Ctx.records, run["data"], n, seed, run["cache"])
+
+        @staticmethod
+        def training_windows(n, seed=0):
+            return cv.training_windows(Ctx.spec, Ctx.records, run["data"], n, seed, run["cache"])
+
+        @staticmethod
+        def feed(w):
+            return Ctx.spec.prepare({"ecg": w.x, "prior": w.prior})
+
+    return Ctx
+
+
+@pytest.fixture(scope="module")
+def float_model(run):
+    return load_model(run["dir"] / "model.keras")
+
+
+@pytest.fixture(scope="module")
+def int8(run, float_model):
+    out = run["dir"] / "export" / "m_int8.tflite"
+    report = q.quantize_run(run["dir"], "int8", out, data_dir=run["data"], calibration=16, max_eval=40,
+                            cache_dir=run["cache"], model=float_model)
+    return out, report
+
+
+def test_int8_report_and_model(int8, ctx):
+    out, report = int8
+    on_disk = json.loads(out.with_suffix(".json").read_text())
+    assert on_disk == report
+    for key in ("size_bytes", "ops", "flex_ops", "parity", "io", "preprocess_hash", "mode", "task_metrics",
+                "float_task_metrics"):
+        assert key in report, key
+    assert report["size_bytes"] == out.stat().st_size > 0
+    assert report["mode"] == "int8" and report["flex_ops"] == 0
+    assert report["preprocess_hash"] == ctx.cfg.preprocess_hash
+    assert report["ops"] == op_histogram(out.read_bytes())
+    assert LSTM_OPS & set(report["ops"]), report["ops"]
+    assert not any(name.startswith("Flex") for name in report["ops"])
+    assert report["ops"].get("QUANTIZE", 0) >= 1  # float I/O is quantised on entry
+    par = report["parity"]
+    assert par["n"] == 40 and par["partition"] == "test"
+    assert 0.0 <= par["top1_agreement"] <= 1.0
+    assert 0.0 <= par["mean_abs_prob_diff"] <= par["max_abs_prob_diff"] <= 1.0
+    assert report["task_metrics"]["n"] == report["float_task_metrics"]["n"] == 40
+    ins = {d["name"].split("_")[-1].split(":")[0]: d for d in report["io"]["inputs"]}
+    assert set(ins) == {"ecg", "prior"}
+    assert ins["ecg"]["shape"] == [1, 900, 1] and ins["ecg"]["dtype"] == "float32"
+    assert report["io"]["outputs"][0]["shape"] == [1, 5]
+    # the sidecar metadata is the run's ModelSpec (what the monitor and the phone read)
+    meta = report["metadata"]
+    assert meta["run_dir"] == report["run_dir"]
+    want = json.loads(json.dumps(ctx.spec.to_sidecar()))
+    assert {k: v for k, v in meta.items() if k != "run_dir"} == want
+    assert json.loads(json.dumps(ModelSpec.from_sidecar_file(out).to_sidecar())) == want
+
+
+def test_calibration_uses_training_records_only(int8, ctx):
+    _, report = int8
+    used = set(report["calibration"]["records"])
+    assert report["calibration"]["partition"] == "train" and report["calibration"]["n"] == 16
+    assert used and used <= set(ctx.split.train)
+    assert not used & (set(ctx.split.test) | set(ctx.split.val))
+    calib = ctx.training_windows(10, seed=3)
+    assert set(calib.records.tolist()) <= set(ctx.split.train)
+    assert calib.ecg.shape == (10, 900, 1) and calib.prior.shape == (10, 900, 1)
+    assert calib.ecg.dtype == calib.prior.dtype == np.float32
+    # z-scored with the run's statistics
+    z = calib.ecg
+    assert abs(float(z.mean())) < 1.0 and 0.2 < float(z.std()) < 5.0
+
+
+def test_parity_drops_when_the_reference_is_perturbed(int8, ctx, float_model):
+    out, report = int8
+    w = ctx.eval_windows(40, seed=0)
+    feed = ctx.feed(w)
+    p_tfl = TFLiteRunner(out).predict(feed["ecg"], feed["prior"])
+    same = q.parity(p_tfl, predict_windows(ctx.spec, float_model, w))
+    assert same == {k: report["parity"][k] for k in same}  # the report's parity is reproducible
+
+    layer = float_model.get_layer("probs")
+    kernel, bias = layer.get_weights()
+    rng = np.random.default_rng(0)
+    try:
+        layer.set_weights([-3.0 * kernel + rng.normal(0, 3 * (np.abs(kernel).mean() + 1e-3), kernel.shape),
+                           bias[::-1].copy()])
+        changed = q.parity(p_tfl, predict_windows(ctx.spec, float_model, w))
+    finally:
+        layer.set_weights([kernel, bias])
+    assert changed["top1_agreement"] < same["top1_agreement"]
+    assert changed["max_abs_prob_diff"] > same["max_abs_prob_diff"]
+
+
+@pytest.fixture(scope="module")
+def saved_b1(ctx, float_model, tmp_path_factory):
+    b1 = cv.rebuild_batch1(float_model, ctx.cfg.model_config, ctx.spec.multilabel)
+    assert b1.inputs[0].shape[0] == 1
+    return b1, cv.save_for_conversion(b1, tmp_path_factory.mktemp("saved") / "sm")
+
+
+@pytest.fixture(scope="module")
+def float32_tflite(saved_b1, ctx):
+    b1, saved = saved_b1
+    blob = cv.convert(saved, "float32")
+    w = ctx.eval_windows(8, seed=1)
+    x = ctx.feed(w)["ecg"]
+    return blob, x, w.prior, TFLiteRunner(blob).predict(x, w.prior)
+
+
+def test_float32_tflite_matches_keras(saved_b1, float32_tflite):
+    b1, _ = saved_b1
+    _, x, prior, p_tfl = float32_tflite
+    ref = b1.predict({"ecg": x, "prior": prior[..., None]}, batch_size=1, verbose=0)
+    assert q.parity(p_tfl, ref)["max_abs_prob_diff"] < 1e-4
+
+
+@pytest.mark.parametrize("mode", ["float32", "float16", "dynamic"])
+def test_float_modes_convert_builtin_only(mode, saved_b1, float32_tflite, int8):
+    _, saved = saved_b1
+    f32_blob, x, prior, p_f32 = float32_tflite
+    blob = f32_blob if mode == "float32" else cv.convert(saved, mode)
+    ops = op_histogram(blob)
+    assert q.assert_builtin_only(blob) == ops
+    assert LSTM_OPS & set(ops), ops
+    clf = TFLiteRunner(blob)
+    assert all(d["dtype"] == np.float32 for d in clf.interp.get_input_details())
+    par = q.parity(clf.predict(x, prior), p_f32)  # the quantisation step alone, vs the float32 TFLite
+    int8_size = int8[1]["size_bytes"]
+    if mode == "float32":
+        assert "QUANTIZE" not in ops and "DEQUANTIZE" not in ops
+        assert len(blob) > 2 * int8_size
+    elif mode == "float16":
+        assert ops.get("DEQUANTIZE", 0) >= 1  # float16 weights de-quantised to float32 at load
+        assert par["max_abs_prob_diff"] < 1e-2
+    else:
+        assert par["max_abs_prob_diff"] < 0.2
+    TestSizes.sizes[mode] = len(blob)
+
+
+class TestSizes:
+    sizes: dict[str, int] = {}
+
+    def test_size_ordering(self, int8):
+        s = self.sizes
+        if set(s) != {"float32", "float16", "dynamic"}:
+            pytest.skip("float conversions did not all run")
+        assert s["float32"] > s["float16"] > s["dynamic"]
+        assert s["float16"] == pytest.approx(s["float32"] / 2, rel=0.15)
+        assert int8[1]["size_bytes"] < s["float16"]
+
+
+def test_int8_io_has_quantised_inputs(ctx, float_model, tmp_path):
+    b1 = cv.rebuild_batch1(float_model, ctx.cfg.model_config)  # multilabel read from the model
+    calib = ctx.training_windows(8)
+    blob = cv.convert_model(b1, "int8", cv.representative_dataset(calib), io="int8")
+    clf = TFLiteRunner(blob)
+    io = io_details(clf.interp)
+    assert all(d["dtype"] == "int8" and d["scale"] > 0 for d in io["inputs"] + io["outputs"])
+    probs = clf.predict(calib.ecg[:3], calib.prior[:3])
+    assert probs.shape == (3, 5) and np.allclose(probs.sum(1), 1.0, atol=0.05)
+
+
+def test_qat_fine_tunes_supported_layers_and_lists_float_ones(run, float_model):
+    out = run["dir"] / "export" / "m_qat.tflite"
+    try:
+        report = q.quantize_run(run["dir"], "qat", out, data_dir=run["data"], calibration=8, max_eval=16,
+                                cache_dir=run["cache"], qat_windows=8, model=float_model)
+    except q.QATUnsupportedError as exc:  # documented failure mode: must say why
+        assert "could not apply QAT" in str(exc)
+        return
+    info = report["qat"]
+    assert info["partition"] == "train" and info["epochs"] == 1 and np.isfinite(info["loss"][0])
+    assert "probs" in info["annotated_layers"]
+    float_names = {d["name"] for d in info["float_layers"]}
+    assert {"bilstm0", "mhsa", "guided_attention"} <= float_names
+    assert report["flex_ops"] == 0 and LSTM_OPS & set(report["ops"])
+    assert json.loads(out.with_suffix(".json").read_text())["mode"] == "qat"
+
+
+def test_cli_missing_run_is_exit_2(tmp_path, capsys):
+    rc = q.main([str(tmp_path / "nope"), "--mode", "float32"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "run.json" in err and err.count("\n") == 1
+
+
+def test_reproduce_exports_the_table1_model_once(run, tmp_path):
+    from ecgnet_tf import reproduce
+
+    out = tmp_path / "export-int8"
+    r = reproduce.export_int8(run["dir"], out, reproduce.PROFILES["quick"], run["data"], run["cache"])
+    assert r["mode"] == "int8" and r["calibration"]["n"] <= 100 and r["calibration"]["partition"] == "train"
+    assert r["parity"]["partition"] == "test" and 0 < r["parity"]["n"] <= 300
+    assert 0.0 <= r["task_metrics"]["accuracy"] <= 1.0
+    mtime = (out / "model_int8.tflite").stat().st_mtime
+    assert reproduce.export_int8(run["dir"], out, reproduce.PROFILES["quick"], run["data"], run["cache"]) == r
+    assert (out / "model_int8.tflite").stat().st_mtime == mtime

@@ -1,0 +1,185 @@
+"""Golden vectors for the Android demo (ecgnet_tf.export.golden) and the Java core checked against them.
+
+A quick-trained CinC 2017 run on the fake databases gives the golden vectors (module fixture). The
+Python tests check that the JSON stages are consistent with the library and that the coefficients in
+pipeline_config.json reproduce the stages on their own (what the phone relies on). When javac and
+the JUnit 4 jar exist, ``android_demo/core/run_tests.sh`` compiles the Java core and must pass on
+the golden vectors and fail on perturbed ones.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import signal as sps
+
+from ecgnet_tf import preprocess as pp
+
+pytestmark = pytest.mark.slow
+
+from repo_paths import REPO
+RUN_TESTS = REPO / "android_demo" / "core" / "run_tests.sh"
+JUNIT_JAR = Path(os.environ.get("JUNIT_JAR", "/usr/share/java/junit4.jar"))
+
+
+@pytest.fixture(scope="module")
+def quick_run(trained_run) -> Path:
+    return trained_run("cinc2017")
+
+
+@pytest.fixture(scope="module")
+def golden_dir(quick_run, tmp_path_factory) -> Path:
+    from ecgnet_tf.export.golden import main
+
+    out = tmp_path_factory.mktemp("golden")
+    assert main([str(quick_run), "--out", str(out), "--seconds", "20", "--fs", "300"]) == 0
+    return out
+
+
+def _load(d: Path):
+    return json.loads((d / "pipeline_config.json").read_text()), json.loads((d / "golden.json").read_text())
+
+
+def _lead0(stage) -> np.ndarray:
+    return np.asarray(stage, dtype=np.float64)[0]
+
+
+def test_golden_files(golden_dir):
+    conf, gold = _load(golden_dir)
+    assert conf["format"] == "ecgnet-pipeline/1" and gold["format"] == "ecgnet-golden/1"
+    assert conf["task"] == "cinc2017" and conf["classes"] == ["N", "A", "O", "~"]
+    assert conf["fs_in"] == 300.0 and conf["fs_out"] == 360.0
+    assert conf["resample"]["up"] == 6 and conf["resample"]["down"] == 5
+    assert conf["window"] == {"mode": "segments", "window_s": 10.0, "length": 3600, "hop": 1800, "overlap": 0.5}
+    assert conf["prior"]["kind"] == "af" and conf["prior"]["zones"] == [[36, 108]]
+    assert gold["synthetic"] is True and gold["n_samples_in"] == 6000 and gold["n_samples_out"] == 7200
+    sample = json.loads((golden_dir / "sample_recording.json").read_text())
+    assert sample["synthetic"] is True and sample["fs"] == 300.0 and len(sample["leads"][0]) == 6000
+
+
+def test_golden_stages_consistent(quick_run, golden_dir):
+    from ecgnet_tf.runs import load_zscore
+    from ecgnet_tf.tasks import get_task, record_inputs, round_prior
+
+    conf, gold = _load(golden_dir)
+    st = gold["stages"]
+    raw = np.asarray(st["input"], dtype=np.float64).T
+    xr = np.asarray(st["resampled"], dtype=np.float32).T
+    pcfg = pp.PreprocessConfig.from_dict(conf["preprocess"])
+    ref, fs_out = pp.preprocess_signal(raw, gold["fs_in"], pcfg)
+    np.testing.assert_array_equal(ref, xr)
+    peaks = pp.detect_rpeaks(xr, fs_out, lead=conf["rpeaks"]["lead"])
+    assert peaks.tolist() == st["rpeaks"] and len(peaks) >= 15  # ~28 beats in 20 s at 85 bpm
+    w = conf["window"]["length"]
+    z = load_zscore(quick_run).transform(xr[:w])
+    np.testing.assert_allclose(np.asarray(st["zscored_first"]).T, z, rtol=0, atol=1e-6)
+    seg = pp.fixed_segments(xr, peaks, fs_out, 10.0, 0.5)
+    assert st["windows"]["starts"] == seg.starts.tolist() and st["windows"]["count"] == 3
+    for r, prior in zip(seg.rpeaks, st["priors"]):
+        # priors at float16 precision, the values training feeds the model (train/serve skew removed)
+        np.testing.assert_array_equal(np.float32(prior), round_prior(pp.prior_map(r, w, fs_out, "af")))
+        assert np.abs(np.asarray(prior) - pp.prior_map(r, w, fs_out, "af")).max() < 1e-3
+    inputs = record_inputs(get_task("cinc2017"), xr, fs_out, peaks, quality=False)  # the one input function
+    np.testing.assert_array_equal(np.float32(st["priors"]), inputs.prior)
+    assert st["windows"]["rpeaks"] == [r.tolist() for r in inputs.rpeaks]
+    probs = np.asarray(gold["model"]["keras_probs"])
+    assert probs.shape == (3, 4) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_config_coefficients_reproduce_stages(golden_dir):
+    """The numbers handed to the phone alone (no ecgnet_tf calls) give the golden stages."""
+    conf, gold = _load(golden_dir)
+    st = gold["stages"]
+    x = _lead0(st["input"])
+    # Kalman smoother: steady-state lfilter passes on the odd-extended signal
+    kb = conf["baseline"]
+    pad = min(len(x) - 1, kb["padlen"])
+    xp = np.concatenate([2 * x[0] - x[pad:0:-1], x, 2 * x[-1] - x[-2:-pad - 2:-1]])
+    base = np.zeros_like(xp)
+    for f, b in zip(kb["forward"], kb["backward"]):
+        s, _ = sps.lfilter(f["b"], f["a"], xp, zi=np.asarray(f["zi"]) * xp[0])
+        r = s[::-1]
+        c, _ = sps.lfilter(b["b"], b["a"], r, zi=np.asarray(b["zi"]) * r[0])
+        base += c[::-1]
+    after_base = x - base[pad:pad + len(x)]
+    np.testing.assert_allclose(after_base, _lead0(st["after_baseline"]), rtol=0, atol=1e-9)
+    # band-pass: sosfiltfilt with the stored SOS and pad length
+    bp = conf["bandpass"]
+    y = sps.sosfiltfilt(np.asarray(bp["sos"]), _lead0(st["after_baseline"]), padlen=min(bp["padlen"], len(x) - 1))
+    np.testing.assert_allclose(y, _lead0(st["after_bandpass"]), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(np.asarray(bp["zi"]), sps.sosfilt_zi(np.asarray(bp["sos"])), rtol=0, atol=1e-12)
+    # resampling: the documented direct formula with the stored taps and line extension
+    rs = conf["resample"]
+    up, down, taps, pre = rs["up"], rs["down"], np.asarray(rs["taps"]), rs["n_pre_remove"]
+    v = _lead0(st["after_bandpass"])
+    n = len(v)
+    n_out = -(-n * up // down)
+    slope = (v[-1] - v[0]) / (n - 1)
+    m = np.arange(n_out)[:, None]
+    k = np.arange(len(taps))[None, :]
+    t = (m + pre) * down - k
+    j = np.floor_divide(t, up)
+    ext = np.where(j < 0, v[0] + j * slope, np.where(j >= n, v[-1] + (j - n + 1) * slope, v[np.clip(j, 0, n - 1)]))
+    yr = np.sum(np.where(t % up == 0, taps[None, :] * ext, 0.0), axis=1)
+    np.testing.assert_allclose(yr.astype(np.float32), _lead0(st["resampled"]), rtol=0, atol=1e-5)
+
+
+def test_tflite_agrees_with_keras(golden_dir):
+    _, gold = _load(golden_dir)
+    m = gold["model"]
+    assert "tflite_probs" in m, "export.golden should record a float32 TFLite conversion by default"
+    # float32 conversion; the LSTM state is reset per window (else windows 2.. drift by ~1e-2)
+    assert m["tflite_vs_keras_max_abs"] < 1e-4, m["tflite_vs_keras_max_abs"]
+
+
+def test_cli_reports_missing_inputs(quick_run, tmp_path, capsys):
+    from ecgnet_tf.export.golden import main
+
+    assert main([str(quick_run), "--out", str(tmp_path / "g"), "--tflite", str(tmp_path / "none.tflite")]) == 2
+    assert "no such TFLite file" in capsys.readouterr().err
+    assert main([str(tmp_path), "--out", str(tmp_path / "g")]) == 2  # not a run folder
+
+
+def test_run_tests_sh_needs_golden_files(tmp_path):
+    res = subprocess.run(["bash", str(RUN_TESTS), str(tmp_path)], capture_output=True, text=True)
+    assert res.returncode == 2 and "pipeline_config.json is missing" in res.stderr
+
+
+def _java_or_skip() -> None:
+    missing = [t for t in ("javac", "java") if shutil.which(t) is None]
+    reason = None
+    if missing:
+        reason = f"{' and '.join(missing)} not found (install a JDK to run the Java core tests)"
+    elif not JUNIT_JAR.is_file():
+        reason = f"JUnit 4 jar not found at {JUNIT_JAR} (apt-get install -y junit4, or set JUNIT_JAR)"
+    if reason is None:
+        return
+    if os.environ.get("ECGNET_JAVA_TESTS") == "1":
+        pytest.fail(f"ECGNET_JAVA_TESTS=1 but {reason}")
+    pytest.skip(reason)
+
+
+def test_java_core_matches_golden(golden_dir):
+    _java_or_skip()
+    res = subprocess.run(["bash", str(RUN_TESTS), str(golden_dir)], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
+    assert "OK (" in res.stdout and "GOLDEN after_bandpass" in res.stdout
+    print("\n".join(line for line in res.stdout.splitlines() if line.startswith("GOLDEN")))
+
+
+def test_java_core_detects_perturbed_golden(golden_dir, tmp_path):
+    _java_or_skip()
+    bad = tmp_path / "bad"
+    shutil.copytree(golden_dir, bad)
+    gold = json.loads((bad / "golden.json").read_text())
+    gold["stages"]["after_bandpass"][0][1000] += 1e-3  # 10x the filter tolerance
+    gold["stages"]["rpeaks"][3] += 1
+    (bad / "golden.json").write_text(json.dumps(gold))
+    res = subprocess.run(["bash", str(RUN_TESTS), str(bad)], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 1, res.stdout[-4000:]
+    assert "after_bandpass: max |diff|" in res.stdout and "R peak indices differ" in res.stdout

@@ -1,0 +1,121 @@
+"""The deployment spec (runs.ModelSpec) and the one record -> model-inputs function (tasks.inputs)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from ecgnet_tf import preprocess as pp
+from ecgnet_tf.runs import Decision, ModelSpec
+from ecgnet_tf.synthetic import synth_ecg
+from ecgnet_tf.tasks import beat_inputs, get_task, record_inputs, round_prior, segment_inputs
+
+
+def _spec(task: str = "cinc2017", leads: int = 1) -> ModelSpec:
+    return ModelSpec.for_task(task, pp.PreprocessConfig(), pp.ZScore(np.full(leads, 0.2), np.full(leads, 0.5)))
+
+
+def test_sidecar_round_trip_keeps_everything():
+    spec = _spec("ptbxl-mi", 12)
+    meta = json.loads(json.dumps(spec.to_sidecar()))  # through JSON, as written next to a .tflite
+    back = ModelSpec.from_sidecar(meta)
+    assert dataclasses.replace(back, zscore=spec.zscore) == spec
+    np.testing.assert_array_equal(back.zscore.mean, spec.zscore.mean)
+    np.testing.assert_array_equal(back.zscore.std, spec.zscore.std)
+    assert meta["classes"] == ["NORM", "MI"] and meta["decision"] == {"aggregation": "mean", "noise_class": None}
+    assert meta["preprocess_hash"] == pp.config_hash(spec.preprocess)
+
+
+def test_sidecar_without_decision_uses_the_tasks_rule_and_incomplete_metadata_is_refused():
+    meta = _spec().to_sidecar()
+    del meta["decision"]
+    assert ModelSpec.from_sidecar(meta).decision == Decision("mean", "~")
+    del meta["normalization"]
+    with pytest.raises(ValueError, match=r"lacks \['normalization'\]"):
+        ModelSpec.from_sidecar(meta)
+
+
+@pytest.mark.slow
+def test_from_run_matches_the_run_folder(trained_run):
+    run = trained_run("mitdb-aami")
+    spec = ModelSpec.from_run(run)
+    cfg = json.loads((run / "run.json").read_text())
+    stats = json.loads((run / "normalization.json").read_text())
+    assert spec.task == "mitdb-aami" and spec.classes == get_task("mitdb-aami").classes
+    assert json.loads(json.dumps(spec.preprocess.to_dict())) == cfg["preprocess"]
+    np.testing.assert_allclose(spec.zscore.mean, stats["mean"])
+    assert spec.decision == Decision("none", None) and spec.window_samples == 900
+
+
+def test_prepare_zscores_ecg_and_shapes_prior():
+    spec = _spec()
+    x = np.full((3, 3600, 1), 0.7, np.float32)
+    prior = np.linspace(0, 1, 3600, dtype=np.float32)[None].repeat(3, 0)
+    feed = spec.prepare({"ecg": x, "prior": prior})
+    np.testing.assert_allclose(feed["ecg"], 1.0, atol=1e-6)  # (0.7 - 0.2) / 0.5
+    assert feed["ecg"].dtype == np.float32 and feed["prior"].shape == (3, 3600, 1)
+    assert spec.prepare({"ecg": x, "prior": prior[..., None]})["prior"].shape == (3, 3600, 1)
+    with pytest.raises(ValueError, match="need 'ecg' and 'prior'"):
+        spec.prepare({"ecg": x})
+
+
+def test_decide_averages_good_windows_and_abstains_to_noise():
+    spec = _spec()
+    records = np.array(["a", "a", "b", "b", "c"])
+    probs = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0.5, 0.5], [0.25] * 4], float)
+    ok = np.array([True, False, True, True, False])
+    ids, p = spec.decide(records, probs, ok)
+    assert ids == ["a", "b", "c"]
+    np.testing.assert_allclose(p, [[1, 0, 0, 0], [0, 0, 0.75, 0.25], [0, 0, 0, 1]])  # c: every window rejected
+    beat = _spec("mitdb-aami")
+    ids, p = beat.decide(records, probs[:, :4], ok)
+    assert ids == records.tolist() and np.array_equal(p, probs)
+    no_noise = dataclasses.replace(spec, decision=Decision("mean", None))
+    np.testing.assert_allclose(no_noise.decide(records, probs, ok)[1][2], [0.25] * 4)
+
+
+def test_beat_inputs_centre_on_beats_and_drop_edges():
+    task = get_task("mitdb-aami")
+    x = synth_ecg(20, 360, 70, seed=1).signal.astype(np.float32)
+    beats = np.array([100, 1000, 2000, 3000, x.shape[0] - 50])
+    m = beat_inputs(task, x, 360.0, beats)
+    assert m.kept.tolist() == [1, 2, 3] and m.x.shape == (3, 900, 1)
+    np.testing.assert_array_equal(m.starts, beats[1:4] - 450)
+    assert all(450 in r for r in m.rpeaks) and m.ok.all() and m.quality is None
+    ref = pp.prior_map(np.array([450]), 900, 360.0, "beat")
+    np.testing.assert_array_equal(m.prior[0], round_prior(ref))
+    assert np.abs(m.prior[0] - ref).max() > 0  # rounded to float16 precision: what the cache stores
+    np.testing.assert_array_equal(np.asarray(m.prior, np.float16).astype(np.float32), m.prior)
+
+
+def test_segment_inputs_priors_from_their_own_peaks_and_quality():
+    task = get_task("cinc2017")
+    s = synth_ecg(30, 360, 80, seed=2)
+    x = s.signal.astype(np.float32)
+    x[-3600:] = 0.0  # the last 10 s flat: its window must fail the gate
+    peaks = pp.detect_rpeaks(x, 360.0)
+    m = segment_inputs(task, x, 360.0, peaks)
+    assert len(m) == 5 and m.x.shape == (5, 3600, 1) and m.kept is None
+    np.testing.assert_array_equal(m.starts, [0, 1800, 3600, 5400, 7200])
+    for k in range(len(m)):
+        np.testing.assert_array_equal(m.prior[k], round_prior(pp.prior_map(m.rpeaks[k], 3600, 360.0, "af")))
+    assert m.ok[:3].all() and not m.ok[-1]
+    assert np.array_equal(record_inputs(task, x, 360.0, peaks).x, m.x)
+    assert record_inputs(get_task("mitdb-aami"), x, 360.0, peaks).kept is not None
+    assert len(m.take([0, 4])) == 2 and m.take([4]).ok.tolist() == [False]
+
+
+def test_progress_logs_plain_lines_when_not_a_terminal():
+    import io
+
+    from ecgnet_tf.progress import progress
+
+    out = io.StringIO()
+    assert list(progress(range(20), "train windows", "records", stream=out, min_seconds=0.0)) == list(range(20))
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 10 and lines[-1].startswith("train windows: 20/20 records (100%), ")
+    quiet = io.StringIO()
+    list(progress(range(20), "fast", stream=quiet))  # a loop shorter than min_seconds says nothing
+    assert quiet.getvalue() == ""
