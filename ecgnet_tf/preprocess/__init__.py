@@ -10,6 +10,7 @@ from .priors import J_POINT_S, PRIOR_KINDS, PRIOR_ZONES_S, prior_map
 from .quality import REASONS, QualityConfig, QualityReport, assess_quality
 from .resample import rational_ratio, resample_indices, resample_signal
 from .rpeaks import PanTompkinsConfig, pan_tompkins, qrs_feature_signals, refine_rpeaks
+from .rr import RR_FEATURE_NAMES, RRConfig, RRTracker, rr_features
 from .segment import Segments, beat_windows, fixed_segments
 
 __all__ = [
@@ -20,4 +21,5 @@ __all__ = [
     "kalman_lambda", "notch", "pan_tompkins", "prior_map", "qrs_feature_signals", "rational_ratio",
     "refine_rpeaks", "remove_baseline_highpass", "remove_baseline_kalman", "remove_baseline_median",
     "resample_indices", "resample_signal", "preprocess_signal",
+    "RR_FEATURE_NAMES", "RRConfig", "RRTracker", "rr_features",
 ]
