@@ -8,11 +8,13 @@ PATH: a WFDB record (path without extension, or its .hea), a CSV (one column per
 header of lead names; --fs required) or a NumPy .npy of shape (n,) or (n, leads) (--fs required;
 memory-mapped). The file is streamed in chunks; see ``ecgnet_tf.monitor`` for the processing.
 Writes DIR/report.json, DIR/episodes.csv, DIR/windows.csv, DIR/report.html (and DIR/beats.csv with
---beat-model). Input problems end with one ``error:`` line and exit code 2.
+--beat-model). Input problems end with one ``error:`` line and exit code 2. A thin shell over
+:func:`ecgnet_tf.monitor.batch.analyze_recording`.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -47,30 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .monitor.config import MonitorConfig, RoutingConfig
-    from .monitor.sources import open_source
+    from .monitor.batch import AnalyzeRequest, analyze_recording
 
+    req = AnalyzeRequest(**{f.name: getattr(args, f.name) for f in dataclasses.fields(AnalyzeRequest)})
     try:
-        routing = RoutingConfig(auto_report=args.auto_report, review=args.review)
-        # validate the input before loading TensorFlow (fast, clear errors)
-        probe = open_source(args.path, args.format, args.fs, args.lead, None)
-        from .monitor.batch import analyze
-        from .monitor.classifiers import load_classifier
-
-        if str(args.model) == "rr-rule":
-            from .monitor.rule import RRRuleClassifier, rule_spec
-
-            clf = RRRuleClassifier(rule_spec())
-        else:
-            clf = load_classifier(args.model, args.run)
-        beat = load_classifier(args.beat_model) if args.beat_model else None
-        if beat is not None and beat.spec.prior_kind != "beat":
-            raise DataError(f"{args.beat_model}: --beat-model needs a beat model (mitdb-aami), got {beat.spec.task}")
-        source = open_source(args.path, args.format, args.fs, args.lead, clf.spec.n_leads)
-        cfg = MonitorConfig(fs=source.info.fs, routing=routing, max_gap_windows=args.max_gap_windows,
-                            min_episode_windows=args.min_episode_windows)
-        out = args.out or Path(f"{Path(probe.info.path).stem}_monitor")
-        rep = analyze(source, clf, cfg, out, beat, args.reference_annotations, str(args.model), not args.no_html)
+        rep, out = analyze_recording(req)
     except (DataError, FileNotFoundError, ValueError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"error: {msg}", file=sys.stderr)

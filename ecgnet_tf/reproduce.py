@@ -91,14 +91,26 @@ def experiments(profile: Profile) -> list[Experiment]:
     return out
 
 
+def train_config(exp: Experiment, profile: Profile, root: Path, data_dir: Path, cache_dir: Path | None):
+    """The :class:`~ecgnet_tf.training.fit.TrainConfig` of one experiment (argument typos fail here, before
+    any run starts)."""
+    from .train import build_parser
+    from .training.fit import TrainConfig
+
+    args = [a if not a.startswith("@") else str(root / a[1:]) for a in exp.args]
+    argv = [*profile.base, *args, "--data-dir", str(data_dir), "--out", str(root / exp.name)]
+    if cache_dir:
+        argv += ["--cache-dir", str(cache_dir)]
+    return TrainConfig.from_namespace(build_parser().parse_args(argv))
+
+
 def run_experiment(exp: Experiment, profile: Profile, root: Path, data_dir: Path, cache_dir: Path | None) -> None:
-    """Train ``exp`` in a subprocess unless its metrics.json exists."""
+    """Train ``exp`` in its own process (a fresh TensorFlow per run) unless its metrics.json exists."""
     out = root / exp.name
     metrics = out / "metrics.json"
     if not metrics.is_file():
-        args = [a if not a.startswith("@") else str(root / a[1:]) for a in exp.args]
-        cmd = [sys.executable, "-m", "ecgnet_tf.train", *profile.base, *args, "--data-dir", str(data_dir),
-               "--out", str(out)] + (["--cache-dir", str(cache_dir)] if cache_dir else [])
+        cfg = train_config(exp, profile, root, data_dir, cache_dir)
+        cmd = [sys.executable, "-m", "ecgnet_tf.train", *cfg.to_argv()]
         if (out / "checkpoints" / "state.json").is_file():
             cmd.append("--resume")
         print(f"[reproduce] {exp.name}: {' '.join(cmd[1:])}", flush=True)
@@ -159,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     previous = json.loads(out_json.read_text()) if out_json.is_file() else {}
     src = root / f"t1-mitdb-aami-s{profile.seeds[0]}"
     int8 = None
+    for exp in exps:  # every selected run's settings are checked before the first one starts
+        if exp.group in groups:
+            train_config(exp, profile, root, data_dir, args.cache_dir)
     try:
         for exp in exps:
             if exp.group in groups:

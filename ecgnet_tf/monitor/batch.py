@@ -1,7 +1,7 @@
 """Batch analysis of a recording file: the streaming Monitor fed chunk by chunk from a source."""
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .classifiers import WindowClassifier
@@ -43,3 +43,56 @@ def analyze(source: SignalSource, classifier: WindowClassifier, cfg: MonitorConf
 
         (out / "report.html").write_text(render(rep, mon), encoding="utf-8")
     return rep
+
+
+@dataclass(frozen=True)
+class AnalyzeRequest:
+    """One recording to analyse (the ``analyze`` command's options, same names).
+
+    path: WFDB record, .csv or .npy. model: rhythm model (run folder, .tflite or "rr-rule"). fs:
+    sampling rate in Hz (csv / npy). out: output folder (default ``./<name>_monitor``). auto_report /
+    review: routing probabilities. beat_model: a mitdb-aami run folder for the per-beat table.
+    """
+
+    path: Path
+    model: Path
+    run: Path | None = None
+    out: Path | None = None
+    fs: float | None = None
+    format: str = "auto"
+    lead: str | None = None
+    reference_annotations: str | None = None
+    auto_report: float = 0.95
+    review: float = 0.85
+    beat_model: Path | None = None
+    max_gap_windows: int = 1
+    min_episode_windows: int = 1
+    no_html: bool = False
+
+
+def analyze_recording(req: AnalyzeRequest) -> tuple[dict, Path]:
+    """Analyse one recording file; returns (report, output folder). Raises DataError / ValueError on bad input."""
+    from ..data.errors import DataError
+    from .classifiers import load_classifier
+    from .config import RoutingConfig
+    from .sources import open_source
+
+    routing = RoutingConfig(auto_report=req.auto_report, review=req.review)
+    # validate the input before loading TensorFlow (fast, clear errors)
+    probe = open_source(req.path, req.format, req.fs, req.lead, None)
+    if str(req.model) == "rr-rule":
+        from .rule import RRRuleClassifier, rule_spec
+
+        clf = RRRuleClassifier(rule_spec())
+    else:
+        clf = load_classifier(req.model, req.run)
+    beat = load_classifier(req.beat_model) if req.beat_model else None
+    if beat is not None and beat.spec.prior_kind != "beat":
+        raise DataError(f"{req.beat_model}: --beat-model needs a beat model (mitdb-aami), got {beat.spec.task}")
+    source = open_source(req.path, req.format, req.fs, req.lead, clf.spec.n_leads)
+    cfg = MonitorConfig(fs=source.info.fs, routing=routing, max_gap_windows=req.max_gap_windows,
+                        min_episode_windows=req.min_episode_windows)
+    out = Path(req.out or Path(f"{Path(probe.info.path).stem}_monitor"))
+    rep = analyze(source, clf, cfg, out, beat, req.reference_annotations, str(req.model), not req.no_html)
+    return rep, out
+

@@ -84,6 +84,20 @@ class TrainConfig:
         """From parsed command-line arguments (every field is an option of the same name)."""
         return cls(**{f.name: getattr(ns, f.name) for f in dataclasses.fields(cls)})
 
+    def to_argv(self) -> list[str]:
+        """The ``python -m ecgnet_tf.train`` arguments that give this config (non-default fields only)."""
+        argv: list[str] = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value == f.default:
+                continue
+            flag = "--" + f.name.replace("_", "-")
+            if isinstance(value, bool):
+                argv.append(flag)  # store_true options
+            else:
+                argv += [flag, str(value)]
+        return argv
+
 
 def make_strategy(name: str):
     """The tf.distribute strategy for ``name``; mirrored without GPUs uses two logical CPU devices."""

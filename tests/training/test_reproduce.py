@@ -64,3 +64,17 @@ def test_full_profile_evaluates_on_whole_test_sets():
     # Table 1 trains on every training window; only the sweep runs cap windows per record
     t1 = [e for e in full if e.group == "table1"]
     assert t1 and all("--max-per-record" not in e.args and "--majority-cap" not in e.args for e in t1)
+
+
+@pytest.mark.parametrize("name", sorted(reproduce.PROFILES))
+def test_every_experiment_is_a_valid_train_config_that_round_trips(name, tmp_path):
+    from ecgnet_tf.train import build_parser
+    from ecgnet_tf.training.fit import TrainConfig
+
+    profile = reproduce.PROFILES[name]
+    for exp in reproduce.experiments(profile):
+        cfg = reproduce.train_config(exp, profile, tmp_path, tmp_path / "data", None)
+        assert cfg.out == tmp_path / exp.name and cfg.quick == (name == "quick")
+        again = TrainConfig.from_namespace(build_parser().parse_args(cfg.to_argv()))
+        assert again == cfg, exp.name
+
