@@ -18,6 +18,8 @@ from ecgnet_tf.monitor.sources import InputError, open_source
 from ecgnet_tf.preprocess.quality import QualityConfig
 from ecgnet_tf.synthetic import synth_ecg
 
+from cli_checks import one_error_line
+
 REPO = Path(__file__).resolve().parents[1]
 UNITS = ("the input looks like microvolts or ADC counts; ecgnet expects millivolts "
          "(divide by 1000, or by the ADC gain)")
@@ -25,13 +27,7 @@ NEEDED = "at least 9 s are needed (the rhythm models analyse 10-s windows)"
 
 
 def _error(capsys, argv) -> str:
-    rc = main(argv)
-    err = capsys.readouterr().err.strip()
-    assert rc == 2, err
-    assert "Traceback" not in err
-    lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1, err
-    return lines[0]
+    return one_error_line(main, capsys, argv)
 
 
 @pytest.fixture(scope="module")

@@ -11,17 +11,12 @@ import ecgnet_tf  # noqa: F401
 from ecgnet_tf.analyze import main
 from ecgnet_tf.monitor.sources import InputError, open_source
 from ecgnet_tf.synthetic import synth_ecg
+from cli_checks import one_error_line
 from fake_databases import write_af_record
 
 
 def _error(capsys, argv) -> str:
-    rc = main(argv)
-    err = capsys.readouterr().err.strip()
-    assert rc == 2, err
-    assert "Traceback" not in err
-    lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1, err
-    return lines[0]
+    return one_error_line(main, capsys, argv)
 
 
 @pytest.fixture()
