@@ -28,7 +28,7 @@ import pytest
 
 from ecgnet_tf.runs import load_model
 from ecgnet_tf.training.checkpoint import FAULT_ENV
-from ecgnet_tf.training.fit import weights_digest
+from ecgnet_tf.training.distribute import weights_digest
 from ecgnet_tf.training.pipeline import epoch_order, steps_per_epoch
 
 pytestmark = pytest.mark.slow
@@ -190,7 +190,7 @@ SHARD_PROBE = textwrap.dedent("""
     import json, sys
     import numpy as np
     import tensorflow as tf
-    from ecgnet_tf.training.fit import shard_batches
+    from ecgnet_tf.training.distribute import shard_batches
     from ecgnet_tf.training.pipeline import make_dataset
 
     n, batch, epochs = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
