@@ -102,6 +102,8 @@ def _random_inputs(runner: TFLiteRunner, rng: np.random.Generator) -> dict[str, 
             x = rng.integers(max(info.min, -128), min(info.max, 127) + 1, size=shape).astype(dtype)
         elif name == "prior":
             x = rng.random(shape).astype(dtype)
+        elif name == "rr":  # RR-interval features: seconds and ratios, all positive
+            x = rng.uniform(0.4, 1.6, size=shape).astype(dtype)
         else:
             x = rng.standard_normal(shape).astype(dtype)
         out[name] = x

@@ -2,21 +2,21 @@
 
 Every conversion (``export.quantize``, the golden vectors, the latency reference models, the model
 report and the attention-exporting model) goes through :func:`convert_model`: the model is saved
-as a SavedModel with one ``serving_default`` signature (inputs "ecg", "prior"; outputs "probs"
-and, for attention models, their masks) and converted with builtin ops only (never
+as a SavedModel with one ``serving_default`` signature (the model's named inputs: "ecg", "prior"
+and, for beat models with RR features, "rr"; outputs "probs" and, for attention models, their masks) and converted with builtin ops only (never
 SELECT_TF_OPS). Trained models are first rebuilt at a fixed batch of 1 (:func:`rebuild_batch1`)
 so the BiLSTM lowers to TFLite's fused sequence-LSTM builtins.
 
 Calibration (int8) uses windows of a run's *training* partition only (:func:`training_windows`),
-z-scored with the run's statistics.
+prepared with the run's :meth:`~ecgnet_tf.runs.ModelSpec.prepare` (the ECG z-scored with the run's
+statistics) into one array per named model input.
 """
 from __future__ import annotations
 
 import math
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 MODES = ("int8", "qat", "float16", "dynamic", "float32")
 IO_TYPES = ("float", "int8")
-MODEL_INPUTS = ("ecg", "prior")
+MODEL_INPUTS = ("ecg", "prior")  # the inputs every ecgnet model has; others (e.g. "rr") may follow
 
 
 # ---------------------------------------------------------------------------------------------- model
@@ -40,7 +40,8 @@ def rebuild_batch1(model, model_config, multilabel: bool | None = None):
     from ecgnet_tf.model import ModelConfig, build_model
 
     mcfg = model_config if isinstance(model_config, ModelConfig) else ModelConfig.from_dict(model_config)
-    t, c = int(model.inputs[0].shape[1]), int(model.inputs[0].shape[2])
+    ecg = model.inputs[_input_names(model).index("ecg")]
+    t, c = int(ecg.shape[1]), int(ecg.shape[2])
     k = int(model.outputs[0].shape[-1])
     if multilabel is None:
         multilabel = "sigmoid" in str(model.get_layer("probs").activation)
@@ -57,27 +58,84 @@ def rebuild_batch1(model, model_config, multilabel: bool | None = None):
 
 
 def _input_names(model) -> list[str]:
-    """The model's input names in ``model.inputs`` order ("ecg", "prior" for ecgnet models)."""
+    """The model's input names in ``model.inputs`` order (e.g. "ecg", "prior"[, "rr"]).
+
+    Any names are accepted as long as there is an "ecg" input and no name repeats.
+    """
     names = list(getattr(model, "input_names", None) or [t.name.split(":")[0] for t in model.inputs])
-    if sorted(names) != sorted(MODEL_INPUTS):
-        raise ValueError(f"ecgnet models take inputs {MODEL_INPUTS}, this one takes {names}")
+    if "ecg" not in names:
+        raise ValueError(f"ecgnet models take an 'ecg' input, this one takes {names}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"model input names must be unique, got {names}")
     return names
 
 
 # ---------------------------------------------------------------------------------------------- data
-@dataclass
-class Calibration:
-    """Z-scored representative windows and the records they came from."""
+def named_inputs(windows) -> dict[str, np.ndarray]:
+    """The raw named model inputs of ``windows`` (:class:`~ecgnet_tf.tasks.Windows` or alike):
+    ``windows.named()`` when it has one ({"ecg", "prior"[, "rr"]}), else {"ecg": x, "prior": prior}."""
+    named = getattr(windows, "named", None)
+    if callable(named):
+        return dict(named())
+    return {"ecg": windows.x, "prior": windows.prior}
 
-    ecg: np.ndarray  # (n, T, C) float32, z-scored
-    prior: np.ndarray  # (n, T, 1) float32
-    y: np.ndarray
-    records: np.ndarray  # (n,) record id of each window
+
+class Calibration:
+    """Prepared representative windows (one array per named model input) and the records they came from.
+
+    ``inputs``: name -> (n, ...) float32 array, already prepared for the model
+    (:meth:`~ecgnet_tf.runs.ModelSpec.prepare`: "ecg" (n, T, C) z-scored, "prior" (n, T, 1),
+    "rr" (n, F) for models with RR features). ``y``: labels; ``records``: (n,) record id of each window.
+
+    ``Calibration(inputs, y, records)``; the older ``Calibration(ecg, prior, y, records)`` still works.
+    """
+
+    def __init__(self, inputs, y, records, *legacy):
+        if not isinstance(inputs, Mapping):  # Calibration(ecg, prior, y, records)
+            if len(legacy) != 1:
+                raise TypeError("Calibration(inputs: dict, y, records) or Calibration(ecg, prior, y, records)")
+            inputs, y, records = {"ecg": inputs, "prior": y}, records, legacy[0]
+        elif legacy:
+            raise TypeError("Calibration(inputs: dict, y, records) takes 3 arguments")
+        self.inputs: dict[str, np.ndarray] = {str(k): np.asarray(v) for k, v in inputs.items()}
+        if "ecg" not in self.inputs:
+            raise ValueError(f"calibration inputs need 'ecg', got {sorted(self.inputs)}")
+        n = {k: len(v) for k, v in self.inputs.items()}
+        if len(set(n.values())) != 1:
+            raise ValueError(f"calibration inputs differ in length: {n}")
+        self.y = np.asarray(y)
+        self.records = np.asarray(records)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.inputs)
+
+    @property
+    def ecg(self) -> np.ndarray:
+        """(n, T, C) float32, z-scored."""
+        return self.inputs["ecg"]
+
+    @property
+    def prior(self) -> np.ndarray | None:
+        """(n, T, 1) float32 (None for a model without a prior input)."""
+        return self.inputs.get("prior")
+
+    def __len__(self) -> int:
+        return len(self.inputs["ecg"])
+
+    def take(self, idx) -> "Calibration":
+        idx = np.asarray(idx)
+        return Calibration({k: v[idx] for k, v in self.inputs.items()}, self.y[idx], self.records[idx])
+
+    def __repr__(self) -> str:
+        shapes = {k: tuple(v.shape) for k, v in self.inputs.items()}
+        return f"Calibration(n={len(self)}, inputs={shapes})"
 
 
 def training_windows(spec: "ModelSpec", records: "TaskRecords", data_dir: Path, n: int, seed: int = 0,
                      cache_dir: Path | None = None) -> Calibration:
-    """``n`` seeded windows of the TRAINING partition of ``records.split`` only, z-scored with ``spec``."""
+    """``n`` seeded windows of the TRAINING partition of ``records.split`` only, prepared with ``spec``
+    (``spec.prepare(windows.named())``: every named model input, the ECG z-scored)."""
     from ecgnet_tf.tasks import load_windows
 
     split = records.split
@@ -89,31 +147,43 @@ def training_windows(spec: "ModelSpec", records: "TaskRecords", data_dir: Path, 
     idx = np.sort(rng.choice(len(w), size=min(n, len(w)), replace=False))
     w = w.take(idx)
     assert set(w.record.tolist()) <= set(split.train), "calibration windows must come from training records"
-    feed = spec.prepare({"ecg": w.x, "prior": w.prior})
-    return Calibration(feed["ecg"], feed["prior"], w.y, w.record)
+    feed = spec.prepare(named_inputs(w))
+    return Calibration({k: np.asarray(v, np.float32) for k, v in feed.items()}, w.y, w.record)
 
 
-def representative_dataset(calib: Calibration):
-    """A converter ``representative_dataset`` callable yielding {"ecg", "prior"} batches of one."""
+def representative_dataset(calib: Calibration, names=None):
+    """A converter ``representative_dataset`` callable yielding one window (batch of one) per step as a
+    dict of every named input of ``calib`` (or only ``names``)."""
+    keys = list(calib.inputs if names is None else names)
+    missing = [k for k in keys if k not in calib.inputs]
+    if missing:
+        raise ValueError(f"calibration has no input(s) {missing} (has {sorted(calib.inputs)})")
+
     def gen():
-        for i in range(len(calib.ecg)):
-            yield {"ecg": calib.ecg[i:i + 1], "prior": calib.prior[i:i + 1]}
+        for i in range(len(calib)):
+            yield {k: np.asarray(calib.inputs[k][i:i + 1], np.float32) for k in keys}
 
     return gen
 
 
 def _named_representative(representative, names: list[str]):
-    """``representative`` yielding dicts keyed by input name (lists are in the model's input order)."""
+    """``representative`` yielding dicts keyed by the model's input names (lists are in the model's
+    input order); names the model lacks are dropped, a missing model input is an error."""
     def gen():
         for item in representative():
-            yield dict(item) if isinstance(item, dict) else dict(zip(names, item))
+            d = dict(item) if isinstance(item, Mapping) else dict(zip(names, item))
+            missing = [n for n in names if n not in d]
+            if missing:
+                raise ValueError(f"representative dataset lacks model input(s) {missing} (has {sorted(d)})")
+            yield {n: d[n] for n in names}
 
     return gen
 
 
 # ---------------------------------------------------------------------------------------------- convert
 def save_for_conversion(model, directory: Path) -> Path:
-    """A SavedModel with one ``serving_default`` signature (ecg, prior) -> outputs at the model's shapes.
+    """A SavedModel with one ``serving_default`` signature (the model's named inputs) -> outputs at the
+    model's shapes.
 
     A one-output model's output is named "probs"; a multi-output model's outputs keep their Keras
     names (``model.output_names``, e.g. "probs", "guided_mask", "spatial_attention_map"). Only
@@ -127,10 +197,11 @@ def save_for_conversion(model, directory: Path) -> Path:
     multi = len(model.outputs) > 1
     out_names = list(model.output_names) if multi else ["probs"]
 
-    @tf.function(input_signature=[tf.TensorSpec(shapes["ecg"], tf.float32, name="ecg"),
-                                  tf.TensorSpec(shapes["prior"], tf.float32, name="prior")])
-    def serve(ecg, prior):
-        out = model({"ecg": ecg, "prior": prior}, training=False)
+    dtypes = {n: (t.dtype if t.dtype.is_floating else tf.float32) for n, t in zip(names, model.inputs)}
+
+    @tf.function(input_signature=[tf.TensorSpec(shapes[n], dtypes[n], name=n) for n in names])
+    def serve(*args):
+        out = model(dict(zip(names, args)), training=False)
         return dict(zip(out_names, out)) if multi else {"probs": out}
 
     module = tf.Module()
@@ -144,8 +215,8 @@ def save_for_conversion(model, directory: Path) -> Path:
 def convert(saved_model: Path, mode: str, representative=None, io: str = "float") -> bytes:
     """Convert a SavedModel (from :func:`save_for_conversion`) to TFLite bytes, builtin ops only.
 
-    ``int8`` and ``qat`` need ``representative`` (a generator callable yielding {"ecg", "prior"}
-    dicts); ``io="int8"`` makes the model's inputs/outputs int8 too (int8 / qat only).
+    ``int8`` and ``qat`` need ``representative`` (a generator callable yielding dicts of every named
+    input, e.g. {"ecg", "prior"[, "rr"]}); ``io="int8"`` makes the model's inputs/outputs int8 too (int8 / qat only).
     """
     import tensorflow as tf
 
@@ -175,10 +246,11 @@ def convert(saved_model: Path, mode: str, representative=None, io: str = "float"
 
 
 def convert_model(model, mode: str, representative=None, io: str = "float") -> bytes:
-    """TFLite bytes of a Keras ecgnet model (inputs "ecg", "prior"), builtin ops only.
+    """TFLite bytes of a Keras ecgnet model (named inputs "ecg", "prior"[, "rr", ...]), builtin ops only.
 
     :func:`save_for_conversion` into a temporary folder, then :func:`convert`. ``representative``
-    (int8 / qat) may yield {"ecg", "prior"} dicts or lists in the model's input order.
+    (int8 / qat) may yield dicts keyed by input name (extra keys are dropped) or lists in the
+    model's input order.
     """
     if representative is not None:
         representative = _named_representative(representative, _input_names(model))

@@ -207,15 +207,16 @@ def _leads(x: np.ndarray) -> list:
     return _f(np.asarray(x, dtype=np.float64).T)
 
 
-def tflite_predict(model_bytes: bytes, ecg: np.ndarray, prior: np.ndarray) -> tuple[np.ndarray, dict]:
-    """Probabilities (k, K) of z-scored windows ``ecg`` (k, W, C) / ``prior`` (k, W) or (k, W, 1), one at a
+def tflite_predict(model_bytes: bytes, ecg: np.ndarray, prior: np.ndarray, **extra) -> tuple[np.ndarray, dict]:
+    """Probabilities (k, K) of z-scored windows ``ecg`` (k, W, C) / ``prior`` (k, W) or (k, W, 1) (further
+    named model inputs as keywords, e.g. ``rr`` (k, F)), one at a
     time on :class:`~ecgnet_tf.export.tflite.TFLiteRunner` (int8 inputs quantised, outputs dequantised and
     the LSTM state reset per window, as the phone does: ``resetVariableTensors()``), and run facts."""
     from .tflite import TFLiteRunner
 
     runner = TFLiteRunner(model_bytes, num_threads=1)
     t0 = time.perf_counter()
-    probs = runner.predict(ecg, prior)
+    probs = runner.predict(ecg, prior, **extra)
     ms = 1000 * (time.perf_counter() - t0) / max(1, len(ecg))
     info = {"input_dtype": str(np.dtype(runner.inputs["ecg"]["dtype"])),
             "output_dtype": str(np.dtype(runner.outputs["probs"]["dtype"])), "ms_per_window_python_cpu1": round(ms, 2)}
@@ -243,6 +244,9 @@ def make_golden(run_dir: Path, out: Path, tflite: Path | None = None, seconds: f
     rc = RunConfig.load(run_dir)
     task = get_task(rc.task)
     spec = ModelSpec.from_run(run_dir)
+    if "rr" in spec.inputs:
+        raise ValueError(f"{run_dir}: golden vectors for models with an RR-interval input are not available yet "
+                         "(the Android core computes no RR features)")
     fs = float(fs or TYPICAL_FS[task.database])
     pcfg = spec.preprocess
     conf = pipeline_config(run_dir, fs)
@@ -296,7 +300,7 @@ def make_golden(run_dir: Path, out: Path, tflite: Path | None = None, seconds: f
     try:
         from ecgnet_tf.model import guided_mask
 
-        mask = guided_mask(model, [feed["ecg"][:1], feed["prior"][:1]])
+        mask = guided_mask(model, {k: v[:1] for k, v in feed.items()})
         model_out["attention_first"] = _f(np.asarray(mask)[0, :, 0])
     except ValueError:
         pass
@@ -308,7 +312,7 @@ def make_golden(run_dir: Path, out: Path, tflite: Path | None = None, seconds: f
         blob = convert_model(rebuild_batch1(model, rc.model_config, spec.multilabel), "float32")
         source = "float32 conversion of model.keras (batch 1), made by export.golden"
     if blob is not None:
-        tp, info = tflite_predict(blob, feed["ecg"], feed["prior"])
+        tp, info = tflite_predict(blob, **feed)
         model_out["tflite_probs"] = _f(tp)
         model_out["tflite_source"] = source
         model_out["tflite_info"] = info

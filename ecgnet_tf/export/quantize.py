@@ -6,8 +6,10 @@
 The model is rebuilt at a fixed batch of 1 from ``run.json`` (weights copied from ``model.keras``)
 so the BiLSTM lowers to TFLite's fused sequence-LSTM builtins; only builtin ops are allowed (never
 SELECT_TF_OPS). Calibration (int8) and QAT fine-tuning use windows of the run's *training*
-partition only, z-scored with the run's statistics; parity and task metrics use its held-out
-*test* partition. A JSON report ``M.json`` is written next to ``M.tflite``; its ``metadata`` object
+partition only, prepared with the run's ``ModelSpec.prepare`` (every named model input: "ecg"
+z-scored with the run's statistics, "prior", and "rr" for beat models with RR features); parity
+and task metrics use its held-out *test* partition, the same named feed going to the Keras model
+and the TFLite runner. A JSON report ``M.json`` is written next to ``M.tflite``; its ``metadata`` object
 is the run's :meth:`~ecgnet_tf.runs.ModelSpec.to_sidecar` (plus ``run_dir``), what the monitor
 and the phone read.
 
@@ -30,6 +32,7 @@ from .convert import (
     MODES,
     Calibration,
     convert_model,
+    named_inputs,
     rebuild_batch1,
     representative_dataset,
     training_windows,
@@ -142,9 +145,9 @@ def qat_fine_tune(model, calib: Calibration, n_classes: int, multilabel: bool, e
     loss = keras.losses.BinaryCrossentropy() if multilabel else keras.losses.CategoricalCrossentropy()
     qmodel.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
     t0 = time.time()
-    hist = qmodel.fit({"ecg": calib.ecg, "prior": calib.prior}, one_hot(np.asarray(calib.y), n_classes),
+    hist = qmodel.fit(dict(calib.inputs), one_hot(np.asarray(calib.y), n_classes),
                       epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
-    info.update({"epochs": epochs, "windows": int(len(calib.ecg)), "batch_size": batch_size, "lr": lr,
+    info.update({"epochs": epochs, "windows": int(len(calib)), "batch_size": batch_size, "lr": lr,
                  "loss": [float(v) for v in hist.history["loss"]], "seconds": round(time.time() - t0, 1)})
     return qmodel, info
 
@@ -185,7 +188,7 @@ def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io:
     ``model`` overrides the float Keras model (default: ``run_dir/model.keras``).
     """
     from ecgnet_tf.runs import ModelSpec, RunConfig, load_model
-    from ecgnet_tf.training.evaluation import predict_windows, task_metrics
+    from ecgnet_tf.training.evaluation import task_metrics
 
     t_start = time.time()
     run_dir = Path(run_dir)
@@ -207,11 +210,11 @@ def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io:
     if mode in ("int8", "qat"):
         calib = training_windows(spec, records, data_dir, calibration, seed, cache_dir)
         representative = representative_dataset(calib)
-        report["calibration"] = {"partition": "train", "n": int(len(calib.ecg)),
+        report["calibration"] = {"partition": "train", "n": int(len(calib)), "inputs": list(calib.names),
                                  "records": sorted(set(calib.records.tolist()))}
     export_model = rebuild_batch1(fmodel, cfg.model_config, spec.multilabel)
     if mode == "qat":
-        tw = calib if qat_windows <= len(calib.ecg) else training_windows(spec, records, data_dir, qat_windows,
+        tw = calib if qat_windows <= len(calib) else training_windows(spec, records, data_dir, qat_windows,
                                                                           seed + 1, cache_dir)
         qmodel, info = qat_fine_tune(fmodel, tw, n_classes, spec.multilabel, epochs=qat_epochs, seed=seed)
         q1, _ = quantize_aware(export_model)
@@ -236,9 +239,9 @@ def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io:
     runner = TFLiteRunner(blob, num_threads=threads)
     report["io"] = io_details(runner.interp)
     w = eval_windows(spec, records, data_dir, max_eval, seed, cache_dir)
-    p_float = predict_windows(spec, fmodel, w)
-    feed = spec.prepare({"ecg": w.x, "prior": w.prior})
-    p_tfl = runner.predict(feed["ecg"], feed["prior"])
+    named = named_inputs(w)  # {"ecg", "prior"[, "rr"]}, raw; the same feed for Keras and TFLite
+    p_float = spec.predict(fmodel, named)
+    p_tfl = runner.predict_feed(spec.prepare(named))
     report["parity"] = {**parity(p_tfl, p_float), "partition": "test",
                         "subset": f"{len(w)} seeded windows" if max_eval is not None else "all windows"}
     report["task_metrics"] = task_metrics(spec, w, p_tfl)

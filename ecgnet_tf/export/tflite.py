@@ -165,7 +165,8 @@ def dequantize_output(d: dict, y: np.ndarray) -> np.ndarray:
     return np.asarray(y).astype(np.float64)
 
 
-MODEL_INPUTS: tuple[str, ...] = ("ecg", "prior")
+MODEL_INPUTS: tuple[str, ...] = ("ecg", "prior")  # every ecgnet model has these; others (e.g. "rr") may follow
+KNOWN_INPUTS: tuple[str, ...] = ("ecg", "prior", "rr")
 
 
 def _signature(interp) -> dict | None:
@@ -177,40 +178,73 @@ def _signature(interp) -> dict | None:
     return next(iter(sigs.values())) if len(sigs) == 1 else None
 
 
+def _clean_name(name: str) -> str:
+    """A tensor name without the converter's decorations ("serving_default_rr:0" -> "rr")."""
+    name = name.split(":")[0]
+    for prefix in ("serving_default_",):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+    return name
+
+
+def _known_in(name: str) -> str | None:
+    """The known input name ("ecg", "prior", "rr") a decorated tensor name refers to, if any."""
+    low = name.lower()
+    for known in KNOWN_INPUTS:
+        parts = low.replace(":", "_").replace("/", "_").split("_")
+        if known in parts or (known != "rr" and known in low):
+            return known
+    return None
+
+
 def _named_inputs(interp) -> dict[str, dict]:
-    """"ecg" / "prior" -> input tensor details.
+    """Input name -> input tensor details, for any input names ("ecg", "prior", "rr", ...).
 
     The Keras input names survive in the signature, not always in the tensor names, so the
-    signature is read first, then tensor names; an unnamed pair is told apart by its last axis
-    (the prior is (1, T, 1)), else taken in order (ECG first). A model without a prior input maps
-    only "ecg".
+    signature keys are read first, then the tensor names (without the converter's
+    "serving_default_" / ":0"); decorated names containing a known input name ("ecg", "prior",
+    "rr") map to it. A model whose inputs carry no "ecg" name falls back to the old rules: an
+    unnamed pair is told apart by its last axis (the prior is (1, T, 1)), else taken in order (ECG
+    first); a single input is the ECG.
     """
     ins = interp.get_input_details()
     by_index = {d["index"]: d for d in ins}
-    named: dict[str, dict] = {}
+    raw: dict[int, str] = {}
     sig = _signature(interp)
     if sig is not None:
-        for key, idx in sig.get("inputs", {}).items():
-            for name in MODEL_INPUTS:
-                if name in key.lower() and name not in named and idx in by_index:
-                    named[name] = by_index[idx]
-    for name in MODEL_INPUTS:
-        if name not in named:
-            d = next((d for d in ins if name in d["name"].lower() and d not in named.values()), None)
-            if d is not None:
-                named[name] = d
+        raw = {idx: key for key, idx in sig.get("inputs", {}).items() if idx in by_index}
+    for d in ins:
+        raw.setdefault(d["index"], _clean_name(d["name"]))
+    named: dict[str, dict] = {}
+    for d in ins:  # exact names first
+        key = raw[d["index"]]
+        if key in KNOWN_INPUTS and key not in named:
+            named[key] = d
+    for d in ins:  # then decorated known names (e.g. "ecg_1", "serving_default_prior:0")
+        if any(d is v for v in named.values()):
+            continue
+        key = _known_in(raw[d["index"]]) or _known_in(d["name"])
+        if key is not None and key not in named:
+            named[key] = d
+    rest = [d for d in ins if not any(d is v for v in named.values())]
     if "ecg" not in named:
-        rest = [d for d in ins if d not in named.values()]
         if len(ins) == 2 and len(rest) == 2:
             lasts = [int(d["shape"][-1]) for d in rest]
             if lasts[0] != lasts[1]:
                 rest = sorted(rest, key=lambda d: -int(d["shape"][-1]))  # the ECG has more leads
             named["ecg"], named["prior"] = rest
-        elif len(rest) == 1:
-            named["ecg"] = rest[0]
+            rest = []
+        elif len(rest) == 1 and len(ins) == 1:
+            named["ecg"] = rest.pop()
         else:
-            raise ValueError(f"expected inputs 'ecg' and 'prior', got {[d['name'] for d in ins]}")
-    return named
+            raise ValueError(f"expected an 'ecg' input, got {[raw[d['index']] for d in ins]}")
+    for d in rest:  # any other named input keeps its (signature or tensor) name
+        key = raw[d["index"]]
+        if key in named:
+            raise ValueError(f"two model inputs are both named {key!r}: {[raw[x['index']] for x in ins]}")
+        named[key] = d
+    order = [d["index"] for d in ins]
+    return dict(sorted(named.items(), key=lambda kv: order.index(kv[1]["index"])))
 
 
 def _named_outputs(interp) -> dict[str, dict]:
@@ -236,14 +270,15 @@ def _named_outputs(interp) -> dict[str, dict]:
 class TFLiteRunner:
     """Runs an ecgnet .tflite model one window at a time (batch 1), as the phone does.
 
-    Inputs are fed by name ("ecg" (1, T, C) z-scored, "prior" (1, T, 1)); float values are
-    quantised for integer inputs and integer outputs are de-quantised, so callers always see
-    float64. Before every window the interpreter's variable tensors are reset
+    Inputs are fed by name (any names: "ecg" (1, T, C) z-scored, "prior" (1, T, 1), "rr" (1, F),
+    ...); float values are quantised for integer inputs and integer outputs are de-quantised, so
+    callers always see float64. Before every window the interpreter's variable tensors are reset
     (``reset_all_variables``): the fused LSTM ops keep their state there, and a window would
     otherwise start from the previous window's state (the phone calls ``resetVariableTensors()``).
 
-    ``model``: .tflite bytes or a path. ``outputs`` maps output names to tensor details, "probs"
-    (the class probabilities) first; attention models add their masks.
+    ``model``: .tflite bytes or a path. ``inputs`` maps input names to tensor details (in the
+    model's input order); ``outputs`` maps output names to tensor details, "probs" (the class
+    probabilities) first; attention models add their masks.
     """
 
     def __init__(self, model: bytes | str | Path, num_threads: int = 1, xnnpack: bool = True):
@@ -257,8 +292,13 @@ class TFLiteRunner:
         """Names of the interpreter's nodes (builtin op names; "DELEGATE" for delegated partitions)."""
         return {op["op_name"] for op in self.interp._get_ops_details()}
 
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The model's input names, in its input order (e.g. ("ecg", "prior", "rr"))."""
+        return tuple(self.inputs)
+
     def input_shape(self, name: str) -> tuple[int, ...]:
-        """Shape of input "ecg" or "prior" (with its batch axis of 1)."""
+        """Shape of input ``name`` ("ecg", "prior", "rr", ...; with its batch axis of 1)."""
         return tuple(int(v) for v in self.inputs[name]["shape"])
 
     @property
@@ -266,14 +306,23 @@ class TFLiteRunner:
         """Number of classes (last axis of the "probs" output)."""
         return int(self.outputs["probs"]["shape"][-1])
 
+    def _fit(self, name: str, v: np.ndarray) -> np.ndarray:
+        """``v`` (with its batch axis) reshaped to input ``name``'s shape when only unit axes differ
+        (a prior (1, T) for a (1, T, 1) input)."""
+        shape = self.input_shape(name)
+        v = np.asarray(v)
+        if v.shape != shape and v.size == int(np.prod(shape)):
+            v = v.reshape(shape)
+        return v
+
     # ------------------------------------------------------------------ one window
     def set_inputs(self, feed: dict[str, np.ndarray]) -> None:
-        """Set the named inputs of one window (each with its batch axis of 1); names the model
-        lacks are ignored (e.g. "prior" for a model without a prior input)."""
+        """Set the named inputs of one window (each with its batch axis of 1). Every model input must
+        be fed; names the model lacks are ignored (e.g. "rr" for a model without RR features)."""
         for name, d in self.inputs.items():
             if name not in feed:
                 raise ValueError(f"model input {name!r} not fed (got {sorted(feed)})")
-            self.interp.set_tensor(d["index"], quantize_input(d, feed[name]))
+            self.interp.set_tensor(d["index"], quantize_input(d, self._fit(name, feed[name])))
 
     def invoke(self) -> None:
         """Reset the variable tensors (LSTM state) and run the model once."""
@@ -288,36 +337,46 @@ class TFLiteRunner:
 
     def run_window(self, feed: dict[str, np.ndarray], names=None) -> dict[str, np.ndarray]:
         """Outputs (no batch axis) of one window: ``feed`` maps input names to arrays without the batch
-        axis ("ecg" (T, C), "prior" (T,) or (T, 1))."""
-        batch = {}
-        for name, v in feed.items():
-            v = np.asarray(v)
-            if name == "prior" and "prior" in self.inputs:
-                v = v.reshape(tuple(int(s) for s in self.inputs["prior"]["shape"][1:]))
-            batch[name] = v[None]
-        self.set_inputs(batch)
+        axis ("ecg" (T, C), "prior" (T,) or (T, 1), "rr" (F,))."""
+        self.set_inputs({name: np.asarray(v)[None] for name, v in feed.items()})
         self.invoke()
         return {k: v[0] for k, v in self.get_outputs(names).items()}
 
     # ------------------------------------------------------------------ many windows
-    def run(self, ecg: np.ndarray, prior: np.ndarray, names=None) -> dict[str, np.ndarray]:
-        """Named outputs (n, ...) float64 for z-scored windows ``ecg`` (n, T, C) and priors (n, T) or
-        (n, T, 1), one window at a time (every window from zero LSTM state)."""
-        ecg = np.asarray(ecg, np.float32)
-        prior = np.asarray(prior, np.float32)
-        if prior.ndim == 2:
-            prior = prior[..., None]
+    def run_feed(self, feed: dict[str, np.ndarray], names=None) -> dict[str, np.ndarray]:
+        """Named outputs (n, ...) float64 for a dict of named, prepared inputs (each (n, ...): "ecg"
+        (n, T, C) z-scored, "prior" (n, T) or (n, T, 1), "rr" (n, F), ...), one window at a time
+        (every window from zero LSTM state). Names the model lacks are ignored."""
+        missing = [n for n in self.inputs if n not in feed]
+        if missing:
+            raise ValueError(f"model input(s) {missing} not fed (got {sorted(feed)})")
+        arrays = {n: np.asarray(feed[n]) for n in self.inputs}
+        lengths = {n: len(v) for n, v in arrays.items()}
+        if len(set(lengths.values())) != 1:
+            raise ValueError(f"named inputs differ in window count: {lengths}")
+        n_win = next(iter(lengths.values()))
         names = list(self.outputs) if names is None else list(names)
         out: dict[str, list] = {n: [] for n in names}
-        for i in range(len(ecg)):
-            self.set_inputs({"ecg": ecg[i:i + 1], "prior": prior[i:i + 1]})
+        for i in range(n_win):
+            self.set_inputs({n: v[i:i + 1] for n, v in arrays.items()})
             self.invoke()
             for n, v in self.get_outputs(names).items():
                 out[n].append(v[0])
         return {n: np.asarray(v, np.float64) if v else
                 np.zeros((0, *[int(s) for s in self.outputs[n]["shape"][1:]])) for n, v in out.items()}
 
-    def predict(self, ecg: np.ndarray, prior: np.ndarray) -> np.ndarray:
-        """Class probabilities (n, K) float64 for z-scored windows ``ecg`` (n, T, C) and priors (n, T) or (n, T, 1)."""
-        p = self.run(ecg, prior, ["probs"])["probs"]
+    def predict_feed(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """Class probabilities (n, K) float64 for a dict of named, prepared inputs (see :meth:`run_feed`),
+        e.g. ``spec.prepare(windows.named())``."""
+        p = self.run_feed(feed, ["probs"])["probs"]
         return p.reshape(len(p), -1) if len(p) else np.zeros((0, self.n_outputs))
+
+    def run(self, ecg: np.ndarray, prior: np.ndarray, names=None, **extra) -> dict[str, np.ndarray]:
+        """Named outputs (n, ...) float64 for z-scored windows ``ecg`` (n, T, C) and priors (n, T) or
+        (n, T, 1) (plus any further named inputs as keywords, e.g. ``rr=``), one window at a time."""
+        return self.run_feed({"ecg": ecg, "prior": prior, **extra}, names)
+
+    def predict(self, ecg: np.ndarray, prior: np.ndarray, **extra) -> np.ndarray:
+        """Class probabilities (n, K) float64 for z-scored windows ``ecg`` (n, T, C) and priors (n, T) or
+        (n, T, 1) (further named inputs as keywords, e.g. ``rr=`` (n, F)); see :meth:`predict_feed`."""
+        return self.predict_feed({"ecg": ecg, "prior": prior, **extra})

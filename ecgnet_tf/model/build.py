@@ -21,7 +21,7 @@ from __future__ import annotations
 import tf_keras as keras
 
 from .config import ModelConfig
-from .layers import GuidedAttention, PositionalEncoding, SpatialAttention, SqueezeExcitation
+from .layers import GuidedAttention, LogCompress, PositionalEncoding, SpatialAttention, SqueezeExcitation
 
 
 #: BatchNorm moving-average momentum. Keras' 0.99 needs several hundred steps before the inference
@@ -105,7 +105,9 @@ def build_model(
 ) -> keras.Model:
     """Build (uncompiled) ecgnet for ``n_samples`` x ``n_leads`` inputs and ``n_classes`` outputs.
 
-    Inputs are named ``"ecg"`` (T, C) and ``"prior"`` (T, 1); the output layer is ``"probs"``
+    Inputs are named ``"ecg"`` (T, C) and ``"prior"`` (T, 1), plus ``"rr"`` (``cfg.rr_features``,) RR-interval
+    features of the beat when ``cfg.rr_features`` (a small rhythm branch joined before the dense layers);
+    the output layer is ``"probs"``
     (softmax, or sigmoid when ``multilabel``). ``batch_size`` fixes the batch dimension (use 1 for
     TFLite export). Weights are deterministic given ``keras.utils.set_random_seed``.
     """
@@ -162,12 +164,20 @@ def build_model(
         keras.layers.GlobalAveragePooling1D(name="gap")(x),
         keras.layers.GlobalMaxPooling1D(name="gmp")(x),
     ])
+    inputs = [ecg, prior]
+    if cfg.rr_features:
+        rr = keras.Input(shape=(cfg.rr_features,), batch_size=batch_size, name="rr", dtype="float32")
+        inputs.append(rr)
+        r = LogCompress(name="rr_log")(rr)
+        for i, units in enumerate(cfg.rr_units):
+            r = keras.layers.Dense(units, activation="relu", name=f"rr_dense{i}")(r)
+        x = keras.layers.Concatenate(name="morphology_rhythm")([x, r])
     for i, units in enumerate(cfg.dense_units):
         x = keras.layers.Dense(units, activation="relu", name=f"dense{i}")(x)
         x = keras.layers.Dropout(cfg.dropout, name=f"dropout{i}")(x)
     out = keras.layers.Dense(
         n_classes, activation="sigmoid" if multilabel else "softmax", name="probs")(x)
-    return keras.Model(inputs=[ecg, prior], outputs=out, name=_model_name(cfg))
+    return keras.Model(inputs=inputs, outputs=out, name=_model_name(cfg))
 
 
 def guided_mask(model: keras.Model, inputs, layer_name: str = "guided_attention"):

@@ -79,9 +79,12 @@ class ModelConfig:
     lstm_layers: int = 2
     dense_units: tuple[int, ...] = (128, 64)
     dropout: float = 0.5
+    # rhythm branch: RR-interval features of the beat (input "rr", preprocess.rr_features), 0 = none
+    rr_features: int = 0
+    rr_units: tuple[int, ...] = (32, 16)
 
     def __post_init__(self) -> None:
-        for key in ("pre_pool", "conv_filters", "branch_kernels", "dense_units"):
+        for key in ("pre_pool", "conv_filters", "branch_kernels", "dense_units", "rr_units"):
             value = getattr(self, key)
             if not isinstance(value, tuple):
                 object.__setattr__(self, key, tuple(int(v) for v in value))
@@ -104,6 +107,8 @@ class ModelConfig:
             raise ValueError("dropout must lie in [0, 1)")
         if self.lstm_layers < 0 or self.resu_depth < 0:
             raise ValueError("lstm_layers and resu_depth must be >= 0")
+        if self.rr_features < 0:
+            raise ValueError("rr_features must be >= 0 (0: no RR input)")
 
     # ------------------------------------------------------------------ derived values
     @property
@@ -187,6 +192,8 @@ _CONFIGS: dict[str, ModelConfig] = {
     # As close to the paper as fits a CPU: stem and multi-scale block at full 3600-sample
     # resolution, but an 8x pooling before MHSA / BiLSTM (paper: none, i.e. O(T^2) = 3600^2).
     "paper": _EDGE.replace(name="paper", stem_stride=1, pre_pool=(), pool_before_attention=8),
+    # edge + a rhythm branch on the beat's RR-interval features (beat tasks; issue: inter-patient SVEB)
+    "edge-rr": _EDGE.replace(name="edge-rr", rr_features=8),
 }
 
 CONFIG_NAMES: tuple[str, ...] = tuple(_CONFIGS)

@@ -234,6 +234,24 @@ class PositionalEncoding(keras.layers.Layer):
         return {**super().get_config(), "mode": self.mode}
 
 
+@_register
+class LogCompress(keras.layers.Layer):
+    """``log(max(x, floor))`` element-wise: RR intervals (s) and their ratios become roughly symmetric
+    around 0 (a regular rhythm's ratios of 1 map to 0) before the rhythm branch's dense layers."""
+
+    def __init__(self, floor: float = 1e-3, **kwargs):
+        super().__init__(**kwargs)
+        if floor <= 0:
+            raise ValueError("floor must be positive")
+        self.floor = float(floor)
+
+    def call(self, x):
+        return tf.math.log(tf.maximum(x, self.floor))
+
+    def get_config(self):
+        return {**super().get_config(), "floor": self.floor}
+
+
 def custom_objects() -> dict:
     """Everything needed by ``keras.models.load_model`` for ecgnet models."""
     return {
@@ -242,11 +260,13 @@ def custom_objects() -> dict:
         "SpatialAttention": SpatialAttention,
         "GuidedAttention": GuidedAttention,
         "PositionalEncoding": PositionalEncoding,
+        "LogCompress": LogCompress,
         f"{PACKAGE}>ClipToUnit": ClipToUnit,
         f"{PACKAGE}>SqueezeExcitation": SqueezeExcitation,
         f"{PACKAGE}>SpatialAttention": SpatialAttention,
         f"{PACKAGE}>GuidedAttention": GuidedAttention,
         f"{PACKAGE}>PositionalEncoding": PositionalEncoding,
+        f"{PACKAGE}>LogCompress": LogCompress,
     }
 
 
@@ -256,6 +276,7 @@ __all__ = [
     "SpatialAttention",
     "GuidedAttention",
     "PositionalEncoding",
+    "LogCompress",
     "sinusoidal_table",
     "custom_objects",
 ]

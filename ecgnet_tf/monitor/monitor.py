@@ -81,6 +81,9 @@ class Monitor:
         if spec.prior_kind == "beat":
             raise ValueError(f"{spec.task} is a beat model; the monitor needs a rhythm (segment) model, "
                              "pass beat models as beat_classifier")
+        if beat_classifier is not None and "rr" in getattr(beat_classifier.spec, "inputs", ()):
+            raise ValueError(f"{beat_classifier.spec.task}: beat models with an RR-interval input are not supported by "
+                             "the monitor yet (it would need the stream's running RR statistics)")
         self.classifier = classifier
         self.beat_classifier = beat_classifier
         self.cfg = cfg

@@ -52,7 +52,8 @@ class ModelSpec:
     classes: class names in output order. window_s: window length (s). segment_overlap: fraction
     of a window shared with the next (segment tasks). prior_kind: ``prior_map`` kind ("beat" =
     windows centred on beats). preprocess: the training PreprocessConfig (its fs_out is the model
-    rate, Hz). zscore: per-lead statistics fitted on the training windows only.
+    rate, Hz). zscore: per-lead statistics fitted on the training windows only. inputs: the model's
+    named inputs ("ecg", "prior", and "rr" for models with a rhythm branch).
     """
 
     task: str
@@ -64,19 +65,22 @@ class ModelSpec:
     zscore: pp.ZScore
     multilabel: bool = False
     decision: Decision = field(default_factory=Decision)
+    inputs: tuple[str, ...] = ("ecg", "prior")
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def for_task(cls, task_name: str, preprocess: pp.PreprocessConfig, zscore: pp.ZScore) -> "ModelSpec":
+    def for_task(cls, task_name: str, preprocess: pp.PreprocessConfig, zscore: pp.ZScore,
+                 inputs: tuple[str, ...] = ("ecg", "prior")) -> "ModelSpec":
         task = get_task(task_name)
         return cls(task.name, tuple(task.classes), float(task.window_s), float(task.segment_overlap),
-                   task.prior_kind, preprocess, zscore, task.multilabel, task_decision(task))
+                   task.prior_kind, preprocess, zscore, task.multilabel, task_decision(task), tuple(inputs))
 
     @classmethod
     def from_run(cls, run_dir: Path) -> "ModelSpec":
         """Spec of a training run folder (run.json + normalization.json)."""
         cfg = RunConfig.load(run_dir)
-        return cls.for_task(cfg.task, cfg.preprocess_config(), load_zscore(run_dir))
+        inputs = ("ecg", "prior") + (("rr",) if cfg.model_config.get("rr_features", 0) else ())
+        return cls.for_task(cfg.task, cfg.preprocess_config(), load_zscore(run_dir), inputs)
 
     @classmethod
     def from_sidecar(cls, meta: Mapping) -> "ModelSpec":
@@ -91,7 +95,8 @@ class ModelSpec:
         decision = Decision(**d) if d is not None else task_decision(task) if task is not None else Decision()
         return cls(meta["task"], tuple(meta["classes"]), float(meta["window_s"]), float(overlap),
                    meta["prior_kind"], pp.PreprocessConfig.from_dict(meta["preprocess"]),
-                   pp.ZScore.from_dict(meta["normalization"]), bool(multilabel), decision)
+                   pp.ZScore.from_dict(meta["normalization"]), bool(multilabel), decision,
+                   tuple(meta.get("inputs", ("ecg", "prior"))))
 
     @classmethod
     def from_sidecar_file(cls, path: Path) -> "ModelSpec | None":
@@ -110,7 +115,8 @@ class ModelSpec:
         return {"task": self.task, "classes": list(self.classes), "multilabel": self.multilabel,
                 "window_s": self.window_s, "segment_overlap": self.segment_overlap, "prior_kind": self.prior_kind,
                 "preprocess": self.preprocess.to_dict(), "preprocess_hash": pp.config_hash(self.preprocess),
-                "normalization": self.zscore.to_dict(), "decision": self.decision.to_dict()}
+                "normalization": self.zscore.to_dict(), "decision": self.decision.to_dict(),
+                "inputs": list(self.inputs)}
 
     # ------------------------------------------------------------------ geometry
     @property
@@ -137,14 +143,20 @@ class ModelSpec:
         """Named model inputs -> the tensors the model takes.
 
         ``inputs``: "ecg" (n, T, C) preprocessed windows in mV (z-scored here with the run's
-        statistics) and "prior" (n, T) or (n, T, 1) prior maps. Returns {"ecg": (n, T, C) float32,
-        "prior": (n, T, 1) float32}. New model inputs are added here, keyed by name.
+        statistics), "prior" (n, T) or (n, T, 1) prior maps and, for models with a rhythm branch,
+        "rr" (n, F) RR-interval features (s and ratios; the model log-compresses them). Returns exactly
+        the model's inputs (:attr:`inputs`): {"ecg": (n, T, C) float32, "prior": (n, T, 1) float32,
+        "rr": (n, F) float32}. New model inputs are added here, keyed by name.
         """
-        if "ecg" not in inputs or "prior" not in inputs:
-            raise ValueError(f"model inputs need 'ecg' and 'prior', got {sorted(inputs)}")
+        missing = [k for k in self.inputs if k not in inputs]
+        if missing:
+            raise ValueError(f"model inputs need {list(self.inputs)}; missing {missing} (got {sorted(inputs)})")
         prior = np.asarray(inputs["prior"], np.float32)
-        return {"ecg": self.zscore.transform(np.asarray(inputs["ecg"])).astype(np.float32),
+        feed = {"ecg": self.zscore.transform(np.asarray(inputs["ecg"])).astype(np.float32),
                 "prior": prior if prior.ndim == 3 else prior[..., None]}
+        if "rr" in self.inputs:
+            feed["rr"] = np.asarray(inputs["rr"], np.float32)
+        return feed
 
     def predict(self, model, inputs: Mapping[str, np.ndarray], batch_size: int = 128) -> np.ndarray:
         """Class probabilities (n, K) of a Keras model (or any object with ``predict(feed)``) for raw named inputs."""

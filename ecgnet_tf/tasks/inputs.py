@@ -58,6 +58,8 @@ class ModelInputs:
     nothing, and 0 for a zero-padded short record). kept: (n,) indices of the beats the windows are
     centred on (beat layouts) or None. padded: zeros appended to a record shorter than one window.
     quality: one :class:`~ecgnet_tf.preprocess.QualityReport` per window (segment layouts), else None.
+    rr: (n, F) float32 RR-interval features of the centre beat (beat layouts,
+    :func:`ecgnet_tf.preprocess.rr_features` over all the record's beats: one beat of look-ahead), else None.
     """
 
     x: np.ndarray
@@ -67,6 +69,7 @@ class ModelInputs:
     kept: np.ndarray | None = None
     padded: int = 0
     quality: list | None = field(default=None, repr=False)
+    rr: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.x)
@@ -83,18 +86,20 @@ class ModelInputs:
         idx = np.asarray(idx, dtype=np.int64)
         return ModelInputs(self.x[idx], self.prior[idx], [self.rpeaks[i] for i in idx], self.starts[idx],
                            None if self.kept is None else self.kept[idx], self.padded,
-                           None if self.quality is None else [self.quality[i] for i in idx])
+                           None if self.quality is None else [self.quality[i] for i in idx],
+                           None if self.rr is None else self.rr[idx])
 
     def named(self) -> dict[str, np.ndarray]:
         """The named model inputs (not yet z-scored), as :meth:`ecgnet_tf.runs.ModelSpec.prepare` takes them."""
-        return {"ecg": self.x, "prior": self.prior}
+        return {"ecg": self.x, "prior": self.prior, **({} if self.rr is None else {"rr": self.rr})}
 
 
 def beat_inputs(layout: WindowLayout, x: np.ndarray, fs: float, beats: np.ndarray) -> ModelInputs:
     """Windows of ``layout.window_s`` centred on ``beats`` (samples at ``fs``) of the preprocessed ``x``.
 
     Beats whose window crosses the signal edges are dropped (``kept`` lists the others). Every
-    window's R peaks are all ``beats`` inside it; its prior is centred on its own beat.
+    window's R peaks are all ``beats`` inside it; its prior is centred on its own beat; its RR features
+    come from all ``beats`` (intervals in s; the beat after it is its one beat of look-ahead).
     """
     beats = np.asarray(beats, dtype=np.int64)
     w = window_samples(layout, fs)
@@ -102,8 +107,9 @@ def beat_inputs(layout: WindowLayout, x: np.ndarray, fs: float, beats: np.ndarra
     starts = beats[kept] - w // 2
     rel = [beats[(beats >= s) & (beats < s + w)] - s for s in starts]
     prior = round_prior(pp.prior_map(np.array([w // 2]), w, fs, layout.prior_kind))
+    rr = pp.rr_features(beats, fs)[kept] if len(beats) else np.zeros((0, len(pp.RR_FEATURE_NAMES)), np.float32)
     return ModelInputs(win.astype(np.float32), np.broadcast_to(prior, (len(win), w)).copy(), rel,
-                       starts.astype(np.int64), kept)
+                       starts.astype(np.int64), kept, rr=rr.astype(np.float32))
 
 
 def segment_inputs(layout: WindowLayout, x: np.ndarray, fs: float, rpeaks: np.ndarray,

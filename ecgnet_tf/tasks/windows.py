@@ -16,6 +16,7 @@ from typing import Iterable
 
 import numpy as np
 
+from .. import atomic
 from .. import preprocess as pp
 from ..progress import progress
 from ..data import cinc2017, mitdb, ptbxl
@@ -25,6 +26,9 @@ from .records import TaskRecords, catalog
 from .spec import TaskSpec
 
 CACHE_ENV = "ECGNET_CACHE"
+#: what a cache file holds; part of the key, so files of an older layout are recomputed, never misread
+CACHE_FORMAT = "windows/2: x prior y ok rr"
+_CACHED = ("x", "prior", "y", "ok", "rr")
 
 
 def default_cache_dir() -> Path:
@@ -41,16 +45,22 @@ class Windows:
     y: np.ndarray  # (n,) int64 class index, or (n, K) float32 multi-hot
     record: np.ndarray  # (n,) record id of each window
     ok: np.ndarray  # (n,) bool, window passed the quality gate
+    rr: np.ndarray  # (n, F) float32 RR-interval features of the centre beat (F = 0 for segment tasks)
 
     def __len__(self) -> int:
         return len(self.x)
 
     def take(self, idx: np.ndarray) -> "Windows":
-        return Windows(self.x[idx], self.prior[idx], self.y[idx], self.record[idx], self.ok[idx])
+        return Windows(self.x[idx], self.prior[idx], self.y[idx], self.record[idx], self.ok[idx], self.rr[idx])
+
+    def named(self) -> dict[str, np.ndarray]:
+        """The named model inputs, not yet prepared (see :meth:`ecgnet_tf.runs.ModelSpec.prepare`)."""
+        return {"ecg": self.x, "prior": self.prior, **({"rr": self.rr} if self.rr.shape[1] else {})}
 
     @staticmethod
     def concat(parts: list["Windows"]) -> "Windows":
-        return Windows(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("x", "prior", "y", "record", "ok")))
+        return Windows(*(np.concatenate([getattr(p, f) for p in parts])
+                         for f in ("x", "prior", "y", "record", "ok", "rr")))
 
 
 def n_samples(task: TaskSpec, fs: float) -> int:
@@ -75,7 +85,8 @@ class RecordWindows:
     y: (n,) int64 class index (-1 unknown) or (n, K) float32 multi-hot. ok: (n,) quality flag.
     rpeaks: n int64 arrays, R peaks relative to the window start (samples). start_s: (n,) window
     start in the record (s). beat_class: (n,) class letter of the centre beat (beat tasks) or "".
-    rpeak_source: "reference" (annotated beats) or "detected" (Pan-Tompkins).
+    rpeak_source: "reference" (annotated beats) or "detected" (Pan-Tompkins). rr: (n, F) float32
+    RR-interval features of the centre beat (beat tasks; F = 0 for segment tasks).
     """
 
     record: str
@@ -89,6 +100,7 @@ class RecordWindows:
     start_s: np.ndarray
     rpeak_source: str
     beat_class: np.ndarray
+    rr: np.ndarray
 
     def __len__(self) -> int:
         return len(self.x)
@@ -97,7 +109,11 @@ class RecordWindows:
         idx = np.asarray(idx, dtype=np.int64)
         return RecordWindows(self.record, self.fs, self.lead_names, self.x[idx], self.prior[idx], self.y[idx],
                              self.ok[idx], [self.rpeaks[i] for i in idx], self.start_s[idx], self.rpeak_source,
-                             self.beat_class[idx])
+                             self.beat_class[idx], self.rr[idx])
+
+    def named(self) -> dict[str, np.ndarray]:
+        """The named model inputs, not yet prepared (see :meth:`ecgnet_tf.runs.ModelSpec.prepare`)."""
+        return {"ecg": self.x, "prior": self.prior, **({"rr": self.rr} if self.rr.shape[1] else {})}
 
 
 def signal_windows(task: TaskSpec, record: str, signal: np.ndarray, fs_in: float, cfg: "pp.PreprocessConfig",
@@ -124,7 +140,9 @@ def signal_windows(task: TaskSpec, record: str, signal: np.ndarray, fs_in: float
     else:
         m = segment_inputs(task, x, fs, pp.detect_rpeaks(x, fs, lead=rpeak_lead))
         source, cls, y = "detected", np.full(len(m), "", dtype="<U1"), encode_labels(task, label, len(m))
-    return RecordWindows(record, fs, tuple(lead_names), m.x, m.prior, y, m.ok, m.rpeaks, m.starts / fs, source, cls)
+    rr = m.rr if m.rr is not None else np.zeros((len(m), 0), np.float32)
+    return RecordWindows(record, fs, tuple(lead_names), m.x, m.prior, y, m.ok, m.rpeaks, m.starts / fs, source, cls,
+                         rr)
 
 
 def task_record_windows(task: TaskSpec, data_dir: Path, record: str, cfg: "pp.PreprocessConfig",
@@ -148,9 +166,9 @@ def task_record_windows(task: TaskSpec, data_dir: Path, record: str, cfg: "pp.Pr
 
 
 def record_windows(task: TaskSpec, data_dir: Path, record: str, label, entry, cfg: "pp.PreprocessConfig") -> dict:
-    """The cached arrays of one record's windows (no cache): x, prior (float16), y, ok."""
+    """The cached arrays of one record's windows (no cache): x, prior (float16), y, ok, rr."""
     rw = task_record_windows(task, data_dir, record, cfg, label, entry)
-    return {"x": rw.x, "prior": rw.prior.astype(np.float16), "y": rw.y, "ok": rw.ok}
+    return {"x": rw.x, "prior": rw.prior.astype(np.float16), "y": rw.y, "ok": rw.ok, "rr": rw.rr}
 
 
 def _record_base(task: TaskSpec, data_dir: Path, record: str, entry) -> Path:
@@ -195,7 +213,7 @@ def _cache_path(cache_dir: Path, task: TaskSpec, cfg_hash: str, data_dir: Path, 
     every file of the record (a truncated ``.dat`` or edited ``.atr`` is recomputed, and so fails the
     loader's checks instead of being served from the cache). PTB-XL entries' labels and ``label``
     (when given) are part of the key too, so a relabelled record is recomputed."""
-    parts = []
+    parts = [CACHE_FORMAT]
     for f in _record_files(task, data_dir, record, entry):
         f = f.resolve()
         try:
@@ -236,19 +254,17 @@ def load_windows(
         path = _cache_path(cache_dir, task, cfg_hash, data_dir, rid, entry, label=records.label_of[rid])
         if path.is_file():
             with np.load(path) as z:
-                arr = {k: z[k] for k in ("x", "prior", "y", "ok")}
+                arr = {k: z[k] for k in _CACHED}
         else:
             arr = record_windows(task, data_dir, rid, records.label_of[rid], entry, cfg)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp.npz")
-            np.savez(tmp, **arr)
-            tmp.replace(path)
+            with atomic.atomic_path(path) as tmp:  # unique temporary name: concurrent runs may share a cache
+                np.savez(tmp, **arr)
         n = len(arr["x"])
         idx = np.arange(n)
         if max_per_record is not None and n > max_per_record:
             idx = _subset(arr["y"], max_per_record, rng, task.multilabel)
         parts.append(Windows(arr["x"][idx], arr["prior"][idx].astype(np.float32), arr["y"][idx],
-                             np.full(len(idx), rid, dtype=object), arr["ok"][idx]))
+                             np.full(len(idx), rid, dtype=object), arr["ok"][idx], arr["rr"][idx]))
     if not parts:
         raise ValueError(f"{task.name}: no records to cut into windows")
     return Windows.concat(parts)

@@ -38,11 +38,16 @@ class BalanceResult:
     source: np.ndarray  # (n',) index into the input, or -1 for synthetic windows
     counts_before: dict[int, int]
     counts_after: dict[int, int]
+    extra: np.ndarray | None = None  # (n', F) per-window features balanced with the windows (e.g. RR)
 
 
 def smote_tomek(x: np.ndarray, y: np.ndarray, cfg: BalanceConfig = BalanceConfig(), seed: int = 0,
-                partition: str = "train") -> BalanceResult:
+                partition: str = "train", extra: np.ndarray | None = None) -> BalanceResult:
     """Balance windows ``x`` (n, T, C) with integer labels ``y`` (n,) by capping, SMOTE and Tomek links.
+
+    ``extra`` (n, F): per-window features (e.g. RR intervals) that travel with their windows: SMOTE
+    interpolates them together with the waveform (one joint vector per window), capping and Tomek
+    links keep or drop them with it.
 
     Raises ValueError when ``partition`` is not "train" (balancing must never see held-out data).
     """
@@ -64,6 +69,8 @@ def smote_tomek(x: np.ndarray, y: np.ndarray, cfg: BalanceConfig = BalanceConfig
     keep_idx = np.concatenate(keep)
     xs, ys = x[keep_idx], y[keep_idx]
     n, t, ch = xs.shape
+    ex = np.zeros((n, 0), np.float32) if extra is None else np.asarray(extra, np.float32)[keep_idx]
+    f = ex.shape[1]
     # classes with too few windows to interpolate are left as they are
     strategy = {}
     for c in classes:
@@ -74,15 +81,18 @@ def smote_tomek(x: np.ndarray, y: np.ndarray, cfg: BalanceConfig = BalanceConfig
     if strategy:
         k = int(min(cfg.k_neighbors, min(np.sum(ys == c) for c in strategy) - 1))
         sm = SMOTE(sampling_strategy=strategy, k_neighbors=max(k, 1), random_state=seed)
-        flat, ys_new = sm.fit_resample(xs.reshape(n, -1), ys)
-        xs_new = flat.reshape(-1, t, ch).astype(np.float32)
+        flat, ys_new = sm.fit_resample(np.concatenate([xs.reshape(n, -1), ex], axis=1), ys)
+        xs_new = flat[:, :t * ch].reshape(-1, t, ch).astype(np.float32)
+        ex_new = flat[:, t * ch:].astype(np.float32)
     else:
-        xs_new, ys_new = xs, ys
+        xs_new, ys_new, ex_new = xs, ys, ex
+    assert ex_new.shape[1] == f
     source = np.concatenate([keep_idx, -np.ones(len(ys_new) - n, dtype=np.int64)])
     compact = xs_new[:, :: cfg.tomek_decimate, :].reshape(len(ys_new), -1)
     tl = TomekLinks(sampling_strategy="auto")
     tl.fit_resample(compact, ys_new)
     kept = np.sort(tl.sample_indices_)
-    xs_new, ys_new, source = xs_new[kept], ys_new[kept], source[kept]
+    xs_new, ys_new, source, ex_new = xs_new[kept], ys_new[kept], source[kept], ex_new[kept]
     after_c, after_n = np.unique(ys_new, return_counts=True)
-    return BalanceResult(xs_new, ys_new, source, before, {int(c): int(m) for c, m in zip(after_c, after_n)})
+    return BalanceResult(xs_new, ys_new, source, before, {int(c): int(m) for c, m in zip(after_c, after_n)},
+                         None if extra is None else ex_new)

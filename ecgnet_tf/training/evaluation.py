@@ -15,7 +15,7 @@ from .report import write_reports
 
 def predict_windows(spec: ModelSpec, model, windows: Windows, batch_size: int = 128) -> np.ndarray:
     """Class probabilities (n, K) of ``model`` for (not yet z-scored) ``windows``."""
-    return spec.predict(model, {"ecg": windows.x, "prior": windows.prior}, batch_size=batch_size)
+    return spec.predict(model, windows.named(), batch_size=batch_size)
 
 
 def decide_windows(spec: ModelSpec, windows: Windows, probs: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:

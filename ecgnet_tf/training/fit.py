@@ -194,6 +194,9 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
     band = pp.CONVENTIONAL_BAND_HZ if cfg.band == "conventional" else pp.PreprocessConfig().band_hz
     pcfg = pp.PreprocessConfig(band_hz=band)
     mcfg = get_model_config(cfg.config)
+    if mcfg.rr_features and task.prior_kind != "beat":
+        raise ValueError(f"--config {cfg.config} has an RR-interval input, which needs a beat task "
+                         f"(mitdb-aami), not {task.name}")
     print(f"{task.name}: {task.description}\nsplit {split.name}: train {len(split.train)}, val {len(split.val)}, "
           f"test {len(split.test)} records" + "".join(f"\n  note: {n}" for n in split.notes))
 
@@ -215,11 +218,18 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
     save_zscore(run_dir, zscore)
     save_split(run_dir, split)
     x_train, p_train, y_train = zscore.transform(train_w.x).astype(np.float32), train_w.prior, train_w.y
+    use_rr = bool(mcfg.rr_features)
+    if use_rr and train_w.rr.shape[1] != mcfg.rr_features:
+        raise ValueError(f"--config {cfg.config} expects {mcfg.rr_features} RR features, the windows have "
+                         f"{train_w.rr.shape[1]}")
+    rr_train = train_w.rr
     balance_info = None
     if task.smote and not cfg.no_smote:
         t0 = time.time()
-        res = smote_tomek(x_train, y_train, balance_cfg, seed=cfg.seed, partition="train")
+        res = smote_tomek(x_train, y_train, balance_cfg, seed=cfg.seed, partition="train",
+                          extra=rr_train if use_rr else None)
         x_train, y_train = res.x, res.y
+        rr_train = res.extra if use_rr else rr_train
         p_train = np.broadcast_to(train_w.prior[:1], (len(res.y), train_w.prior.shape[1]))
         balance_info = {**balance_cfg.to_dict(), "before": res.counts_before, "after": res.counts_after,
                         "seconds": round(time.time() - t0, 1)}
@@ -242,8 +252,10 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
     print(f"strategy {cfg.strategy}: replicas: {strategy.num_replicas_in_sync}, global batch {global_batch}")
     initial_epoch = state["epoch"] if state else 0
     train_ds = make_dataset(x_train, p_train, y_train, n_classes, global_batch, shuffle=True, seed=cfg.seed,
-                            augment=aug, fs=fs, epochs=epochs, initial_epoch=min(initial_epoch, epochs))
-    val_ds = make_dataset(zscore.transform(val.x).astype(np.float32), val.prior, val.y, n_classes, global_batch)
+                            augment=aug, fs=fs, epochs=epochs, initial_epoch=min(initial_epoch, epochs),
+                            extra={"rr": rr_train} if use_rr else None)
+    val_ds = make_dataset(zscore.transform(val.x).astype(np.float32), val.prior, val.y, n_classes, global_batch,
+                          extra={"rr": val.rr} if use_rr else None)
     steps = steps_per_epoch(len(x_train), global_batch)
     if worker is not None:
         train_ds, val_ds = shard_batches(train_ds), shard_batches(val_ds)

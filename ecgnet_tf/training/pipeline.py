@@ -35,6 +35,7 @@ def make_dataset(
     fs: float = 360.0,
     epochs: int | None = None,
     initial_epoch: int = 0,
+    extra: dict[str, np.ndarray] | None = None,
 ) -> tf.data.Dataset:
     """Batches of ``({"ecg": (B, T, C), "prior": (B, T, 1)}, targets (B, K))``.
 
@@ -43,13 +44,16 @@ def make_dataset(
     (training) the dataset holds epochs ``initial_epoch .. epochs - 1`` back to back, each in the
     order :func:`epoch_order` gives, and ``augment`` draws from a seed keyed by (seed, epoch, batch):
     a run and a run resumed at any epoch boundary see the same batches. ``augment`` must only be
-    given for the training partition.
+    given for the training partition. ``extra``: further named per-window model inputs (e.g. "rr"
+    (n, F)), batched with the windows and untouched by augmentation.
     """
     n = len(x)
     targets = one_hot(y, n_classes) if y is not None else np.zeros((n, n_classes), np.float32)
     t, c = x.shape[1], x.shape[2]
     steps = steps_per_epoch(n, batch_size)
     orders: dict[int, np.ndarray] = {}
+    names = sorted(extra or {})
+    extras = [np.asarray(extra[k]) for k in names]
 
     def gather(epoch, step):
         epoch, step = int(epoch), int(step)
@@ -62,7 +66,8 @@ def make_dataset(
             idx = order[step * batch_size:(step + 1) * batch_size]
         else:
             idx = np.arange(step * batch_size, min(n, (step + 1) * batch_size))
-        return x[idx], prior[idx].astype(np.float32)[..., None], targets[idx]
+        return (x[idx], prior[idx].astype(np.float32)[..., None], targets[idx],
+                *(a[idx].astype(np.float32) for a in extras))
 
     if shuffle:
         if epochs is None:
@@ -73,15 +78,17 @@ def make_dataset(
         ds = tf.data.Dataset.range(-(-n // batch_size)).map(lambda s: (tf.constant(0, tf.int64), s))
 
     def load(epoch, step):
-        e, p, tt = tf.numpy_function(gather, [epoch, step], (tf.float32, tf.float32, tf.float32))
+        e, p, tt, *ex = tf.numpy_function(gather, [epoch, step], (tf.float32,) * (3 + len(extras)))
         e.set_shape([None, t, c])
         p.set_shape([None, t, 1])
         tt.set_shape([None, n_classes])
-        return e, p, tt, tf.stack([tf.cast(seed, tf.int64) * 1_000_003 + epoch, step])
+        for a, arr in zip(ex, extras):
+            a.set_shape([None, *arr.shape[1:]])
+        return e, p, tt, tf.stack([tf.cast(seed, tf.int64) * 1_000_003 + epoch, step]), tuple(ex)
 
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if augment is not None:
-        ds = ds.map(lambda e, p, tt, k: (*augment_batch(e, p, fs, augment, k), tt, k),
+        ds = ds.map(lambda e, p, tt, k, ex: (*augment_batch(e, p, fs, augment, k), tt, k, ex),
                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    ds = ds.map(lambda e, p, tt, k: ({"ecg": e, "prior": p}, tt))
+    ds = ds.map(lambda e, p, tt, k, ex: ({"ecg": e, "prior": p, **dict(zip(names, ex))}, tt))
     return ds.prefetch(tf.data.AUTOTUNE)

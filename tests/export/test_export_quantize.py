@@ -229,3 +229,16 @@ def test_reproduce_exports_the_table1_model_once(run, tmp_path):
     mtime = (out / "model_int8.tflite").stat().st_mtime
     assert reproduce.export_int8(run["dir"], out, reproduce.PROFILES["quick"], run["data"], run["cache"]) == r
     assert (out / "model_int8.tflite").stat().st_mtime == mtime
+
+
+def test_beat_model_with_rr_input_exports_int8_with_parity(trained_run, fake_data, window_cache, tmp_path):
+    """The two-input (waveform + RR features) beat model converts to int8 and passes parity on held-out windows."""
+    run = trained_run("mitdb-aami", "edge-rr")
+    out = tmp_path / "rr_int8.tflite"
+    report = q.quantize_run(run, "int8", out, data_dir=fake_data, calibration=32, max_eval=60,
+                            cache_dir=window_cache)
+    assert report["calibration"]["inputs"] == ["ecg", "prior", "rr"]
+    assert report["metadata"]["inputs"] == ["ecg", "prior", "rr"] and report["flex_ops"] == 0
+    assert report["parity"]["n"] == 60 and report["parity"]["partition"] == "test"
+    assert report["parity"]["top1_agreement"] >= 0.9
+    assert json.loads(out.with_suffix(".json").read_text())["parity"] == report["parity"]

@@ -28,11 +28,11 @@ from ecgnet_tf.model.layers import (
 )
 
 
-def _inputs(batch, t, c, seed=0):
+def _inputs(batch, t, c, seed=0, rr=0):
     rng = np.random.default_rng(seed)
     ecg = rng.standard_normal((batch, t, c)).astype("float32")
     prior = rng.random((batch, t, 1)).astype("float32")
-    return [ecg, prior]
+    return [ecg, prior] + ([rng.uniform(0.3, 2.0, (batch, rr)).astype("float32")] if rr else [])
 
 
 @pytest.mark.parametrize("name", CONFIG_NAMES)
@@ -40,10 +40,11 @@ def _inputs(batch, t, c, seed=0):
 def test_shapes_every_config(name, leads):
     keras.backend.clear_session()
     t = 360
-    model = build_model(get_model_config(name), t, leads, 4)
-    assert [i.name for i in model.inputs] == ["ecg", "prior"]
+    cfg = get_model_config(name)
+    model = build_model(cfg, t, leads, 4)
+    assert [i.name for i in model.inputs] == ["ecg", "prior"] + (["rr"] if cfg.rr_features else [])
     assert model.output_names == ["probs"]
-    y = model(_inputs(2, t, leads), training=False).numpy()
+    y = model(_inputs(2, t, leads, rr=cfg.rr_features), training=False).numpy()
     assert y.shape == (2, 4)
     np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
 
@@ -177,3 +178,19 @@ def test_analytic_flops_match_profiler_on_conv_dense():
     out = keras.layers.Dense(6, use_bias=False)(x)
     model = keras.Model(inp, out)
     assert count_flops(model) == profiler_flops(model) > 0
+
+
+def test_rr_branch_uses_the_rhythm_input():
+    """edge-rr: the same beat waveform with an early (S-like) rhythm gives another output."""
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    model = build_model(get_model_config("edge-rr"), 900, 1, 5)
+    ecg, prior, rr = _inputs(1, 900, 1, rr=8)
+    regular = np.ones((1, 8), np.float32) * np.array([0.8, 0.8, 0.8, 0.8, 1, 1, 1, 1], np.float32)
+    early = regular.copy()
+    early[0, [0, 4, 6]] = [0.5, 0.625, 0.625]
+    a = model([ecg, prior, regular], training=False).numpy()
+    b = model([ecg, prior, early], training=False).numpy()
+    assert not np.allclose(a, b)
+    assert model.get_layer("rr_log").get_config()["floor"] == 1e-3
+

@@ -224,3 +224,15 @@ def test_beat_table_counts_each_beat_once():
     assert np.all(np.diff(t) > 0.2)  # sorted, no beat twice (blocks own disjoint ranges)
     assert abs(len(t) - true_beats) <= 3  # edge beats without a full 2.5-s window are dropped
     assert sum(len(e) for e in beat.ecg) == len(t) and beat.ecg[0].shape[1:] == (900, 1)
+
+
+def test_beat_model_with_rr_input_is_refused_clearly():
+    import dataclasses
+
+    from ecgnet_tf.runs import ModelSpec
+
+    bspec = ModelSpec("mitdb-aami", ("N", "S", "V", "F", "Q"), 2.5, 0.0, "beat", pp.PreprocessConfig(),
+                      pp.ZScore(np.zeros(1), np.ones(1)))
+    beat = _Recorder(dataclasses.replace(bspec, inputs=("ecg", "prior", "rr")))
+    with pytest.raises(ValueError, match="RR-interval input are not supported by the monitor yet"):
+        Monitor(RRRuleClassifier(rule_spec()), MonitorConfig(fs=360.0), beat_classifier=beat)

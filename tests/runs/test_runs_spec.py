@@ -25,7 +25,7 @@ def test_sidecar_round_trip_keeps_everything():
     np.testing.assert_array_equal(back.zscore.mean, spec.zscore.mean)
     np.testing.assert_array_equal(back.zscore.std, spec.zscore.std)
     assert meta["classes"] == ["NORM", "MI"] and meta["decision"] == {"aggregation": "mean", "noise_class": None}
-    assert meta["preprocess_hash"] == pp.config_hash(spec.preprocess)
+    assert meta["preprocess_hash"] == pp.config_hash(spec.preprocess) and meta["inputs"] == ["ecg", "prior"]
 
 
 def test_sidecar_without_decision_uses_the_tasks_rule_and_incomplete_metadata_is_refused():
@@ -57,8 +57,15 @@ def test_prepare_zscores_ecg_and_shapes_prior():
     np.testing.assert_allclose(feed["ecg"], 1.0, atol=1e-6)  # (0.7 - 0.2) / 0.5
     assert feed["ecg"].dtype == np.float32 and feed["prior"].shape == (3, 3600, 1)
     assert spec.prepare({"ecg": x, "prior": prior[..., None]})["prior"].shape == (3, 3600, 1)
-    with pytest.raises(ValueError, match="need 'ecg' and 'prior'"):
+    with pytest.raises(ValueError, match=r"need \['ecg', 'prior'\]; missing \['prior'\]"):
         spec.prepare({"ecg": x})
+    rr_spec = dataclasses.replace(spec, inputs=("ecg", "prior", "rr"))
+    rr = np.full((3, 8), 0.8)
+    feed = rr_spec.prepare({"ecg": x, "prior": prior, "rr": rr})
+    assert sorted(feed) == ["ecg", "prior", "rr"] and feed["rr"].dtype == np.float32
+    assert sorted(spec.prepare({"ecg": x, "prior": prior, "rr": rr})) == ["ecg", "prior"]  # only the model's own
+    with pytest.raises(ValueError, match=r"missing \['rr'\]"):
+        rr_spec.prepare({"ecg": x, "prior": prior})
 
 
 def test_decide_averages_good_windows_and_abstains_to_noise():

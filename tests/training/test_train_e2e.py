@@ -153,3 +153,36 @@ def test_evaluate_on_records_never_overwrites_the_runs_metrics(trained_run, fake
     assert m["partition"] == "records" and m["n_records"] == 1
     assert evaluate.main([str(run), "--partition", "val", "--cache-dir", str(window_cache)]) == 0
     assert (run / "metrics.json").read_bytes() == before and (run / "evaluations" / "val" / "metrics.json").is_file()
+
+
+def test_beat_model_with_rr_input_trains_and_evaluates(trained_run, fake_data, window_cache, tmp_path):
+    """edge-rr: the RR-interval features of each beat travel through SMOTE, the pipeline and evaluation."""
+    from ecgnet_tf.runs import ModelSpec, load_model
+    from ecgnet_tf.tasks import TaskRecords, catalog, get_task, load_windows
+
+    run = trained_run("mitdb-aami", "edge-rr")
+    spec = ModelSpec.from_run(run)
+    assert spec.inputs == ("ecg", "prior", "rr")
+    model = load_model(run / "model.keras")
+    assert [i.name for i in model.inputs] == ["ecg", "prior", "rr"]
+    cfg = json.loads((run / "run.json").read_text())
+    assert cfg["model_config"]["rr_features"] == 8 and cfg["balance"]["after"]  # SMOTE ran with the RR features
+    m = json.loads((run / "metrics.json").read_text())
+    _check_metrics(m, get_task("mitdb-aami").classes)
+    # the same windows with another rhythm give other probabilities: the model reads the RR input
+    split = json.loads((run / "split.json").read_text())
+    task = get_task("mitdb-aami")
+    cat = catalog(task, fake_data)
+    w = load_windows(TaskRecords(task, None, cat.label_of, cat.entry_of), fake_data, split["test"][:1],
+                     spec.preprocess, window_cache)
+    assert w.rr.shape == (len(w), 8)
+    named = w.named()
+    p1 = spec.predict(model, named)
+    p2 = spec.predict(model, {**named, "rr": np.full_like(w.rr, 0.4)})
+    assert not np.allclose(p1, p2)
+
+
+def test_rr_input_needs_a_beat_task(fake_data, tmp_path, capsys):
+    rc = train.main(["--task", "cinc2017", "--config", "edge-rr", "--quick", "--data-dir", str(fake_data),
+                     "--out", str(tmp_path / "r")])
+    assert rc == 2 and "needs a beat task (mitdb-aami), not cinc2017" in capsys.readouterr().err

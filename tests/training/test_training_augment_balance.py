@@ -68,3 +68,17 @@ def test_smote_tomek_balances_training_only():
     for part in ("val", "test"):
         with pytest.raises(ValueError, match="training partition"):
             smote_tomek(x, y, partition=part)
+
+
+def test_smote_tomek_carries_per_window_features():
+    """RR features travel with their windows: kept windows keep theirs, synthetic ones interpolate."""
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(0, 1, (300, 30, 1)), rng.normal(2, 1, (20, 30, 1))]).astype(np.float32)
+    y = np.array([0] * 300 + [1] * 20)
+    rr = np.concatenate([np.full((300, 2), 1.0), np.full((20, 2), 0.6)]).astype(np.float32)
+    res = smote_tomek(x, y, BalanceConfig(majority_cap=200, target=100, tomek_decimate=1), seed=0, extra=rr)
+    assert res.extra.shape == (len(res.y), 2)
+    real = res.source >= 0
+    np.testing.assert_array_equal(res.extra[real], rr[res.source[real]])
+    np.testing.assert_allclose(res.extra[~real], 0.6, atol=1e-6)  # minority class: interpolated between 0.6s
+    assert smote_tomek(x, y, BalanceConfig(majority_cap=200, target=100), seed=0).extra is None

@@ -69,3 +69,16 @@ def test_epochs_are_keyed_so_a_resumed_pipeline_sees_the_same_batches():
         np.testing.assert_array_equal(u[2], v[2])
     # epochs differ in order and in augmentation draws
     assert not np.array_equal(full[0][0], full[4][0])
+
+
+def test_extra_named_inputs_are_batched_with_their_windows():
+    x, p, y = _data()
+    rr = np.arange(50 * 3, dtype=np.float32).reshape(50, 3)
+    ds = make_dataset(x, p, y, 3, 16, shuffle=True, seed=2, epochs=1, extra={"rr": rr},
+                      augment=AugmentConfig(p_noise=1.0, p_shift=0.0), fs=36.0)
+    for feed, _ in ds:
+        assert sorted(feed) == ["ecg", "prior", "rr"] and feed["rr"].shape[1:] == (3,)
+        # each window's features came with it (the unshifted prior identifies the window)
+        for pr, r in zip(feed["prior"].numpy()[:, :, 0], feed["rr"].numpy()):
+            i = int(np.flatnonzero((p == pr).all(axis=1))[0])
+            np.testing.assert_array_equal(r, rr[i])
