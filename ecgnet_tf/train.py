@@ -38,7 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-from", type=Path, default=None, help="run folder or .keras to initialise weights from")
     p.add_argument("--quick", action="store_true", help="smoke profile: minutes on 2 CPU cores")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
-    p.add_argument("--patience", type=int, default=5, help="early stopping on validation loss")
+    p.add_argument("--patience", type=int, default=5, help="early stopping: epochs without improvement of --monitor")
+    p.add_argument("--monitor", default="val_loss", choices=("val_loss", "val_macro_f1"),
+                   help="validation figure for early stopping and the best model (val_macro_f1 follows the rare "
+                        "classes; default val_loss)")
     p.add_argument("--max-per-record", type=int, default=None,
                    help="cap training/validation windows per record (default: none; --quick sets one)")
     p.add_argument("--max-records", type=int, default=None,

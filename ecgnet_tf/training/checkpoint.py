@@ -89,10 +89,11 @@ class EpochCheckpoint(keras.callbacks.Callback):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.monitor = monitor
+        self.mode = "min" if monitor.endswith("loss") else "max"  # losses fall, scores (F1, AUC) rise
         self.patience = patience
         self.sync_replicas = sync_replicas
         state = state or {}
-        self.best = float(state.get("best", np.inf))
+        self.best = float(state.get("best", np.inf if self.mode == "min" else -np.inf))
         self.wait = int(state.get("wait", 0))
         self.epoch = int(state.get("epoch", 0))
         self._epochs_here = 0
@@ -113,9 +114,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
         logs = logs or {}
         if self.sync_replicas:
             sync_replica_statistics(self.model)
-        value = float(logs.get(self.monitor, np.inf))
+        value = float(logs.get(self.monitor, np.nan))
         self.epoch = epoch + 1
-        if value < self.best:
+        if value < self.best if self.mode == "min" else value > self.best:  # NaN never improves
             self.best, self.wait = value, 0
             atomic.save_model(self.model, self.run_dir / "model.keras")
         else:
@@ -162,3 +163,27 @@ def trim_history(path: Path, epochs: int) -> None:
     if len(rows) > epochs + 1:
         with atomic.atomic_path(path) as tmp, open(tmp, "w", newline="") as out:
             csv.writer(out).writerows(rows[:epochs + 1])
+
+
+class ValidationMacroF1(keras.callbacks.Callback):
+    """Adds ``val_macro_f1`` to the epoch logs: macro F1 of the model on the validation windows.
+
+    For early stopping and model selection on a figure that tracks the rare classes (a supraventricular
+    beat missed costs as much as all the normal beats together), where the validation loss is dominated
+    by the majority class. Must come before the callbacks that read it (CSVLogger, EpochCheckpoint).
+    """
+
+    def __init__(self, feed: dict, y: np.ndarray, classes: tuple[str, ...], multilabel: bool = False,
+                 batch_size: int = 256):
+        super().__init__()
+        self.feed, self.y, self.classes, self.multilabel = feed, y, tuple(classes), multilabel
+        self.batch_size = batch_size
+
+    def on_epoch_end(self, epoch, logs=None):
+        from .metrics import classification_report
+
+        probs = np.asarray(self.model.predict(self.feed, batch_size=self.batch_size, verbose=0), np.float64)
+        report = classification_report(self.y, probs, self.classes, multilabel=self.multilabel)
+        if logs is not None:
+            logs["val_macro_f1"] = float(report["macro"]["f1"])
+

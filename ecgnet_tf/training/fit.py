@@ -41,6 +41,10 @@ QUICK = {"epochs": 2, "max_per_record": {"mitdb": 150, "ptbxl": None, "cinc2017"
 
 
 
+#: validation figures early stopping and model selection can follow (losses fall, scores rise)
+MONITORS = ("val_loss", "val_macro_f1")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Every training setting (the ``train`` command's options, same names).
@@ -67,6 +71,7 @@ class TrainConfig:
     quick: bool = False
     resume: bool = False
     patience: int = 5
+    monitor: str = "val_loss"
     max_per_record: int | None = None
     max_records: int | None = None
     eval_max_per_record: int | None = None
@@ -165,7 +170,7 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
     from ..runs import RunConfig, load_model, save_split, save_zscore, versions
     from ..tasks import load_windows, reduce_training_records, task_records
     from .balance import smote_tomek
-    from .checkpoint import EpochCheckpoint, read_state, restore_rng_states, trim_history
+    from .checkpoint import EpochCheckpoint, ValidationMacroF1, read_state, restore_rng_states, trim_history
     from .evaluation import evaluate_run
     from .losses import FocalLoss, WeightedCrossEntropy, inverse_frequency_weights, make_loss
     from .pipeline import make_dataset, steps_per_epoch
@@ -244,6 +249,7 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
                         folds=folds, fold=cfg.fold, train_fraction=cfg.train_fraction,
                         init_from=str(cfg.init_from) if cfg.init_from else None, strategy=cfg.strategy,
                         max_per_record=max_per_record, max_records=max_records, eval_max_per_record=eval_cap,
+                        monitor=cfg.monitor,
                         augment=aug.to_dict() if aug else None, balance=balance_info,
                         class_weights=weights.tolist(), data_dir=str(data_dir.resolve()), versions=versions())
     run_cfg.save(run_dir)
@@ -276,7 +282,18 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
                                          positive_fraction=y_train.mean(axis=0) if task.multilabel else None),
                           metrics=[keras.metrics.AUC(name="auc", multi_label=task.multilabel)])
     # every worker saves (saving a distributed model is collective), a non-chief one into its temporary run_dir
-    ckpt = EpochCheckpoint(run_dir, patience=cfg.patience, state=state, sync_replicas=worker is not None)
+    if cfg.monitor not in MONITORS:
+        raise ValueError(f"--monitor must be one of {MONITORS}, got {cfg.monitor!r}")
+    if cfg.monitor == "val_macro_f1" and worker is not None:
+        raise ValueError("--monitor val_macro_f1 is not supported with --strategy multiworker (use val_loss)")
+    ckpt = EpochCheckpoint(run_dir, monitor=cfg.monitor, patience=cfg.patience, state=state,
+                           sync_replicas=worker is not None)
+    selection = []
+    if cfg.monitor == "val_macro_f1":
+        val_feed = {"ecg": zscore.transform(val.x).astype(np.float32), "prior": val.prior[..., None]}
+        if use_rr:
+            val_feed["rr"] = val.rr
+        selection = [ValidationMacroF1(val_feed, val.y, task.classes, task.multilabel)]
     trim_history(run_dir / "history.csv", initial_epoch)
     if initial_epoch < epochs and not (state and state.get("wait", 0) >= cfg.patience):
         model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
@@ -284,7 +301,8 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
                   verbose=1 if sys.stdout.isatty() else 2,
                   # the history row is written before the checkpoint state: a kill between the two leaves
                   # one extra row, which the resume trims (trim_history)
-                  callbacks=[keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=initial_epoch > 0),
+                  callbacks=[*selection,
+                             keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=initial_epoch > 0),
                              ckpt, keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), profile_batch=0)])
     if worker is not None:  # every worker prints it: equal digests, the workers ended with the same model
         print(f"{worker}: final weights {weights_digest(model.get_weights())}")

@@ -186,3 +186,20 @@ def test_rr_input_needs_a_beat_task(fake_data, tmp_path, capsys):
     rc = train.main(["--task", "cinc2017", "--config", "edge-rr", "--quick", "--data-dir", str(fake_data),
                      "--out", str(tmp_path / "r")])
     assert rc == 2 and "needs a beat task (mitdb-aami), not cinc2017" in capsys.readouterr().err
+
+
+def test_model_selection_on_validation_macro_f1(fake_data, window_cache, tmp_path):
+    """--monitor val_macro_f1: the figure is logged every epoch and the best model is the highest one."""
+    import csv
+
+    out = tmp_path / "f1"
+    rc = train.main(["--task", "mitdb-aami", "--config", "edge-rr", "--quick", "--epochs", "2", "--batch-size", "16",
+                     "--monitor", "val_macro_f1", "--data-dir", str(fake_data), "--out", str(out),
+                     "--cache-dir", str(window_cache)])
+    assert rc == 0
+    rows = list(csv.DictReader(open(out / "history.csv")))
+    f1 = [float(r["val_macro_f1"]) for r in rows]
+    assert len(f1) == 2 and all(0.0 <= v <= 1.0 for v in f1)
+    state = json.loads((out / "checkpoints" / "state.json").read_text())
+    assert state["monitor"] == "val_macro_f1" and state["best"] == pytest.approx(max(f1))
+    assert json.loads((out / "run.json").read_text())["monitor"] == "val_macro_f1"
