@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runs import SIDECAR_KEYS, ModelSpec, RunConfig, load_model, load_split
+from ..runs import SIDECAR_KEYS, ModelSpec, RunConfig, load_model, load_split, sidecar_metadata
 from ..settings import resolve_data_dir
 from ..tasks import get_task
 
@@ -61,7 +61,7 @@ def run_spec(run_dir: Path, data_dir: str | None) -> tuple[ModelSpec, Path]:
 def tflite_spec(model_path: Path, run: Path | None, data_dir: str | None) -> tuple[ModelSpec, Path, Path | None]:
     """Spec of a .tflite model: sidecar ``M.json`` "metadata" first, then ``--run`` (or the sidecar's run_dir)."""
     side = model_path.with_suffix(".json")
-    meta = json.loads(side.read_text()).get("metadata", {}) if side.is_file() else {}
+    meta = sidecar_metadata(model_path)
     run = run or (Path(meta["run_dir"]) if meta.get("run_dir") else None)
     has_run = run is not None and (run / "run.json").is_file()
     spec = ModelSpec.from_sidecar_file(model_path)

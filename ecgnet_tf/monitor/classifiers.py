@@ -6,14 +6,13 @@ window length, overlap, prior kind, decision rule).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from ..data.errors import DataError
-from ..runs import ModelSpec, load_model
+from ..runs import ModelSpec, load_model, sidecar_metadata
 
 
 @runtime_checkable
@@ -25,16 +24,6 @@ class WindowClassifier(Protocol):
     def predict(self, ecg: np.ndarray, prior: np.ndarray) -> np.ndarray: ...
 
 
-def spec_from_run(run_dir: Path) -> ModelSpec:
-    """ModelSpec of a training run folder (run.json + normalization.json)."""
-    return ModelSpec.from_run(run_dir)
-
-
-def spec_from_metadata(meta: dict) -> ModelSpec:
-    """ModelSpec from a .tflite sidecar's ``metadata`` object."""
-    return ModelSpec.from_sidecar(meta)
-
-
 class KerasRunClassifier:
     """The best model (``model.keras``) of a training run folder."""
 
@@ -42,7 +31,7 @@ class KerasRunClassifier:
         run_dir = Path(run_dir)
         if not (run_dir / "model.keras").is_file():
             raise DataError(f"{run_dir}: no model.keras (not a finished training run)")
-        self.spec = spec_from_run(run_dir)
+        self.spec = ModelSpec.from_run(run_dir)
         self.model = load_model(run_dir / "model.keras")
         self.batch_size = batch_size
 
@@ -90,7 +79,7 @@ class TfliteClassifier:
         if spec is not None:
             return spec
         sidecar = path.with_suffix(".json")
-        meta = (json.loads(sidecar.read_text()).get("metadata") or {}) if sidecar.is_file() else {}
+        meta = sidecar_metadata(path)
         if run_dir is None and meta.get("run_dir") and Path(meta["run_dir"]).is_dir():
             run_dir = Path(meta["run_dir"])
         if run_dir is None:

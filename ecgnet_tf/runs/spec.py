@@ -18,10 +18,23 @@ import numpy as np
 from .. import preprocess as pp
 from ..data.errors import DataError
 from ..tasks import TASKS, TaskSpec, get_task
+from ..tasks.inputs import window_samples
 from .folder import RunConfig, load_zscore
 
 #: keys a sidecar's ``metadata`` must hold to rebuild a spec without the run folder
 SIDECAR_KEYS: tuple[str, ...] = ("task", "classes", "preprocess", "normalization", "window_s", "prior_kind")
+
+
+def sidecar_metadata(model_path: Path) -> dict:
+    """The ``metadata`` object of ``M.json`` next to ``M.tflite`` ({} when there is none); a sidecar
+    that is not valid JSON gives an error naming it."""
+    side = Path(model_path).with_suffix(".json")
+    if not side.is_file():
+        return {}
+    try:
+        return json.loads(side.read_text()).get("metadata") or {}
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{side}: not valid JSON ({exc})") from exc
 
 
 @dataclass(frozen=True)
@@ -101,13 +114,7 @@ class ModelSpec:
     @classmethod
     def from_sidecar_file(cls, path: Path) -> "ModelSpec | None":
         """Spec from ``M.json`` next to ``M.tflite`` (None when absent or incomplete)."""
-        side = Path(path).with_suffix(".json")
-        if not side.is_file():
-            return None
-        try:
-            meta = json.loads(side.read_text()).get("metadata") or {}
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{side}: not valid JSON ({exc})") from exc
+        meta = sidecar_metadata(path)
         return cls.from_sidecar(meta) if all(k in meta for k in SIDECAR_KEYS) else None
 
     def to_sidecar(self) -> dict:
@@ -131,7 +138,7 @@ class ModelSpec:
     @property
     def window_samples(self) -> int:
         """Window length W in samples at the model rate."""
-        return int(round(self.window_s * self.fs))
+        return window_samples(self, self.fs)
 
     @property
     def hop_samples(self) -> int:

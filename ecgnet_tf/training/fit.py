@@ -260,7 +260,8 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
     train_ds = make_dataset(x_train, p_train, y_train, n_classes, global_batch, shuffle=True, seed=cfg.seed,
                             augment=aug, fs=fs, epochs=epochs, initial_epoch=min(initial_epoch, epochs),
                             extra={"rr": rr_train} if use_rr else None)
-    val_ds = make_dataset(zscore.transform(val.x).astype(np.float32), val.prior, val.y, n_classes, global_batch,
+    x_val = zscore.transform(val.x).astype(np.float32)
+    val_ds = make_dataset(x_val, val.prior, val.y, n_classes, global_batch,
                           extra={"rr": val.rr} if use_rr else None)
     steps = steps_per_epoch(len(x_train), global_batch)
     if worker is not None:
@@ -290,7 +291,7 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
                            sync_replicas=worker is not None)
     selection = []
     if cfg.monitor == "val_macro_f1":
-        val_feed = {"ecg": zscore.transform(val.x).astype(np.float32), "prior": val.prior[..., None]}
+        val_feed = {"ecg": x_val, "prior": val.prior[..., None]}
         if use_rr:
             val_feed["rr"] = val.rr
         selection = [ValidationMacroF1(val_feed, val.y, task.classes, task.multilabel)]
