@@ -23,3 +23,19 @@ TASK_CLAIMS: dict[str, dict[str, float]] = {
     "ptbxl-mi-loc": {},
     "cinc2017": {},
 }
+
+#: Published inter-patient MIT-BIH results (DS1 -> DS2 as published, 22 records), in percent, as quoted
+#: in the project's beat issue: shown in the beat report as a separate, labelled table, never as our results.
+#: None where the publication reports another figure (Niu et al. give F1).
+PUBLISHED_BEAT_BASELINES: tuple[dict, ...] = (
+    {"method": "de Chazal et al. 2004 (linear discriminants)", "S_se": 76, "S_ppv": 38, "V_se": 77, "V_ppv": 82},
+    {"method": "Zhang et al. 2014", "S_se": 79.1, "S_ppv": 36.0, "V_se": 85.5, "V_ppv": 92.7},
+    {"method": "Lin & Yang 2014 (normalised RR + morphology)", "S_se": 81, "S_ppv": 31, "V_se": 86, "V_ppv": 73},
+    {"method": "Niu et al. 2020 (symbolic input + CNN)", "S_se": None, "S_ppv": None, "V_se": None, "V_ppv": None,
+     "S_f1": 76.6, "V_f1": 89.7},
+)
+
+#: The beat issue's targets (fractions): strict DS2, reference R peaks, mean of three seeds; the
+#: end-to-end mode within ``end_to_end_within`` of each.
+BEAT_TARGETS: dict[str, float] = {"S_sensitivity": 0.80, "S_ppv": 0.55, "V_sensitivity": 0.92, "V_ppv": 0.92,
+                                  "accuracy": 0.94, "end_to_end_within": 0.02}

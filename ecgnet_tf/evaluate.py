@@ -1,6 +1,11 @@
 """Evaluate a trained run on its held-out partition (or on other data / records).
 
     python -m ecgnet_tf.evaluate RUN_DIR [--data-dir D2] [--records 100,103] [--partition test|val]
+    python -m ecgnet_tf.evaluate RUN_DIR --ds2 published22        # MIT-BIH DS2 as published (22 records)
+    python -m ecgnet_tf.evaluate RUN_DIR --end-to-end --out O     # detected R peaks + EC57 bxb scoring
+
+A beat run's own test set is the strict DS2 (21 records: 202 shares its subject with 201 in DS1);
+``--ds2 published22`` adds 202 back, the literature-comparable variant only.
 """
 from __future__ import annotations
 
@@ -12,7 +17,10 @@ from pathlib import Path
 from .data.errors import DataError
 from .cli import add_data_dir_argument, run_command
 from .settings import resolve_data_dir
-from .training.evaluation import evaluate_run
+from .data.mitdb import available_records
+from .runs import RunConfig
+from .training.end_to_end import evaluate_end_to_end
+from .training.evaluation import DS2_VARIANTS, ds2_records, evaluate_run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,15 +33,37 @@ def main(argv: list[str] | None = None) -> int:
                         help="report folder (default: the run folder for its own test set; RUN/evaluations/<what> "
                              "for --records, --partition val or another --data-dir, so the run's metrics.json stays)")
     parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument("--ds2", default=None, choices=DS2_VARIANTS,
+                        help="MIT-BIH beat runs: evaluate on DS2 strict (21 records) or as published (22, with "
+                             "record 202, whose subject is in DS1: literature comparison only)")
+    parser.add_argument("--end-to-end", action="store_true",
+                        help="MIT-BIH beat runs: find R peaks with the project's detector, classify every detected "
+                             "beat and score beat by beat against the reference (EC57); writes OUT/metrics.json "
+                             "(default OUT: RUN/evaluations/end-to-end[-<ds2>])")
     args = parser.parse_args(argv)
 
     def body() -> None:
         data_dir = resolve_data_dir(args.data_dir) if args.data_dir else None
-        m = evaluate_run(args.run_dir, data_dir, args.records.split(",") if args.records else None,
-                         args.partition, args.out, args.cache_dir)
+        records = args.records.split(",") if args.records else None
+        if args.ds2:
+            if records:
+                raise ValueError("give --records or --ds2, not both")
+            records = ds2_records(args.ds2, available_records(data_dir or RunConfig.load(args.run_dir).data_dir))
+        if args.end_to_end:
+            name = "end-to-end" + (f"-{args.ds2}" if args.ds2 else "")
+            out = args.out or args.run_dir / "evaluations" / name
+            m = evaluate_end_to_end(args.run_dir, out, data_dir, records)
+            gross = {k: m["end_to_end"][k] for k in ("S", "V", "matched", "missed", "extra")}
+            print(json.dumps({"task": m["task"], "n_records": m["n_records"], "end_to_end": gross,
+                              "out_dir": m["out_dir"]}, indent=2))
+            return
+        out = args.out
+        if args.ds2 and out is None:
+            out = args.run_dir / "evaluations" / f"ds2-{args.ds2}"
+        m = evaluate_run(args.run_dir, data_dir, records, args.partition, out, args.cache_dir)
         print(json.dumps({k: m[k] for k in ("task", "partition", "n", "accuracy", "macro", "out_dir")}, indent=2))
 
-    return run_command(body, (DataError, FileNotFoundError))
+    return run_command(body, (DataError, FileNotFoundError, ValueError))
 
 
 if __name__ == "__main__":

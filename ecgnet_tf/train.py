@@ -15,6 +15,7 @@ from .cli import add_data_dir_argument, run_command
 from .data.download import DownloadError
 from .data.errors import DataError
 from .tasks import TASKS
+from .training.balance import BALANCE_MODES
 from .training.losses import LOSSES
 
 
@@ -30,9 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", default="focal", choices=LOSSES)
     p.add_argument("--gamma", type=float, default=2.0, help="focal loss gamma")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--split", default="standard", choices=("standard", "kfold"),
-                   help="task's standard split, or stratified record-level K-fold (see --folds)")
-    p.add_argument("--folds", type=int, default=None, help="K for --split kfold (default 5)")
+    p.add_argument("--split", default="standard", choices=("standard", "kfold", "ds1-cv"),
+                   help="task's standard split, stratified record-level K-fold, or (mitdb-aami) patient-grouped "
+                        "K-fold inside DS1 for choosing settings without DS2 (see --folds)")
+    p.add_argument("--folds", type=int, default=None, help="K for --split kfold (default 5) or ds1-cv (default 3)")
     p.add_argument("--fold", type=int, default=0, help="which fold is the test fold")
     p.add_argument("--train-fraction", type=float, default=1.0, help="fraction of training records kept")
     p.add_argument("--init-from", type=Path, default=None, help="run folder or .keras to initialise weights from")
@@ -42,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--monitor", default="val_loss", choices=("val_loss", "val_macro_f1"),
                    help="validation figure for early stopping and the best model (val_macro_f1 follows the rare "
                         "classes; default val_loss)")
+    p.add_argument("--class-scale", default=None,
+                   help="decision rule: comma-separated factor per class multiplying the probabilities before the "
+                        "argmax (class priors chosen on training data only, e.g. by python -m "
+                        "ecgnet_tf.beat_study; stored in run.json and exported sidecars)")
     p.add_argument("--max-per-record", type=int, default=None,
                    help="cap training/validation windows per record (default: none; --quick sets one)")
     p.add_argument("--max-records", type=int, default=None,
@@ -49,7 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: all; --quick samples 600 CinC 2017 records)")
     p.add_argument("--eval-max-per-record", type=int, default=None,
                    help="cap held-out windows per record (smoke runs only; reported in metrics.json)")
-    p.add_argument("--no-smote", action="store_true", help="skip SMOTE-Tomek balancing of beat tasks")
+    p.add_argument("--balance", default="smote", choices=BALANCE_MODES,
+                   help="beat tasks' training balance: SMOTE-Tomek (default), undersample (majority classes "
+                        "randomly capped at --majority-cap, real windows only) or none; class weights in the "
+                        "loss follow the balanced counts")
+    p.add_argument("--no-smote", action="store_true", help="same as --balance none")
     p.add_argument("--majority-cap", type=int, default=None,
                    help="SMOTE-Tomek: training windows kept per majority class (default 12000; 1500 with --quick)")
     p.add_argument("--smote-target", type=int, default=None,

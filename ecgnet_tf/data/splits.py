@@ -168,6 +168,55 @@ def mitdb_dechazal(
     )
 
 
+def mitdb_ds1_folds(
+    available: Sequence[str] | None = None,
+    k: int = 3,
+    fold: int = 0,
+    seed: int = 0,
+    class_counts: Mapping[str, Mapping[str, int]] | None = None,
+    n_val: int | None = None,
+) -> Split:
+    """Patient-grouped K-fold cross-validation **inside DS1** (DS2 is never touched).
+
+    For choosing balancing, thresholds or class priors without looking at DS2: DS1's records are
+    dealt into ``k`` folds (fold ``fold`` is the test partition) so that the supraventricular (S),
+    then ventricular (V) beats spread evenly: records sorted by S count, then V count (descending),
+    are dealt in a snake order (0..k-1, k-1..0, ...), ties broken by a seeded shuffle. From the
+    remaining records ``n_val`` (default: 4/22 of them) are carved for validation as in
+    :func:`mitdb_dechazal`. Records 201 and 202 are one subject; 202 is not in DS1, so every DS1
+    record is its own patient.
+    """
+    avail = set(available) if available is not None else set(mitdb.RECORDS)
+    ds1 = [r for r in DS1 if r in avail]
+    if k < 2 or k > len(ds1):
+        raise ValueError(f"DS1 cross-validation needs 2 <= folds <= {len(ds1)} records, got {k}")
+    if not 0 <= fold < k:
+        raise ValueError(f"fold must be in 0..{k - 1}, got {fold}")
+    counts = class_counts or {}
+    rng = np.random.default_rng(seed)
+    shuffled = [ds1[i] for i in rng.permutation(len(ds1))]
+    order = sorted(shuffled, key=lambda r: (-counts.get(r, {}).get("S", 0), -counts.get(r, {}).get("V", 0)))
+    snake = [i if (j // k) % 2 == 0 else k - 1 - i for j, i in enumerate(list(range(k)) * (len(order) // k + 1))]
+    test = tuple(sorted(r for r, f in zip(order, snake) if f == fold))
+    rest = [r for r in ds1 if r not in test]
+    if n_val is None:
+        n_val = max(1, round(len(rest) * 4 / 22))
+    n_val = min(n_val, max(len(rest) - 1, 0))
+    if class_counts is not None and n_val > 0:
+        val = _balanced_val_pick(rest, n_val, seed, class_counts)
+    else:
+        val = _seeded_pick(rest, n_val, seed)
+    train = tuple(r for r in rest if r not in val)
+    return Split(
+        name=f"ds1-cv{k}-fold{fold}",
+        train=train,
+        val=val,
+        test=test,
+        patient_of={r: mitdb.patient_id(r) for r in ds1},
+        notes=(f"cross-validation inside DS1: fold {fold} of {k} is the test partition; DS2 unused",),
+    )
+
+
 def kfold_split(
     ids: Sequence[str],
     labels: Sequence[str],

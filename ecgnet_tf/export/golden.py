@@ -9,16 +9,21 @@ Python inference pipeline stage by stage and writes
                                filter coefficients computed here (Kalman smoother lfilter b/a/zi,
                                Butterworth SOS + sosfilt_zi at the input rate, resample_poly FIR taps,
                                Pan-Tompkins band-pass and constants in samples), z-score statistics,
-                               classes, window length/hop, prior kind, zones and taper, routing thresholds
+                               classes, window length/hop, prior kind, zones and taper, routing thresholds,
+                               and for models with an RR-interval input the RR-feature constants ("rr")
     DIR/golden.json            raw input -> after baseline -> (after notch) -> after band-pass ->
                                resampled (float32) -> R peaks -> windows -> z-scored first window ->
-                               prior maps -> Keras probabilities (and TFLite probabilities)
+                               prior maps -> (RR feature rows of the windows, "rr" models) -> Keras
+                               probabilities (and TFLite probabilities)
     DIR/sample_recording.json  the synthetic input alone (the app's bundled sample)
 
 Windows and prior maps come from :func:`ecgnet_tf.tasks.record_inputs`, the function training,
 evaluation and the monitor use, so prior values are at float16 precision (what the training window
 cache stores; ``PriorMap.java`` rounds the same way) and z-scoring is the run's
-:meth:`~ecgnet_tf.runs.ModelSpec.prepare`.
+:meth:`~ecgnet_tf.runs.ModelSpec.prepare`. For a beat model with the "rr" input, the ``rr`` stage holds
+the (n_windows, 8) float32 rows of :func:`ecgnet_tf.preprocess.rr_features` over all detected R peaks,
+taken at the windows' centre beats (``RRFeatures.java`` computes them from the R peaks alone), and the
+Keras and TFLite predictions are fed those rows.
 
 The phone consumes coefficients instead of re-designing filters, so Python stays the single source
 of truth; ``android_demo/core/run_tests.sh DIR`` checks the Java port against ``golden.json``.
@@ -136,6 +141,22 @@ def _prior_spec(kind: str, fs: float, taper_s: float = 0.020) -> dict:
                     "np.convolve(mask, taper, 'same'), clipped to [0, 1]; kind 'beat' uses r = W // 2"}
 
 
+def _rr_spec(fs: float, cfg: pp.RRConfig = pp.RRConfig()) -> dict:
+    """Every constant of :func:`~ecgnet_tf.preprocess.rr_features` for beat positions at ``fs`` Hz
+    (times in s), as :func:`~ecgnet_tf.tasks.inputs.beat_inputs` calls it (the default ``RRConfig``)."""
+    return {"fs": float(fs), "local_beats": int(cfg.local_beats), "min_rr_s": float(cfg.min_rr_s),
+            "max_rr_s": float(cfg.max_rr_s), "default_rr_s": float(cfg.default_rr_s),
+            "features": list(pp.RR_FEATURE_NAMES), "dtype": "float32",
+            "note": "beats b[0..n-1] = all detected R peaks (samples at fs, sorted); r[k] = (b[k] - b[k-1]) / fs "
+                    "(float64, k >= 1), plausible when min_rr_s <= r[k] <= max_rr_s. Beat i: pre = clip(r[i]), "
+                    "post = clip(r[i+1]) into [min_rr_s, max_rr_s]; baseline = plausible r among r[1..i-1] "
+                    "(c of them, summed sequentially); running = sum / c, local = mean of the last "
+                    "min(c, local_beats); when c == 0 both = warm-up RR = r[f] if i >= f - 1, f = index of the "
+                    "first plausible interval, else default_rr_s. Beat 0's pre and the last beat's post = its "
+                    "local. Ratios pre/local, post/pre, pre/running, local/running in float64, then every "
+                    "column cast to float32. A beat window's row is the row of its centre beat."}
+
+
 def pipeline_config(run_dir: Path, fs_in: float) -> dict:
     """The phone pipeline description of ``run_dir`` for input sampled at ``fs_in`` Hz."""
     from ecgnet_tf.runs import ModelSpec, RunConfig
@@ -167,7 +188,13 @@ def pipeline_config(run_dir: Path, fs_in: float) -> dict:
     beats = is_beat_layout(spec)  # beat-centred windows (MIT-BIH) vs fixed segments
     window = {"mode": "beats" if beats else "segments", "window_s": spec.window_s, "length": w,
               "hop": None if beats else spec.hop_samples, "overlap": None if beats else spec.segment_overlap}
-    return {
+    has_rr = "rr" in spec.inputs
+    if has_rr and not beats:
+        raise ValueError(f"{run_dir}: an RR-interval input needs beat windows; task {task.name} cuts segments")
+    inputs = {"ecg": [1, w, task.n_leads], "prior": [1, w, 1]}
+    if has_rr:
+        inputs["rr"] = [1, len(pp.RR_FEATURE_NAMES)]
+    conf = {
         "format": FORMAT, "run": str(run_dir), "task": task.name, "classes": list(task.classes),
         "multilabel": task.multilabel, "record_level": task.record_level, "n_leads": task.n_leads,
         "model_config": rc.config, "fs_in": float(fs_in), "fs_out": fs_out,
@@ -176,10 +203,14 @@ def pipeline_config(run_dir: Path, fs_in: float) -> dict:
         "output_dtype": "float32", "rpeaks": _rpeak_spec(fs_out, RPEAK_LEAD[task.database]),
         "normalization": spec.zscore.to_dict(), "window": window,
         "prior": _prior_spec(spec.prior_kind, fs_out),
-        "model": {"inputs": {"ecg": [1, w, task.n_leads], "prior": [1, w, 1]}, "output": "probs",
-                  "activation": "sigmoid" if task.multilabel else "softmax"},
+        "model": {"inputs": inputs, "output": "probs", "activation": "sigmoid" if task.multilabel else "softmax"},
         "routing": ROUTING,
+        # how outputs become decisions (record averaging, noise class, per-class factors of the argmax)
+        "decision": spec.decision.to_dict(),
     }
+    if has_rr:
+        conf["rr"] = _rr_spec(fs_out)
+    return conf
 
 
 # ----------------------------------------------------------------------------------------------
@@ -244,9 +275,6 @@ def make_golden(run_dir: Path, out: Path, tflite: Path | None = None, seconds: f
     rc = RunConfig.load(run_dir)
     task = get_task(rc.task)
     spec = ModelSpec.from_run(run_dir)
-    if "rr" in spec.inputs:
-        raise ValueError(f"{run_dir}: golden vectors for models with an RR-interval input are not available yet "
-                         "(the Android core computes no RR features)")
     fs = float(fs or TYPICAL_FS[task.database])
     pcfg = spec.preprocess
     conf = pipeline_config(run_dir, fs)
@@ -289,6 +317,8 @@ def make_golden(run_dir: Path, out: Path, tflite: Path | None = None, seconds: f
                          "count": int(len(inputs))}
     stages["zscored_first"] = _leads(feed["ecg"][0])
     stages["priors"] = _f(inputs.prior)
+    if "rr" in spec.inputs:  # rr_features(all R peaks)[kept], float32: what prepare() feeds the model
+        stages["rr"] = _f(feed["rr"])
 
     model = load_model(run_dir / "model.keras")
     keras_probs = spec.predict(model, inputs.named(), batch_size=32)

@@ -21,7 +21,8 @@ from __future__ import annotations
 import tf_keras as keras
 
 from .config import ModelConfig
-from .layers import GuidedAttention, LogCompress, PositionalEncoding, SpatialAttention, SqueezeExcitation
+from .layers import (GuidedAttention, LogCompress, PositionalEncoding, SpatialAttention, SqueezeExcitation,
+                     WindowStandardize)
 
 
 #: BatchNorm moving-average momentum. Keras' 0.99 needs several hundred steps before the inference
@@ -119,8 +120,9 @@ def build_model(
     ecg = keras.Input(shape=(n_samples, n_leads), batch_size=batch_size, name="ecg", dtype="float32")
     prior = keras.Input(shape=(n_samples, 1), batch_size=batch_size, name="prior", dtype="float32")
 
-    # stem and early downsampling
-    x = _conv_bn_relu(ecg, cfg.stem_filters, cfg.stem_kernel, "stem", strides=cfg.stem_stride)
+    # stem and early downsampling (optionally on each window's own amplitude scale)
+    x = WindowStandardize(name="window_standardize")(ecg) if cfg.window_norm else ecg
+    x = _conv_bn_relu(x, cfg.stem_filters, cfg.stem_kernel, "stem", strides=cfg.stem_stride)
     for i, p in enumerate(cfg.pre_pool):
         x = _pool(x, p, cfg.pool_type, f"pre_pool{i}")
 

@@ -82,6 +82,8 @@ class ModelConfig:
     # rhythm branch: RR-interval features of the beat (input "rr", preprocess.rr_features), 0 = none
     rr_features: int = 0
     rr_units: tuple[int, ...] = (32, 16)
+    # standardise every window over time (its own mean and scale) before the stem
+    window_norm: bool = False
 
     def __post_init__(self) -> None:
         for key in ("pre_pool", "conv_filters", "branch_kernels", "dense_units", "rr_units"):
@@ -194,6 +196,8 @@ _CONFIGS: dict[str, ModelConfig] = {
     "paper": _EDGE.replace(name="paper", stem_stride=1, pre_pool=(), pool_before_attention=8),
     # edge + a rhythm branch on the beat's RR-interval features (beat tasks; issue: inter-patient SVEB)
     "edge-rr": _EDGE.replace(name="edge-rr", rr_features=8),
+    # edge-rr on per-window amplitude-normalised input (issue: inter-patient SVEB, normalisation trial)
+    "edge-rr-wn": _EDGE.replace(name="edge-rr-wn", rr_features=8, window_norm=True),
 }
 
 CONFIG_NAMES: tuple[str, ...] = tuple(_CONFIGS)

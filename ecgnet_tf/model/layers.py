@@ -252,6 +252,30 @@ class LogCompress(keras.layers.Layer):
         return {**super().get_config(), "floor": self.floor}
 
 
+@_register
+class WindowStandardize(keras.layers.Layer):
+    """Per-window, per-lead standardisation over time: ``(x - mean_t x) / sqrt(var_t x + eps)``.
+
+    Removes each window's own offset and amplitude scale (patients differ in QRS amplitude), so the
+    morphology branch sees shape only; ``eps`` is in the input's squared units (z-scored mV).
+    """
+
+    def __init__(self, eps: float = 1e-2, **kwargs):
+        super().__init__(**kwargs)
+        if eps <= 0:
+            raise ValueError("eps must be positive")
+        self.eps = float(eps)
+
+    def call(self, x):
+        mean = tf.reduce_mean(x, axis=1, keepdims=True)
+        centred = x - mean
+        var = tf.reduce_mean(tf.square(centred), axis=1, keepdims=True)
+        return centred * tf.math.rsqrt(var + self.eps)
+
+    def get_config(self):
+        return {**super().get_config(), "eps": self.eps}
+
+
 def custom_objects() -> dict:
     """Everything needed by ``keras.models.load_model`` for ecgnet models."""
     return {
@@ -261,12 +285,14 @@ def custom_objects() -> dict:
         "GuidedAttention": GuidedAttention,
         "PositionalEncoding": PositionalEncoding,
         "LogCompress": LogCompress,
+        "WindowStandardize": WindowStandardize,
         f"{PACKAGE}>ClipToUnit": ClipToUnit,
         f"{PACKAGE}>SqueezeExcitation": SqueezeExcitation,
         f"{PACKAGE}>SpatialAttention": SpatialAttention,
         f"{PACKAGE}>GuidedAttention": GuidedAttention,
         f"{PACKAGE}>PositionalEncoding": PositionalEncoding,
         f"{PACKAGE}>LogCompress": LogCompress,
+        f"{PACKAGE}>WindowStandardize": WindowStandardize,
     }
 
 
@@ -277,6 +303,7 @@ __all__ = [
     "GuidedAttention",
     "PositionalEncoding",
     "LogCompress",
+    "WindowStandardize",
     "sinusoidal_table",
     "custom_objects",
 ]

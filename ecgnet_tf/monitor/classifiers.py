@@ -23,6 +23,8 @@ class WindowClassifier(Protocol):
 
     def predict(self, ecg: np.ndarray, prior: np.ndarray) -> np.ndarray: ...
 
+    def predict_feed(self, feed: dict[str, np.ndarray]) -> np.ndarray: ...
+
 
 class KerasRunClassifier:
     """The best model (``model.keras``) of a training run folder."""
@@ -36,11 +38,21 @@ class KerasRunClassifier:
         self.batch_size = batch_size
 
     def predict(self, ecg: np.ndarray, prior: np.ndarray) -> np.ndarray:
-        out = []
-        for a in range(0, len(ecg), self.batch_size):
-            feed = {"ecg": np.asarray(ecg[a:a + self.batch_size], np.float32),
-                    "prior": np.asarray(prior[a:a + self.batch_size], np.float32)[..., None]}
-            out.append(np.asarray(self.model(feed, training=False), dtype=np.float64))
+        """Probabilities (B, K) for z-scored ``ecg`` (B, T, C) and ``prior`` (B, T)."""
+        return self.predict_feed({"ecg": ecg, "prior": prior})
+
+    def predict_feed(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """Probabilities (B, K) for prepared named inputs ("ecg" z-scored, "prior" (B, T) or (B, T, 1),
+        "rr" (B, F) for models with a rhythm branch; see :meth:`ModelSpec.prepare`)."""
+        missing = [n for n in self.spec.inputs if n not in feed]
+        if missing:
+            raise ValueError(f"model input(s) {missing} not fed (got {sorted(feed)})")
+        arrays = {n: np.asarray(feed[n], np.float32) for n in self.spec.inputs}
+        if arrays["prior"].ndim == 2:
+            arrays["prior"] = arrays["prior"][..., None]
+        n = len(arrays["ecg"])
+        out = [np.asarray(self.model({k: v[a:a + self.batch_size] for k, v in arrays.items()}, training=False),
+                          dtype=np.float64) for a in range(0, n, self.batch_size)]
         k = len(self.spec.classes)
         return np.concatenate(out) if out else np.zeros((0, k))
 
@@ -89,9 +101,13 @@ class TfliteClassifier:
 
     def predict(self, ecg: np.ndarray, prior: np.ndarray) -> np.ndarray:
         """Probabilities (B, K) for z-scored ``ecg`` (B, T, C) and ``prior`` (B, T), one window at a time."""
-        if len(ecg) == 0:
+        return self.predict_feed({"ecg": ecg, "prior": prior})
+
+    def predict_feed(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """Probabilities (B, K) for prepared named inputs (see :meth:`KerasRunClassifier.predict_feed`)."""
+        if len(feed["ecg"]) == 0:
             return np.zeros((0, len(self.spec.classes)))
-        return self.runner.predict(ecg, prior)
+        return self.runner.predict_feed(feed)
 
 
 def load_classifier(model: Path | str, run_dir: Path | str | None = None) -> WindowClassifier:

@@ -12,6 +12,8 @@ and one small record per window / beat / episode.
 """
 from __future__ import annotations
 
+import copy
+
 from collections import Counter
 from dataclasses import dataclass
 
@@ -81,9 +83,6 @@ class Monitor:
         if spec.prior_kind == "beat":
             raise ValueError(f"{spec.task} is a beat model; the monitor needs a rhythm (segment) model, "
                              "pass beat models as beat_classifier")
-        if beat_classifier is not None and "rr" in getattr(beat_classifier.spec, "inputs", ()):
-            raise ValueError(f"{beat_classifier.spec.task}: beat models with an RR-interval input are not supported by "
-                             "the monitor yet (it would need the stream's running RR statistics)")
         self.classifier = classifier
         self.beat_classifier = beat_classifier
         self.cfg = cfg
@@ -102,6 +101,9 @@ class Monitor:
         self._buf_start = 0
         self._pieces: list[np.ndarray] = []
         self._next_block = 0
+        # RR features of the stream's beats (beat models with a rhythm branch): running statistics over
+        # every beat so far, one beat of look-ahead (see preprocess.RRTracker)
+        self._rr = pp.RRTracker(spec.fs)
 
     # ------------------------------------------------------------------ public API
     @property
@@ -260,6 +262,26 @@ class Monitor:
         self.examples[key] = ExampleStrip(d.label, d.prob, d.reasons, (chunk.o0 + a) / fs, fs, sig,
                                           start - chunk.o0 - a, w)
 
+    def _stream_rr(self, beats: np.ndarray, after: np.ndarray) -> np.ndarray:
+        """(n, F) RR features of this block's ``beats`` (global samples at the model rate, ascending),
+        from every beat of the stream so far (causal running statistics) plus one beat of look-ahead:
+        the block's next beat, ``after[0]`` (as this block's detector sees it), or none at the end of
+        the stream. Equal to :func:`ecgnet_tf.preprocess.rr_features` over the stream's beats, except
+        where the next block places that next beat differently."""
+        rows = []
+        skip = self._rr.n_pushed > 0  # the first row returned is the previous block's last beat (done by peeking)
+        for b in beats.tolist():
+            row = self._rr.push(int(b))
+            if row is not None and not skip:
+                rows.append(row)
+            skip = False
+        # the block's last beat needs the next one, which belongs to the next block: peek with a copy
+        peek = copy.deepcopy(self._rr)
+        last = peek.push(int(after[0])) if len(after) else peek.flush()
+        if len(beats):
+            rows.append(last)
+        return np.asarray(rows, np.float32).reshape(len(beats), len(pp.RR_FEATURE_NAMES))
+
     def _classify_beats(self, raw: np.ndarray, chunk: Chunk, own0: int, own1: int) -> None:
         bc = self.beat_classifier
         bspec = bc.spec
@@ -275,11 +297,15 @@ class Monitor:
         if sel.size == 0:
             return
         rb = pp.resample_indices(sel, self.spec.fs, fsb) if fsb != self.spec.fs else sel
+        rr = self._stream_rr(sel + chunk.o0, r_glob[r_glob >= own1]) if "rr" in bspec.inputs else None
         m = beat_inputs(bspec, xb, fsb, rb)
         if len(m) == 0:
             return
-        feed = bspec.prepare(m.named())
-        probs = bc.predict(feed["ecg"], feed["prior"][..., 0])
+        named = m.named()
+        if rr is not None:
+            named["rr"] = rr[m.kept]
+        feed = bspec.prepare(named)
+        probs = bspec.decision.rescale(bc.predict_feed(feed)) if bspec.decision.class_scale else bc.predict_feed(feed)
         top = probs.argmax(axis=1)
         for r, c, p in zip(sel[m.kept], top, probs):
             self.beats.append(BeatDecision((r + chunk.o0) / self.spec.fs, bspec.classes[c], float(p[c])))

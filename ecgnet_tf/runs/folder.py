@@ -44,6 +44,7 @@ class RunConfig:
     max_per_record: int | None = None
     max_records: int | None = None  # seeded record sample before splitting (smoke runs)
     monitor: str = "val_loss"  # validation figure for early stopping and the best model
+    class_scale: list[float] | None = None  # decision: per-class probability factors (Decision.class_scale)
     eval_max_per_record: int | None = None  # quick profile: held-out windows capped per record
     augment: dict | None = None
     balance: dict | None = None

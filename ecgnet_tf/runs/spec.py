@@ -43,14 +43,37 @@ class Decision:
 
     aggregation: "mean" averages the probabilities of a record's windows that passed the quality
     gate ("none": one decision per window, beat tasks). noise_class: class given to a record whose
-    windows all fail the gate (None: average all its windows instead).
+    windows all fail the gate (None: average all its windows instead). class_scale: per-class factors
+    applied to the probabilities before the decision (class priors chosen on training data only,
+    e.g. by cross-validation inside MIT-BIH DS1), None = as the model outputs them.
     """
 
     aggregation: str = "none"
     noise_class: str | None = None
+    class_scale: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.class_scale is not None:
+            scale = tuple(float(v) for v in self.class_scale)
+            if not scale or any(not np.isfinite(v) or v <= 0 for v in scale):
+                raise ValueError(f"class_scale must be positive finite numbers, got {list(self.class_scale)}")
+            object.__setattr__(self, "class_scale", scale)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        d["class_scale"] = None if self.class_scale is None else list(self.class_scale)
+        return d
+
+    def rescale(self, probs: np.ndarray) -> np.ndarray:
+        """Single-label class probabilities (n, K) multiplied by ``class_scale`` and renormalised to sum 1
+        (a change of class priors; unchanged when ``class_scale`` is None)."""
+        probs = np.asarray(probs, dtype=np.float64)
+        if self.class_scale is None or probs.size == 0:
+            return probs
+        if len(self.class_scale) != probs.shape[1]:
+            raise ValueError(f"class_scale has {len(self.class_scale)} values for {probs.shape[1]} classes")
+        scaled = probs * np.asarray(self.class_scale)
+        return scaled / np.maximum(scaled.sum(axis=1, keepdims=True), 1e-12)
 
 
 def task_decision(task: TaskSpec) -> Decision:
@@ -93,7 +116,11 @@ class ModelSpec:
         """Spec of a training run folder (run.json + normalization.json)."""
         cfg = RunConfig.load(run_dir)
         inputs = ("ecg", "prior") + (("rr",) if cfg.model_config.get("rr_features", 0) else ())
-        return cls.for_task(cfg.task, cfg.preprocess_config(), load_zscore(run_dir), inputs)
+        spec = cls.for_task(cfg.task, cfg.preprocess_config(), load_zscore(run_dir), inputs)
+        if cfg.class_scale is not None:
+            spec = dataclasses.replace(spec, decision=dataclasses.replace(spec.decision,
+                                                                          class_scale=tuple(cfg.class_scale)))
+        return spec
 
     @classmethod
     def from_sidecar(cls, meta: Mapping) -> "ModelSpec":
@@ -185,6 +212,8 @@ class ModelSpec:
         records = np.asarray(records)
         probs = np.asarray(probs, dtype=np.float64)
         ok = np.ones(len(records), bool) if ok is None else np.asarray(ok, bool)
+        if self.decision.class_scale is not None and not self.multilabel:
+            probs = self.decision.rescale(probs)
         if self.decision.aggregation == "none":
             return records.tolist(), probs
         if self.decision.aggregation != "mean":

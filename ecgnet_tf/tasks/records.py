@@ -8,8 +8,13 @@ import numpy as np
 
 from ..data import cinc2017, mitdb, ptbxl
 from ..data.errors import DataError
-from ..data.splits import Split, audit_split, fold_split, kfold_split, mitdb_dechazal, stratified_sample
+from ..data.splits import (Split, audit_split, fold_split, kfold_split, mitdb_dechazal, mitdb_ds1_folds,
+                           stratified_sample)
 from .spec import TaskSpec
+
+
+#: record split schemes: the task's standard split, record-level K-fold, K-fold inside MIT-BIH DS1
+SCHEMES: tuple[str, ...] = ("standard", "kfold", "ds1-cv")
 
 
 @dataclass(frozen=True)
@@ -84,6 +89,7 @@ def task_records(
     fold: int = 0,
     min_likelihood: float = 0.0,
     max_records: int | None = None,
+    scheme: str = "standard",
 ) -> TaskRecords:
     """Enumerate the task's records present under ``data_dir`` and split them (audited).
 
@@ -91,7 +97,13 @@ def task_records(
     PTB-XL strat_fold 1-8/9/10, CinC 2017 stratified 5-fold (fold ``fold`` test). ``folds=K``
     switches MIT-BIH and PTB-XL to stratified record-level K-fold grouped by patient.
     ``max_records`` first keeps a seeded, class-stratified sample of the records (smoke runs).
+    ``scheme="ds1-cv"`` (MIT-BIH only): patient-grouped ``folds``-fold cross-validation inside DS1
+    (:func:`~ecgnet_tf.data.splits.mitdb_ds1_folds`), for choices that must never see DS2.
     """
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown split {scheme!r}; choose one of {', '.join(SCHEMES)}")
+    if scheme == "ds1-cv" and task.database != "mitdb":
+        raise ValueError(f"--split ds1-cv is cross-validation inside MIT-BIH DS1; {task.name} has no DS1")
     cat = catalog(task, data_dir, min_likelihood)
     ids = list(cat.ids)
     note = ()
@@ -100,7 +112,9 @@ def task_records(
         note = (f"seeded sample of {len(ids)} of {len(cat.ids)} records (smoke run)",)
     groups = [cat.group_of[i] for i in ids]
     strat = [cat.strat_of[i] for i in ids]
-    if task.database == "mitdb" and not folds:
+    if scheme == "ds1-cv":
+        split = mitdb_ds1_folds(ids, k=folds or 3, fold=fold, seed=seed, class_counts=cat.class_counts)
+    elif task.database == "mitdb" and not folds:
         split = mitdb_dechazal(ids, seed=seed, class_counts=cat.class_counts)
     elif task.database == "ptbxl" and not folds:
         split = fold_split(ids, [cat.fold_of[i] for i in ids], groups, ptbxl.TRAIN_FOLDS, ptbxl.VAL_FOLDS,

@@ -21,9 +21,11 @@ class BalanceConfig:
     max_ratio: int = 50  # ... but to at most this multiple of their real count
     k_neighbors: int = 5
     tomek_decimate: int = 6  # time decimation of the compact copy used for Tomek links
+    # class weights of the loss treat a class with fewer training windows as if it had this many
+    weight_floor: int = 200
 
     def __post_init__(self) -> None:
-        for name in ("majority_cap", "target", "max_ratio", "k_neighbors", "tomek_decimate"):
+        for name in ("majority_cap", "target", "max_ratio", "k_neighbors", "tomek_decimate", "weight_floor"):
             if getattr(self, name) < 1:
                 raise ValueError(f"BalanceConfig.{name} must be >= 1, got {getattr(self, name)}")
 
@@ -39,6 +41,27 @@ class BalanceResult:
     counts_before: dict[int, int]
     counts_after: dict[int, int]
     extra: np.ndarray | None = None  # (n', F) per-window features balanced with the windows (e.g. RR)
+
+
+#: how beat tasks balance their training windows: SMOTE-Tomek (synthetic minority windows), random
+#: undersampling of the majority classes to ``majority_cap`` (real windows only; the loss's
+#: class weights do the rest), or nothing (class weights only)
+BALANCE_MODES: tuple[str, ...] = ("smote", "undersample", "none")
+
+
+def cap_classes(y: np.ndarray, cap: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices keeping at most ``cap`` randomly chosen (seeded) windows of every class of ``y`` (n,)."""
+    if cap < 1:
+        raise ValueError(f"cap must be >= 1, got {cap}")
+    rng = np.random.default_rng(seed)
+    y = np.asarray(y, np.int64)
+    keep = []
+    for c in np.unique(y):
+        idx = np.flatnonzero(y == c)
+        if len(idx) > cap:
+            idx = np.sort(rng.choice(idx, cap, replace=False))
+        keep.append(idx)
+    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, np.int64)
 
 
 def smote_tomek(x: np.ndarray, y: np.ndarray, cfg: BalanceConfig = BalanceConfig(), seed: int = 0,

@@ -6,11 +6,60 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import atomic
 from ..data.errors import DataError
+from ..data.splits import DS2
 from ..runs import ModelSpec, RunConfig, load_model, load_split
 from ..tasks import TaskRecords, Windows, catalog, get_task, load_windows
 from .metrics import challenge_score_cinc2017, classification_report
 from .report import write_reports
+
+
+#: per-window outputs of an evaluation, next to its metrics.json (see :func:`save_predictions`)
+PREDICTIONS = "predictions.npz"
+
+
+#: MIT-BIH DS2 test sets: strict (no subject on both sides) and as published (literature comparison only)
+DS2_VARIANTS: tuple[str, ...] = ("strict21", "published22")
+
+
+def ds2_records(variant: str, available: list[str] | tuple[str, ...] | None = None) -> list[str]:
+    """The records of a DS2 variant (:data:`DS2_VARIANTS`), restricted to ``available`` when given."""
+    if variant not in DS2_VARIANTS:
+        raise ValueError(f"unknown DS2 variant {variant!r}; choose one of {', '.join(DS2_VARIANTS)}")
+    have = set(DS2 if available is None else available)
+    return [r for r in DS2 if r in have and (variant == "published22" or r != "202")]
+
+
+def ds2_variant(task: str, ids: list[str], available: list[str] | tuple[str, ...] | None = None) -> str | None:
+    """"strict21" when ``ids`` are MIT-BIH DS2 without record 202 (its subject, 201, is in DS1), "published22"
+    when they are DS2 as published, else None (not a DS2 evaluation). With ``available`` (the records
+    present), DS2 means the DS2 records present (small copies used in tests)."""
+    if task != "mitdb-aami":
+        return None
+    got = set(ids)
+    for variant in DS2_VARIANTS:
+        want = set(ds2_records(variant, available))
+        if got == want and (variant == "published22") == ("202" in want):
+            return variant
+    return None
+
+
+def save_predictions(path: Path, windows: Windows, probs: np.ndarray) -> None:
+    """Write each window's record, label and class probabilities (for choosing decision rules on
+    cross-validation folds and for users' own analyses): arrays ``record``, ``y``, ``probs`` (float32)."""
+    with atomic.atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, record=np.asarray(windows.record).astype(str), y=np.asarray(windows.y),
+                            probs=np.asarray(probs, np.float32))
+
+
+def load_predictions(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a :func:`save_predictions` file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no predictions (written by evaluate since the DS1 cross-validation)")
+    with np.load(path) as z:
+        return {k: z[k] for k in ("record", "y", "probs")}
 
 
 def predict_windows(spec: ModelSpec, model, windows: Windows, batch_size: int = 128) -> np.ndarray:
@@ -95,6 +144,10 @@ def evaluate_run(run_dir: Path, data_dir: Path | None = None, records: list[str]
         metrics["challenge_score"] = challenge_score_cinc2017(report["per_class"])
     if not records:
         metrics["partition"] = partition
+    variant = ds2_variant(task.name, ids, cat.ids)
+    if variant:
+        metrics["ds2_variant"] = variant
     write_reports(out_dir, metrics, y, p, task.classes, task.multilabel)
+    save_predictions(out_dir / PREDICTIONS, windows, probs)
     metrics["out_dir"] = str(out_dir)
     return metrics

@@ -30,7 +30,7 @@ from ..data.records import validate_records
 from ..data.registry import get_database
 from ..settings import resolve_data_dir
 from .augment import AugmentConfig
-from .balance import BalanceConfig
+from .balance import BALANCE_MODES, BalanceConfig, cap_classes
 from .distribute import check_workers_agree, crc32, is_chief, make_strategy, shard_batches, weights_digest, worker_label
 
 # quick profile: minutes on 2 CPU cores; for smoke runs and CI, never a performance figure
@@ -72,10 +72,12 @@ class TrainConfig:
     resume: bool = False
     patience: int = 5
     monitor: str = "val_loss"
+    class_scale: str | None = None
     max_per_record: int | None = None
     max_records: int | None = None
     eval_max_per_record: int | None = None
     no_smote: bool = False
+    balance: str = "smote"
     majority_cap: int | None = None
     smote_target: int | None = None
     no_augment: bool = False
@@ -102,6 +104,20 @@ class TrainConfig:
             else:
                 argv += [flag, str(value)]
         return argv
+
+
+def parse_class_scale(text: str | None, classes: tuple[str, ...]) -> list[float] | None:
+    """``"1,2.5,1,1,1"`` -> one positive factor per class (in ``classes`` order); None stays None."""
+    if text is None or str(text).strip() == "":
+        return None
+    try:
+        values = [float(v) for v in str(text).split(",")]
+    except ValueError:
+        raise ValueError(f"--class-scale must be comma-separated numbers, got {text!r}") from None
+    if len(values) != len(classes) or any(not np.isfinite(v) or v <= 0 for v in values):
+        raise ValueError(f"--class-scale needs {len(classes)} positive numbers (classes {', '.join(classes)}), "
+                         f"got {text!r}")
+    return values
 
 
 def ensure_database(name: str, data_dir: Path, download: bool) -> None:
@@ -192,8 +208,9 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
     keras.backend.experimental.enable_tf_random_generator()
     keras.utils.set_random_seed(cfg.seed)
 
-    folds = (cfg.folds or 5) if cfg.split == "kfold" else None
-    recs = task_records(task, data_dir, seed=cfg.seed, folds=folds, fold=cfg.fold, max_records=max_records)
+    folds = {"kfold": cfg.folds or 5, "ds1-cv": cfg.folds or 3}.get(cfg.split)
+    recs = task_records(task, data_dir, seed=cfg.seed, folds=folds, fold=cfg.fold, max_records=max_records,
+                        scheme=cfg.split)
     split = reduce_training_records(recs.split, cfg.train_fraction, cfg.seed)
     recs = dataclasses.replace(recs, split=split)
     band = pp.CONVENTIONAL_BAND_HZ if cfg.band == "conventional" else pp.PreprocessConfig().band_hz
@@ -229,18 +246,29 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
                          f"{train_w.rr.shape[1]}")
     rr_train = train_w.rr
     balance_info = None
-    if task.smote and not cfg.no_smote:
+    mode = "none" if cfg.no_smote else cfg.balance
+    if mode not in BALANCE_MODES:
+        raise ValueError(f"--balance must be one of {BALANCE_MODES}, got {cfg.balance!r}")
+    if task.smote and mode == "undersample":
+        keep = cap_classes(y_train, balance_cfg.majority_cap, seed=cfg.seed)
+        before = {int(c): int(n) for c, n in zip(*np.unique(y_train, return_counts=True))}
+        x_train, y_train, rr_train, p_train = x_train[keep], y_train[keep], rr_train[keep], p_train[keep]
+        after = {int(c): int(n) for c, n in zip(*np.unique(y_train, return_counts=True))}
+        balance_info = {"mode": mode, "majority_cap": balance_cfg.majority_cap, "before": before, "after": after}
+        print(f"undersampled training windows (cap {balance_cfg.majority_cap} per class): {before} -> {after}")
+    if task.smote and mode == "smote":
         t0 = time.time()
         res = smote_tomek(x_train, y_train, balance_cfg, seed=cfg.seed, partition="train",
                           extra=rr_train if use_rr else None)
         x_train, y_train = res.x, res.y
         rr_train = res.extra if use_rr else rr_train
         p_train = np.broadcast_to(train_w.prior[:1], (len(res.y), train_w.prior.shape[1]))
-        balance_info = {**balance_cfg.to_dict(), "before": res.counts_before, "after": res.counts_after,
+        balance_info = {"mode": mode, **balance_cfg.to_dict(), "before": res.counts_before, "after": res.counts_after,
                         "seconds": round(time.time() - t0, 1)}
         print(f"SMOTE-Tomek on training windows: {res.counts_before} -> {res.counts_after}")
     n_classes = len(task.classes)
-    weights = inverse_frequency_weights(y_train, n_classes)
+    class_scale = parse_class_scale(cfg.class_scale, task.classes)
+    weights = inverse_frequency_weights(y_train, n_classes, min_count=balance_cfg.weight_floor if task.smote else 0)
     aug = None if cfg.no_augment else AugmentConfig()
     fs = pcfg.fs_out
     run_cfg = RunConfig(task=task.name, config=cfg.config, model_config=mcfg.to_dict(),
@@ -249,7 +277,7 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
                         folds=folds, fold=cfg.fold, train_fraction=cfg.train_fraction,
                         init_from=str(cfg.init_from) if cfg.init_from else None, strategy=cfg.strategy,
                         max_per_record=max_per_record, max_records=max_records, eval_max_per_record=eval_cap,
-                        monitor=cfg.monitor,
+                        monitor=cfg.monitor, class_scale=class_scale,
                         augment=aug.to_dict() if aug else None, balance=balance_info,
                         class_weights=weights.tolist(), data_dir=str(data_dir.resolve()), versions=versions())
     run_cfg.save(run_dir)

@@ -10,13 +10,16 @@ import tf_keras as keras
 LOSSES: tuple[str, ...] = ("focal", "ce", "weighted_ce")
 
 
-def inverse_frequency_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
+def inverse_frequency_weights(y: np.ndarray, n_classes: int, min_count: float = 0.0) -> np.ndarray:
     """Per-class weights proportional to 1/frequency over the training labels, mean 1.
 
-    ``y`` is integer labels (n,) or multi-hot (n, K). Absent classes get the largest weight.
+    ``y`` is integer labels (n,) or multi-hot (n, K). Absent classes get the largest weight. A class
+    with fewer than ``min_count`` examples is weighted as if it had ``min_count``, so a handful of
+    examples (MIT-BIH DS1 has 8 Q beats) cannot outweigh a whole class and destabilise training.
     """
     counts = y.sum(axis=0) if y.ndim == 2 else np.bincount(y, minlength=n_classes)
     counts = np.asarray(counts, dtype=np.float64)
+    counts = np.where(counts > 0, np.maximum(counts, min_count), counts)
     inv = np.where(counts > 0, 1.0 / np.maximum(counts, 1.0), 0.0)
     if np.any(counts == 0):
         inv[counts == 0] = inv.max() if inv.max() > 0 else 1.0

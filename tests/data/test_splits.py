@@ -101,3 +101,26 @@ def test_task_records_max_records_samples_before_the_split(fake_data):
     n = lambda s: len(s.train) + len(s.val) + len(s.test)  # noqa: E731
     assert n(full.split) == 24 and n(small.split) == 20
     assert any("seeded sample of 20 of 24" in note for note in small.split.notes)
+
+
+def test_ds1_cross_validation_never_touches_ds2_and_spreads_s_beats():
+    from ecgnet_tf.data.splits import mitdb_ds1_folds
+
+    counts = {r: {"N": 1000, "S": 0, "V": 0} for r in DS1}
+    counts.update({"209": {"S": 383}, "207": {"S": 107}, "220": {"S": 94}, "118": {"S": 96}, "223": {"S": 73},
+                   "201": {"S": 30}})
+    tests = []
+    for fold in range(3):
+        split = mitdb_ds1_folds(k=3, fold=fold, seed=0, class_counts=counts)
+        audit_split(split)
+        parts = set(split.train) | set(split.val) | set(split.test)
+        assert parts == set(DS1) and not parts & set(DS2)
+        assert split.name == f"ds1-cv3-fold{fold}" and split.val
+        tests.append(set(split.test))
+        # S beats reach every test fold: no fold is left without the class the settings are chosen for
+        assert sum(counts[r].get("S", 0) for r in split.test) > 0
+    assert set.union(*tests) == set(DS1) and sum(len(t) for t in tests) == len(DS1)
+    assert mitdb_ds1_folds(k=3, fold=1, seed=0, class_counts=counts) == mitdb_ds1_folds(
+        k=3, fold=1, seed=0, class_counts=counts)
+    with pytest.raises(ValueError, match="fold must be"):
+        mitdb_ds1_folds(k=3, fold=3)

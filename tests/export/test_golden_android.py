@@ -1,10 +1,11 @@
 """Golden vectors for the Android demo (ecgnet_tf.export.golden) and the Java core checked against them.
 
-A quick-trained CinC 2017 run on the fake databases gives the golden vectors (module fixture). The
-Python tests check that the JSON stages are consistent with the library and that the coefficients in
-pipeline_config.json reproduce the stages on their own (what the phone relies on). When javac and
-the JUnit 4 jar exist, ``android_demo/core/run_tests.sh`` compiles the Java core and must pass on
-the golden vectors and fail on perturbed ones.
+A quick-trained CinC 2017 run on the fake databases gives the golden vectors (module fixture), and a
+quick MIT-BIH beat run with the RR-interval input (``edge-rr``) gives a second set with the ``rr``
+stage. The Python tests check that the JSON stages are consistent with the library and that the
+coefficients in pipeline_config.json reproduce the stages on their own (what the phone relies on).
+When javac and the JUnit 4 jar exist, ``android_demo/core/run_tests.sh`` compiles the Java core and
+must pass on both sets of golden vectors and fail on perturbed ones.
 """
 from __future__ import annotations
 
@@ -41,6 +42,20 @@ def golden_dir(quick_run, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def rr_run(trained_run) -> Path:
+    return trained_run("mitdb-aami", "edge-rr")
+
+
+@pytest.fixture(scope="module")
+def rr_golden_dir(rr_run, tmp_path_factory) -> Path:
+    from ecgnet_tf.export.golden import main
+
+    out = tmp_path_factory.mktemp("golden_rr")
+    assert main([str(rr_run), "--out", str(out), "--seconds", "20"]) == 0  # 360 Hz, MIT-BIH's rate
+    return out
+
+
 def _load(d: Path):
     return json.loads((d / "pipeline_config.json").read_text()), json.loads((d / "golden.json").read_text())
 
@@ -58,6 +73,7 @@ def test_golden_files(golden_dir):
     assert conf["window"] == {"mode": "segments", "window_s": 10.0, "length": 3600, "hop": 1800, "overlap": 0.5}
     assert conf["prior"]["kind"] == "af" and conf["prior"]["zones"] == [[36, 108]]
     assert gold["synthetic"] is True and gold["n_samples_in"] == 6000 and gold["n_samples_out"] == 7200
+    assert "rr" not in conf and "rr" not in gold["stages"] and set(conf["model"]["inputs"]) == {"ecg", "prior"}
     sample = json.loads((golden_dir / "sample_recording.json").read_text())
     assert sample["synthetic"] is True and sample["fs"] == 300.0 and len(sample["leads"][0]) == 6000
 
@@ -137,6 +153,63 @@ def test_tflite_agrees_with_keras(golden_dir):
     assert m["tflite_vs_keras_max_abs"] < 1e-4, m["tflite_vs_keras_max_abs"]
 
 
+def _rr_feed(run: Path, gold: dict) -> tuple[dict, np.ndarray]:
+    """The prepared model inputs of the golden recording, rebuilt with the library, and the kept beats."""
+    from ecgnet_tf.runs import ModelSpec
+    from ecgnet_tf.tasks import get_task, record_inputs
+
+    spec = ModelSpec.from_run(run)
+    xr = np.asarray(gold["stages"]["resampled"], dtype=np.float32).T
+    inputs = record_inputs(get_task(spec.task), xr, gold["fs_out"], np.asarray(gold["stages"]["rpeaks"]), quality=False)
+    return spec.prepare(inputs.named()), inputs.kept
+
+
+def test_golden_rr_config_and_stage(rr_run, rr_golden_dir):
+    """An edge-rr run: the "rr" constants determine rr_features, and the rr stage is its rows at the kept beats."""
+    conf, gold = _load(rr_golden_dir)
+    st = gold["stages"]
+    assert conf["task"] == "mitdb-aami" and conf["window"]["mode"] == "beats"
+    assert conf["model"]["inputs"]["rr"] == [1, len(pp.RR_FEATURE_NAMES)]
+    rr = conf["rr"]
+    assert rr["fs"] == conf["fs_out"] == gold["fs_out"] == 360.0
+    assert rr["features"] == list(pp.RR_FEATURE_NAMES) and rr["dtype"] == "float32"
+    fields = pp.RRConfig().to_dict()
+    assert set(fields) <= set(rr)  # every RRConfig constant is exported ...
+    cfg = pp.RRConfig.from_dict({k: rr[k] for k in fields})
+    assert cfg == pp.RRConfig()  # ... with the values beat_inputs uses
+    peaks = np.asarray(st["rpeaks"], dtype=np.int64)
+    w = conf["window"]["length"]
+    kept = np.searchsorted(peaks, np.asarray(st["windows"]["starts"]) + w // 2)
+    assert np.array_equal(peaks[kept] - w // 2, st["windows"]["starts"])
+    want = pp.rr_features(peaks, rr["fs"], config=cfg)[kept]
+    got = np.asarray(st["rr"], dtype=np.float64)
+    assert got.shape == (st["windows"]["count"], 8) and len(kept) < len(peaks)  # edge beats have no window
+    np.testing.assert_array_equal(got, want)  # exact: float32 values written as float64
+    assert np.array_equal(np.float32(got), got)
+    feed, kept_lib = _rr_feed(rr_run, gold)
+    assert np.array_equal(kept_lib, kept) and np.array_equal(feed["rr"], np.float32(got))  # what the model was fed
+    probs = np.asarray(gold["model"]["keras_probs"])
+    assert probs.shape == (len(kept), len(conf["classes"])) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_rr_tflite_agrees_with_keras(rr_run, rr_golden_dir):
+    """The rr input reaches the TFLite model: its probabilities match Keras and depend on the RR rows."""
+    from ecgnet_tf.export.golden import tflite_predict
+    from ecgnet_tf.export.tflite import TFLiteRunner
+
+    _, gold = _load(rr_golden_dir)
+    m = gold["model"]
+    assert "tflite_probs" in m and m["tflite_vs_keras_max_abs"] < 1e-4, m.get("tflite_vs_keras_max_abs")
+    blob = (rr_golden_dir / "model_float32.tflite").read_bytes()
+    assert "rr" in TFLiteRunner(blob, num_threads=1).inputs
+    feed, _ = _rr_feed(rr_run, gold)
+    tp, _ = tflite_predict(blob, **feed)
+    np.testing.assert_allclose(tp, np.asarray(m["tflite_probs"]), rtol=0, atol=1e-6)
+    other = dict(feed, rr=np.ascontiguousarray(feed["rr"][::-1]))  # every window gets another beat's rhythm
+    moved, _ = tflite_predict(blob, **other)
+    assert np.abs(moved - tp).max() > 1e-6, "the TFLite probabilities ignore the rr input"
+
+
 def test_cli_reports_missing_inputs(quick_run, tmp_path, capsys):
     from ecgnet_tf.export.golden import main
 
@@ -170,6 +243,31 @@ def test_java_core_matches_golden(golden_dir):
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
     assert "OK (" in res.stdout and "GOLDEN after_bandpass" in res.stdout
     print("\n".join(line for line in res.stdout.splitlines() if line.startswith("GOLDEN")))
+
+
+def test_java_core_matches_rr_golden(rr_golden_dir):
+    """RRFeatures.java gives the golden rr rows (stage alone and through Pipeline.run), exactly at float32."""
+    _java_or_skip()
+    res = subprocess.run(["bash", str(RUN_TESTS), str(rr_golden_dir)], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
+    lines = [line for line in res.stdout.splitlines() if line.startswith("GOLDEN")]
+    for stage in ("rr", "rr (windows)", "e2e rr"):
+        hit = [line for line in lines if line.split("max_abs_diff")[0].strip() == f"GOLDEN {stage}"]
+        assert hit and hit[0].split()[-1] == "0.000e+00", (stage, lines)
+    print("\n".join(lines))
+
+
+def test_java_core_detects_perturbed_rr_golden(rr_golden_dir, tmp_path):
+    _java_or_skip()
+    bad = tmp_path / "bad_rr"
+    shutil.copytree(rr_golden_dir, bad)
+    gold = json.loads((bad / "golden.json").read_text())
+    row = gold["stages"]["rr"][len(gold["stages"]["rr"]) // 2]
+    row[4] = float(np.nextafter(np.float32(row[4]), np.float32(np.inf)))  # one float32 step on pre/local
+    (bad / "golden.json").write_text(json.dumps(gold))
+    res = subprocess.run(["bash", str(RUN_TESTS), str(bad)], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 1, res.stdout[-4000:]
+    assert "rr: max |diff|" in res.stdout and "e2e rr: max |diff|" in res.stdout
 
 
 def test_java_core_detects_perturbed_golden(golden_dir, tmp_path):

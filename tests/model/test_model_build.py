@@ -194,3 +194,28 @@ def test_rr_branch_uses_the_rhythm_input():
     assert not np.allclose(a, b)
     assert model.get_layer("rr_log").get_config()["floor"] == 1e-3
 
+
+
+def test_window_standardize_sees_shape_not_amplitude(tmp_path):
+    """edge-rr-wn: a window and its scaled, shifted copy are the same input after WindowStandardize."""
+    from ecgnet_tf.model.layers import WindowStandardize
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (2, 900, 1)).astype(np.float32)
+    layer = WindowStandardize()
+    a = layer(x).numpy()
+    b = layer(3.0 * x + 0.7).numpy()
+    np.testing.assert_allclose(a.mean(axis=1), 0.0, atol=1e-5)
+    np.testing.assert_allclose(a.std(axis=1), 1.0, atol=1e-2)
+    np.testing.assert_allclose(a, b, atol=1e-2)
+    assert WindowStandardize.from_config(layer.get_config()).eps == layer.eps
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    model = build_model(get_model_config("edge-rr-wn"), 900, 1, 5)
+    ecg, prior, rr = _inputs(2, 900, 1, rr=8)
+    out = model([ecg, prior, rr], training=False).numpy()
+    np.testing.assert_allclose(model([2.0 * ecg + 1.0, prior, rr], training=False).numpy(), out, atol=1e-4)
+    path = tmp_path / "wn.keras"
+    model.save(path)
+    np.testing.assert_allclose(keras.models.load_model(path, custom_objects=custom_objects())(
+        [ecg, prior, rr], training=False).numpy(), out, atol=1e-6)

@@ -175,7 +175,7 @@ class _Recorder:
 
     def __init__(self, spec):
         self.spec = spec
-        self.ecg, self.prior = [], []
+        self.ecg, self.prior, self.rr = [], [], []
 
     def predict(self, ecg, prior):
         self.ecg.append(ecg.copy())
@@ -183,6 +183,12 @@ class _Recorder:
         out = np.zeros((len(ecg), len(self.spec.classes)))
         out[:, 0] = 1
         return out
+
+    def predict_feed(self, feed):
+        if "rr" in feed:
+            self.rr.append(np.asarray(feed["rr"]).copy())
+        prior = np.asarray(feed["prior"])
+        return self.predict(feed["ecg"], prior[..., 0] if prior.ndim == 3 else prior)
 
 
 def test_windows_identical_to_training_windows():
@@ -226,13 +232,37 @@ def test_beat_table_counts_each_beat_once():
     assert sum(len(e) for e in beat.ecg) == len(t) and beat.ecg[0].shape[1:] == (900, 1)
 
 
-def test_beat_model_with_rr_input_is_refused_clearly():
+def test_beat_model_with_rr_input_gets_the_streams_rr_features():
+    """An RR-input beat model in the monitor: each beat's RR features come from the stream's running
+    statistics, the same rows as the whole-record path (tasks.windows.signal_windows) gives."""
     import dataclasses
 
     from ecgnet_tf.runs import ModelSpec
+    from ecgnet_tf.tasks import get_task
+    from ecgnet_tf.tasks.windows import signal_windows
 
+    x = planted([("sinus", 150), ("af", 90), ("sinus", 60)], fs=360.0)
     bspec = ModelSpec("mitdb-aami", ("N", "S", "V", "F", "Q"), 2.5, 0.0, "beat", pp.PreprocessConfig(),
-                      pp.ZScore(np.zeros(1), np.ones(1)))
-    beat = _Recorder(dataclasses.replace(bspec, inputs=("ecg", "prior", "rr")))
-    with pytest.raises(ValueError, match="RR-interval input are not supported by the monitor yet"):
-        Monitor(RRRuleClassifier(rule_spec()), MonitorConfig(fs=360.0), beat_classifier=beat)
+                      pp.ZScore(np.zeros(1), np.ones(1)), inputs=("ecg", "prior", "rr"))
+    beat = _Recorder(bspec)
+    mon = Monitor(RRRuleClassifier(rule_spec()), MonitorConfig(fs=360.0, block_windows=5), beat_classifier=beat)
+    for i in range(0, len(x), 7000):
+        mon.push(x[i:i + 7000])
+    mon.finish()
+    rr = np.concatenate(beat.rr)
+    assert rr.shape == (len(mon.beats), len(pp.RR_FEATURE_NAMES))
+    whole = signal_windows(get_task("mitdb-aami"), "rec", x[:, :1], 360.0, bspec.preprocess, ("MLII",))
+    assert abs(len(whole.rr) - len(rr)) <= 2
+    t_whole = whole.start_s + 1.25
+    t_mon = np.array([b.time_s for b in mon.beats])
+    i = np.searchsorted(t_whole, t_mon - 1e-6)
+    same_beat = (i < len(t_whole)) & (np.abs(t_whole[np.minimum(i, len(t_whole) - 1)] - t_mon) < 1e-3)
+    assert same_beat.mean() > 0.98
+    equal = np.all(np.abs(rr[same_beat] - whole.rr[i[same_beat]]) < 1e-6, axis=1)
+    assert equal.mean() > 0.97, equal.mean()  # block edges may see the next beat a sample apart
+    # a model without the rhythm input is fed no RR features
+    plain = _Recorder(dataclasses.replace(bspec, inputs=("ecg", "prior")))
+    mon = Monitor(RRRuleClassifier(rule_spec()), MonitorConfig(fs=360.0), beat_classifier=plain)
+    mon.push(x[:360 * 60])
+    mon.finish()
+    assert plain.rr == [] and plain.ecg

@@ -24,7 +24,8 @@ def test_sidecar_round_trip_keeps_everything():
     assert dataclasses.replace(back, zscore=spec.zscore) == spec
     np.testing.assert_array_equal(back.zscore.mean, spec.zscore.mean)
     np.testing.assert_array_equal(back.zscore.std, spec.zscore.std)
-    assert meta["classes"] == ["NORM", "MI"] and meta["decision"] == {"aggregation": "mean", "noise_class": None}
+    assert meta["classes"] == ["NORM", "MI"]
+    assert meta["decision"] == {"aggregation": "mean", "noise_class": None, "class_scale": None}
     assert meta["preprocess_hash"] == pp.config_hash(spec.preprocess) and meta["inputs"] == ["ecg", "prior"]
 
 
@@ -126,3 +127,17 @@ def test_progress_logs_plain_lines_when_not_a_terminal():
     quiet = io.StringIO()
     list(progress(range(20), "fast", stream=quiet))  # a loop shorter than min_seconds says nothing
     assert quiet.getvalue() == ""
+
+
+def test_class_scale_changes_the_decision_and_travels_in_the_sidecar():
+    spec = dataclasses.replace(_spec("mitdb-aami"), decision=Decision("none", None, (1.0, 4.0, 1.0, 1.0, 1.0)))
+    probs = np.array([[0.6, 0.3, 0.1, 0.0, 0.0], [0.9, 0.05, 0.05, 0.0, 0.0]])
+    _, decided = spec.decide(np.array(["100", "100"]), probs)
+    np.testing.assert_allclose(decided.sum(axis=1), 1.0)
+    assert decided.argmax(axis=1).tolist() == [1, 0]  # 0.3 * 4 > 0.6, but 0.05 * 4 < 0.9
+    back = ModelSpec.from_sidecar(json.loads(json.dumps(spec.to_sidecar())))
+    assert back.decision.class_scale == (1.0, 4.0, 1.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="positive"):
+        Decision("none", None, (1.0, 0.0))
+    with pytest.raises(ValueError, match="2 values for 5 classes"):
+        dataclasses.replace(spec, decision=Decision("none", None, (1.0, 2.0))).decide(np.array(["a"]), probs[:1])

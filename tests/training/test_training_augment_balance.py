@@ -82,3 +82,20 @@ def test_smote_tomek_carries_per_window_features():
     np.testing.assert_array_equal(res.extra[real], rr[res.source[real]])
     np.testing.assert_allclose(res.extra[~real], 0.6, atol=1e-6)  # minority class: interpolated between 0.6s
     assert smote_tomek(x, y, BalanceConfig(majority_cap=200, target=100), seed=0).extra is None
+
+
+def test_undersampling_keeps_real_windows_and_weights_ignore_a_handful():
+    from ecgnet_tf.training.balance import cap_classes
+    from ecgnet_tf.training.losses import inverse_frequency_weights
+
+    y = np.array([0] * 500 + [1] * 40 + [4] * 3)
+    keep = cap_classes(y, 100, seed=0)
+    assert np.all(np.diff(keep) > 0) and np.bincount(y[keep]).tolist() == [100, 40, 0, 0, 3]
+    np.testing.assert_array_equal(keep, cap_classes(y, 100, seed=0))
+    assert not np.array_equal(keep, cap_classes(y, 100, seed=1))
+    plain = inverse_frequency_weights(y[keep], 5)
+    floored = inverse_frequency_weights(y[keep], 5, min_count=50)
+    assert plain[4] / plain[0] == pytest.approx(100 / 3)  # 3 beats would outweigh 100
+    assert floored[4] / floored[0] == pytest.approx(100 / 50) and floored[1] / floored[0] == pytest.approx(100 / 50)
+    with pytest.raises(ValueError, match="cap"):
+        cap_classes(y, 0)

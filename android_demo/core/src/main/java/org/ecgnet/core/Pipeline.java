@@ -7,8 +7,9 @@ import java.util.List;
  * The phone-side inference preprocessing, built from {@code pipeline_config.json} (written by
  * {@code python -m export.golden}): baseline removal -> notch (optional) -> band-pass at the input
  * rate -> polyphase resampling to the model rate (then float32) -> R peaks -> windows -> z-score
- * and prior map per window. Mirrors {@code ecgnet_tf.preprocess.preprocess_signal} and the window
- * cutting of {@code ecgnet_tf.training.windows}. The config is valid for one input rate
+ * and prior map per window (and, for beat models with an RR-interval input, the RR features of the
+ * window's centre beat over all detected R peaks). Mirrors {@code ecgnet_tf.preprocess.preprocess_signal}
+ * and {@code ecgnet_tf.tasks.record_inputs}. The config is valid for one input rate
  * ({@link #inputRate()}); regenerate it with {@code --fs} for other rates.
  */
 public final class Pipeline {
@@ -28,6 +29,7 @@ public final class Pipeline {
     private final ZScore zscore;
     private final PriorMap prior;
     private final Segmenter segmenter;
+    private final RRFeatures rr;
     private final Routing routing;
 
     /** Everything one run produced, stage by stage (lead-major arrays [C][n]). */
@@ -42,18 +44,24 @@ public final class Pipeline {
         public double millis;
     }
 
-    /** A model-ready window: z-scored ECG [C][W], prior map [W] and its place in the record. */
+    /**
+     * A model-ready window: z-scored ECG [C][W], prior map [W], its place in the record and, for
+     * models with the "rr" input, the RR features [F] of its centre beat (seconds and ratios, see
+     * {@link RRFeatures}); {@code rr} is null for models without that input.
+     */
     public static final class ModelWindow {
         public final int start;
         public final int[] rpeaks;
         public final float[][] ecg;
         public final float[] prior;
+        public final float[] rr;
 
-        ModelWindow(int start, int[] rpeaks, float[][] ecg, float[] prior) {
+        ModelWindow(int start, int[] rpeaks, float[][] ecg, float[] prior, float[] rr) {
             this.start = start;
             this.rpeaks = rpeaks;
             this.ecg = ecg;
             this.prior = prior;
+            this.rr = rr;
         }
 
         /** The "ecg" input tensor [1][W][C] (time-major, as the model takes it). */
@@ -75,6 +83,11 @@ public final class Pipeline {
                 out[0][t][0] = prior[t];
             }
             return out;
+        }
+
+        /** The "rr" input tensor [1][F], or null when the model has no RR input. */
+        public float[][] rrInput() {
+            return rr == null ? null : new float[][] {rr.clone()};
         }
     }
 
@@ -115,6 +128,12 @@ public final class Pipeline {
         zscore = ZScore.fromConfig(Json.get(cfg, "normalization"));
         prior = PriorMap.fromConfig(Json.get(cfg, "prior"));
         segmenter = Segmenter.fromConfig(Json.get(cfg, "window"));
+        Object rrSpec = Json.get(cfg, "rr");
+        rr = rrSpec == null ? null : RRFeatures.fromConfig(rrSpec);
+        if (rr != null && (!segmenter.beatMode() || rr.rate() != fsOut)) {
+            throw new IllegalArgumentException("RR features need beat windows and beat positions at the model rate "
+                    + fsOut + " Hz (config: " + rr.rate() + " Hz)");
+        }
         Object rt = Json.get(cfg, "routing");
         routing = rt == null ? new Routing(0.95, 0.85) : new Routing(Json.num(rt, "auto_report"), Json.num(rt, "review"));
         if (zscore.leads() != nLeads) {
@@ -162,6 +181,16 @@ public final class Pipeline {
         return prior;
     }
 
+    /** True when the model takes the "rr" input (the config has an "rr" section). */
+    public boolean hasRr() {
+        return rr != null;
+    }
+
+    /** The RR-feature calculator, or null for models without the "rr" input. */
+    public RRFeatures rrFeatures() {
+        return rr;
+    }
+
     /** Stage 1: baseline removal of one lead (Kalman smoother, high-pass or none). */
     public double[] removeBaseline(double[] x) {
         if (kalman != null) {
@@ -190,13 +219,28 @@ public final class Pipeline {
         return detector.detect(Signals.toDouble(resampled[rpeakLead]));
     }
 
-    /** Stage 6: model windows (z-scored, with prior maps) of the resampled record. */
+    /**
+     * Stage 6: model windows (z-scored, with prior maps) of the resampled record, with sorted R peaks
+     * {@code rpeaks} (samples at the model rate). For models with the "rr" input every (beat) window
+     * also gets the RR row of its centre beat, computed over all {@code rpeaks} as Python's
+     * {@code rr_features(rpeaks)[kept]}.
+     */
     public List<ModelWindow> windows(float[][] resampled, int[] rpeaks) {
         List<ModelWindow> out = new ArrayList<>();
+        float[][] rows = rr != null ? rr.compute(rpeaks) : null;
+        int half = segmenter.length() / 2;
+        int beat = 0;  // beat windows come in R-peak order: the next window's centre beat is at or after this
         for (Segmenter.Window w : segmenter.cut(resampled, rpeaks)) {
             int n = w.x[0].length;
             float[] p = segmenter.beatMode() ? prior.map(null, n) : prior.map(w.rpeaks, n);
-            out.add(new ModelWindow(w.start, w.rpeaks, zscore.transform(w.x), p));
+            float[] row = null;
+            if (rows != null) {
+                while (rpeaks[beat] - half != w.start) {
+                    beat++;
+                }
+                row = rows[beat++];
+            }
+            out.add(new ModelWindow(w.start, w.rpeaks, zscore.transform(w.x), p, row));
         }
         return out;
     }

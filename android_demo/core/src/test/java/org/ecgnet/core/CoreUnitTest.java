@@ -88,6 +88,61 @@ public class CoreUnitTest {
     }
 
     @Test
+    public void rrFeaturesOfAPrematureBeat() {
+        // 100 Hz, regular 0.8-s rhythm with beat 6 early by 0.3 s (0.5 s after beat 5, 1.1 s before beat 7)
+        int[] beats = {0, 80, 160, 240, 320, 400, 450, 560, 640, 720};
+        RRFeatures f = new RRFeatures(100.0, 10, 0.15, 3.0, 0.8);
+        float[][] rows = f.compute(beats);
+        assertEquals(beats.length, rows.length);
+        // regular beats before the early one: every interval 0.8 s, every ratio exactly 1 (beat 0 included)
+        for (int i = 0; i < 5; i++) {
+            assertArrayEquals("beat " + i, new float[] {0.8f, 0.8f, 0.8f, 0.8f, 1f, 1f, 1f, 1f}, rows[i], 0f);
+        }
+        float[] early = rows[6];
+        assertEquals(0.5f, early[0], 0f);  // pre-RR (s)
+        assertEquals(1.1f, early[1], 0f);  // compensatory pause
+        assertEquals(0.8f, early[2], 0f);  // local mean: the beat's own interval is not in its baseline
+        assertTrue("pre/local < 1 for the premature beat", early[4] < 1f);
+        assertEquals((float) (0.5 / 0.8), early[4], 0f);
+        assertTrue("post/pre > 1 for the premature beat", early[5] > 1f);
+        assertEquals((float) (1.1 / 0.5), early[5], 1e-6f);
+        assertTrue("pre/running < 1", early[6] < 1f);
+        // the beat after: long pre-RR, and the early interval now lowers its local mean
+        assertTrue(rows[7][4] > 1f);
+        assertTrue(rows[7][2] < 0.8f);
+        // the last beat has no next beat: post-RR = its local mean
+        float[] last = rows[beats.length - 1];
+        assertEquals(last[2], last[1], 0f);
+    }
+
+    @Test
+    public void rrFeaturesClipImplausibleIntervalsAndWarmUp() {
+        RRFeatures f = new RRFeatures(100.0, 2, 0.15, 3.0, 0.8);
+        // a double detection 0.05 s after beat 0, then 0.6-s beats
+        float[][] rows = f.compute(new int[] {0, 5, 65, 125, 185});
+        assertEquals(0.15f, rows[0][1], 0f);  // post-RR clipped up to min_rr_s
+        assertEquals(0.15f, rows[1][0], 0f);  // pre-RR clipped
+        // warm-up: the first plausible interval (0.6 s, ending at beat 2) once it is within one beat of
+        // look-ahead, the default 0.8 s before; beat 0's pre-RR is its local mean
+        assertArrayEquals(new float[] {0.8f, 0.15f, 0.8f, 0.8f, 1f, 0.1875f, 1f, 1f}, rows[0], 0f);
+        assertEquals(0.6f, rows[1][2], 0f);
+        assertEquals(0.6f, rows[1][3], 0f);
+        // the implausible interval never enters the baseline: beat 3's means are the one 0.6-s interval
+        assertEquals(0.6f, rows[3][2], 0f);
+        assertEquals(0.6f, rows[3][3], 0f);
+        // nothing plausible: default RR everywhere
+        float[][] pause = f.compute(new int[] {0, 1000});
+        assertArrayEquals(new float[] {0.8f, 3.0f, 0.8f, 0.8f, 1f, 3.0f / 0.8f, 1f, 1f}, pause[0], 1e-6f);
+        assertEquals(0, f.compute(new int[0]).length);
+        assertArrayEquals(new float[] {0.8f, 0.8f, 0.8f, 0.8f, 1f, 1f, 1f, 1f}, f.compute(new int[] {7})[0], 0f);
+    }
+
+    @Test(expected = IllegalArgumentException.class)
+    public void rrFeaturesRejectDecreasingBeats() {
+        new RRFeatures(100.0, 10, 0.15, 3.0, 0.8).compute(new int[] {10, 5});
+    }
+
+    @Test
     public void routingThresholds() {
         Routing r = new Routing(0.95, 0.85);
         assertEquals(Routing.Decision.AUTO_REPORT, r.decide(0.95));

@@ -16,12 +16,13 @@ import org.junit.Test;
  * output of the previous stage (so a failure points at one stage); {@link #endToEnd()} chains the
  * whole pipeline from the raw input. Tolerances: filters 1e-4 mV abs, R peaks exact (reported: the
  * Java port follows the same arithmetic, so no +-1 sample slack is needed), z-scored window 1e-3,
- * prior maps 1e-5.
+ * prior maps 1e-5, RR features (beat models with the "rr" input) exact at float32.
  */
 public class GoldenStagesTest {
     static final double FILTER_TOL = 1e-4;
     static final double Z_TOL = 1e-3;
     static final double PRIOR_TOL = 1e-5;
+    static final double RR_TOL = 0.0;
     static Pipeline pipeline;
 
     @BeforeClass
@@ -123,6 +124,51 @@ public class GoldenStagesTest {
         Golden.record("zscored_first", Golden.assertClose("zscored_first", z, Golden.toDouble(ws.get(0).ecg), Z_TOL));
     }
 
+    /** Rows [k][F] as float64 for {@link Golden#assertClose}; a null row fails. */
+    private static double[][] rrRows(List<Pipeline.ModelWindow> ws) {
+        double[][] out = new double[ws.size()][];
+        for (int k = 0; k < ws.size(); k++) {
+            assertTrue("window " + k + " has no RR features", ws.get(k).rr != null);
+            out[k] = Signals.toDouble(ws.get(k).rr);
+        }
+        return out;
+    }
+
+    @Test
+    public void rrFeatures() {
+        boolean golden = Golden.hasStage("rr");
+        assertEquals("pipeline_config has an \"rr\" section exactly when golden.json has the rr stage", golden,
+                pipeline.hasRr());
+        float[][] xr = Golden.toFloat(Golden.stage("resampled"));
+        List<Pipeline.ModelWindow> ws = pipeline.windows(xr, Golden.rpeaks());
+        if (!golden) {
+            for (Pipeline.ModelWindow w : ws) {
+                assertTrue("a model without the rr input gets no RR row", w.rr == null && w.rrInput() == null);
+            }
+            return;  // rhythm models and beat models without the RR input
+        }
+        double[][] want = Golden.stage("rr");
+        // the stage alone: rr_features(all R peaks) at the windows' centre beats
+        int[] peaks = Golden.rpeaks();
+        int[] starts = Json.ints(Json.get(Json.get(Golden.STAGES, "windows"), "starts"));
+        float[][] all = pipeline.rrFeatures().compute(peaks);
+        assertEquals(peaks.length, all.length);
+        double[][] atWindows = new double[starts.length][];
+        int half = pipeline.windowLength() / 2;
+        for (int k = 0, b = 0; k < starts.length; k++, b++) {
+            while (peaks[b] - half != starts[k]) {
+                b++;
+            }
+            assertEquals(RRFeatures.F, all[b].length);
+            atWindows[k] = Signals.toDouble(all[b]);
+        }
+        Golden.record("rr", Golden.assertClose("rr", want, atWindows, RR_TOL));
+        // the same rows carried by the pipeline's windows
+        Golden.record("rr (windows)", Golden.assertClose("rr (windows)", want, rrRows(ws), RR_TOL));
+        assertEquals(1, ws.get(0).rrInput().length);
+        assertArrayEquals(ws.get(0).rr, ws.get(0).rrInput()[0], 0f);
+    }
+
     @Test
     public void endToEnd() {
         Pipeline.Result r = pipeline.run(Golden.stage("input"), Golden.fsIn());
@@ -137,6 +183,9 @@ public class GoldenStagesTest {
         assertEquals(priors.length, r.windows.size());
         Golden.assertClose("e2e prior 0", new double[][] {priors[0]}, new double[][] {Signals.toDouble(r.windows.get(0).prior)},
                 PRIOR_TOL);
+        if (Golden.hasStage("rr")) {
+            Golden.record("e2e rr", Golden.assertClose("e2e rr", Golden.stage("rr"), rrRows(r.windows), RR_TOL));
+        }
         float[][][] in = r.windows.get(0).ecgInput();
         assertEquals(pipeline.windowLength(), in[0].length);
         assertEquals(pipeline.leads(), in[0][0].length);

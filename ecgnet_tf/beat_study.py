@@ -1,0 +1,159 @@
+"""The MIT-BIH beat study: choose settings inside DS1, train three seeds, score DS2 both ways, write the report.
+
+    python -m ecgnet_tf.beat_study [--data-dir D] [--root runs/beat-study] [--out docs/results/mitdb]
+                                   [--stages cv,final,report] [--candidates rr-under,...] [--seeds 0,1,2]
+
+Stages (each training is one ``python -m ecgnet_tf.train`` process; a run whose ``metrics.json``
+exists is reused, so an interrupted study resumes):
+
+1. ``cv``: every candidate setting (model config x balancing) on patient-grouped 3-fold
+   cross-validation **inside DS1** (``--split ds1-cv``); each fold's model predicts its held-out DS1
+   records (out-of-fold predictions). DS2 is not read.
+2. ``final``: the candidate with the best out-of-fold selection score (mean F1 of N, S and V) after
+   its class priors (``--class-scale``) are fitted on those out-of-fold predictions
+   (:func:`ecgnet_tf.training.tuning.fit_class_scale`), trained on DS1 with each seed and evaluated
+   on the strict DS2 (21 records, reference R peaks: the run's own metrics.json), on DS2 as published
+   (22 records) and end to end (detected R peaks, EC57 beat-by-beat scoring).
+3. ``report``: ``OUT/summary.json``, ``OUT/report.md``, ``OUT/beats.png`` and the runs' small files,
+   all generated from the run folders (:mod:`ecgnet_tf.bench.beat_report`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .cli import add_data_dir_argument, run_command
+from .data.errors import DataError
+
+STAGES = ("cv", "final", "report")
+FOLDS = 3
+#: candidate settings compared by cross-validation inside DS1 (train arguments)
+CANDIDATES: dict[str, tuple[str, ...]] = {
+    "rr-under": ("--config", "edge-rr", "--balance", "undersample"),
+    "rrwn-under": ("--config", "edge-rr-wn", "--balance", "undersample"),
+    "rr-smote": ("--config", "edge-rr", "--balance", "smote"),
+}
+#: training schedule shared by every run of the study
+SCHEDULE: tuple[str, ...] = ("--task", "mitdb-aami", "--epochs", "6", "--patience", "3", "--monitor", "val_macro_f1")
+#: smoke version (tests, CI): capped windows, one epoch
+QUICK: tuple[str, ...] = ("--quick", "--epochs", "1", "--max-per-record", "40", "--eval-max-per-record", "60")
+
+
+def cv_name(candidate: str, fold: int) -> str:
+    return f"cv-{candidate}-f{fold}"
+
+
+def final_name(seed: int) -> str:
+    return f"final-s{seed}"
+
+
+def train_run(root: Path, name: str, args: list[str], data_dir: Path, cache_dir: Path | None) -> Path:
+    """Train ``root/name`` in its own process unless its metrics.json exists (resumes a checkpoint)."""
+    out = root / name
+    if (out / "metrics.json").is_file():
+        return out
+    cmd = [sys.executable, "-m", "ecgnet_tf.train", *args, "--data-dir", str(data_dir), "--out", str(out)]
+    if cache_dir:
+        cmd += ["--cache-dir", str(cache_dir)]
+    if (out / "checkpoints" / "state.json").is_file():
+        cmd.append("--resume")
+    print(f"[beat-study] {name}: {' '.join(cmd[1:])}", flush=True)
+    t0 = time.time()
+    out.mkdir(parents=True, exist_ok=True)
+    with open(root / f"{name}.log", "a") as log:
+        res = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
+    if res.returncode != 0:
+        raise RuntimeError(f"{name} failed (exit {res.returncode}); see {root / f'{name}.log'}")
+    print(f"[beat-study] {name}: done in {time.time() - t0:.0f} s", flush=True)
+    return out
+
+
+def run_cv(root: Path, candidates: list[str], data_dir: Path, cache_dir: Path | None, quick: bool,
+           folds: int = FOLDS) -> None:
+    base = [*SCHEDULE, *(QUICK if quick else ()), "--split", "ds1-cv", "--folds", str(folds), "--seed", "0"]
+    for cand in candidates:
+        for fold in range(folds):
+            train_run(root, cv_name(cand, fold), [*base, "--fold", str(fold), *CANDIDATES[cand]], data_dir, cache_dir)
+
+
+def run_final(root: Path, selection: dict, seeds: list[int], data_dir: Path, cache_dir: Path | None,
+              quick: bool) -> None:
+    from .data.mitdb import available_records
+    from .training.end_to_end import evaluate_end_to_end
+    from .training.evaluation import ds2_records, evaluate_run
+
+    scale = ",".join(repr(float(v)) for v in selection["class_scale"])  # exact: the run records these values
+    for seed in seeds:
+        run = train_run(root, final_name(seed), [*SCHEDULE, *(QUICK if quick else ()), "--seed", str(seed),
+                                                 *CANDIDATES[selection["candidate"]], "--class-scale", scale],
+                        data_dir, cache_dir)
+        pub = run / "evaluations" / "ds2-published22"
+        if not (pub / "metrics.json").is_file():
+            evaluate_run(run, data_dir, ds2_records("published22", available_records(data_dir)), out_dir=pub,
+                         cache_dir=cache_dir)
+        e2e = run / "evaluations" / "end-to-end"
+        if not (e2e / "metrics.json").is_file():
+            evaluate_end_to_end(run, e2e, data_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ecgnet_tf.beat_study", description=__doc__.splitlines()[0])
+    add_data_dir_argument(parser)
+    parser.add_argument("--root", type=Path, default=Path("runs/beat-study"), help="run folders of the study")
+    parser.add_argument("--out", type=Path, default=Path("docs/results/mitdb"), help="report folder")
+    parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, of {', '.join(STAGES)}")
+    parser.add_argument("--candidates", default=",".join(CANDIDATES),
+                        help=f"settings compared inside DS1, of {', '.join(CANDIDATES)}")
+    parser.add_argument("--seeds", default="0,1,2", help="seeds of the final models")
+    parser.add_argument("--folds", type=int, default=FOLDS, help=f"cross-validation folds inside DS1 (default {FOLDS})")
+    parser.add_argument("--quick", action="store_true", help="smoke study (capped windows, one epoch): not a result")
+    parser.add_argument("--cache-dir", type=Path, default=None)
+    args = parser.parse_args(argv)
+
+    def body() -> None:
+        from .bench import beat_report
+        from .cli import data_dir_of
+
+        stages = [s for s in args.stages.split(",") if s]
+        candidates = [c for c in args.candidates.split(",") if c]
+        bad = [s for s in stages if s not in STAGES] + [c for c in candidates if c not in CANDIDATES]
+        if bad:
+            raise ValueError(f"unknown stages/candidates {bad}; stages: {', '.join(STAGES)}; "
+                             f"candidates: {', '.join(CANDIDATES)}")
+        try:
+            seeds = [int(s) for s in args.seeds.split(",") if s]
+        except ValueError:
+            raise ValueError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from None
+        data_dir = data_dir_of(args)
+        root = args.root
+        root.mkdir(parents=True, exist_ok=True)
+        if "cv" in stages:
+            run_cv(root, candidates, data_dir, args.cache_dir, args.quick, args.folds)
+        if "final" in stages or "report" in stages:
+            folds = {c: [root / cv_name(c, f) for f in range(args.folds)] for c in candidates}
+            missing = [str(r) for runs in folds.values() for r in runs if not (r / "metrics.json").is_file()]
+            if missing:
+                raise DataError(f"cross-validation runs missing: {missing[:3]}...; run the cv stage first")
+            selection = beat_report.select_candidate(folds)
+            (root / "selection.json").write_text(json.dumps(selection, indent=2))
+            print(f"[beat-study] selected {selection['candidate']} with class scale {selection['class_scale']} "
+                  f"(out-of-fold score {selection['score']:.4f})", flush=True)
+        if "final" in stages:
+            run_final(root, selection, seeds, data_dir, args.cache_dir, args.quick)
+        if "report" in stages:
+            finals = {s: root / final_name(s) for s in seeds}
+            summary = beat_report.write_report(args.out, selection, finals, quick=args.quick)
+            m = summary["mean"]
+            print(f"[beat-study] strict DS2, mean of {len(seeds)} seeds: SVEB Se {m['S']['sensitivity']:.3f} "
+                  f"+P {m['S']['ppv']:.3f}, VEB Se {m['V']['sensitivity']:.3f} +P {m['V']['ppv']:.3f}, "
+                  f"accuracy {m['accuracy']:.3f} -> {args.out}/report.md")
+
+    return run_command(body, (DataError, FileNotFoundError, ValueError, RuntimeError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,304 @@
+"""The MIT-BIH beat study's selection and report, computed from run folders only (nothing typed in).
+
+:func:`select_candidate` pools the out-of-fold predictions of the cross-validation inside DS1, fits
+each candidate's class priors and picks the best; :func:`write_report` gathers the final runs'
+reference-peak (strict and published DS2) and end-to-end figures into ``summary.json``, ``report.md``
+and ``beats.png``. See ``python -m ecgnet_tf.beat_study``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .. import atomic
+from ..claims import BEAT_TARGETS, PUBLISHED_BEAT_BASELINES
+from ..results_report import git_state, publish_run
+from ..runs import RunConfig, load_split
+from ..tasks import get_task
+from ..training.evaluation import PREDICTIONS, load_predictions
+from ..training.tuning import SCORED_CLASSES, beat_figures, fit_class_scale, scaled_predictions, selection_score
+
+FIGURES = (("S", "sensitivity"), ("S", "ppv"), ("V", "sensitivity"), ("V", "ppv"))
+CRITERION = "mean F1 of N, S and V beats over the pooled out-of-fold predictions (cross-validation inside DS1)"
+
+
+def _history_best(run: Path) -> dict:
+    """Epochs run and the best epoch by the run's monitor (from history.csv and run.json)."""
+    cfg = RunConfig.load(run)
+    rows = [line.split(",") for line in (run / "history.csv").read_text().splitlines()] if (
+        run / "history.csv").is_file() else []
+    if len(rows) < 2:
+        return {"epochs_run": 0, "best_epoch": None}
+    head, body = rows[0], rows[1:]
+    key = cfg.monitor if cfg.monitor in head else "val_loss"
+    vals = [float(r[head.index(key)]) for r in body]
+    best = int(np.argmax(vals) if key == "val_macro_f1" else np.argmin(vals))
+    return {"epochs_run": len(body), "best_epoch": best, "monitor": key}
+
+
+def select_candidate(folds: dict[str, list[Path]]) -> dict:
+    """Pool each candidate's out-of-fold predictions, fit its class scale, choose the best candidate.
+
+    ``folds``: candidate name -> its cross-validation run folders (``--split ds1-cv``). Raises
+    ValueError if a run is not a DS1 cross-validation run (the selection must never see DS2).
+    """
+    report: dict = {}
+    classes: tuple[str, ...] = ()
+    for cand, runs in folds.items():
+        ys, ps, tests, facts = [], [], [], []
+        for run in runs:
+            split = load_split(run)
+            if not split.name.startswith("ds1-cv"):
+                raise ValueError(f"{run}: split {split.name!r} is not cross-validation inside DS1")
+            cfg = RunConfig.load(run)
+            classes = tuple(get_task(cfg.task).classes)
+            pred = load_predictions(run / PREDICTIONS)
+            ys.append(pred["y"])
+            ps.append(pred["probs"])
+            tests.append(list(split.test))
+            facts.append({"run": run.name, "config": cfg.config, "balance": (cfg.balance or {}).get("mode", "smote"),
+                          **_history_best(run)})
+        y, p = np.concatenate(ys), np.concatenate(ps).astype(np.float64)
+        raw_pred = p.argmax(axis=1)
+        fit = fit_class_scale(y, p, classes)
+        report[cand] = {"folds": facts, "test_records": tests, "n_beats": int(len(y)),
+                        "raw": beat_figures(y, raw_pred, classes), "score_raw": selection_score(y, raw_pred, classes),
+                        "class_scale": list(fit.scale), "score": fit.score_after,
+                        "tuned": beat_figures(y, scaled_predictions(p, fit.scale), classes)}
+    if not report:
+        raise ValueError("no candidates to select from")
+    best = max(report, key=lambda c: (report[c]["score"], -list(report).index(c)))
+    return {"candidate": best, "class_scale": report[best]["class_scale"], "score": report[best]["score"],
+            "criterion": CRITERION, "scored_classes": list(SCORED_CLASSES), "classes": list(classes),
+            "candidates": report}
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    arr = np.asarray(values, np.float64)
+    if arr.size == 0:
+        return float("nan"), float("nan")
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+
+
+def _figures(m: dict, source: str) -> dict:
+    """S/V sensitivity, ppv (and fpr end to end) and accuracy of one metrics.json."""
+    if source == "end_to_end":
+        e = m["end_to_end"]
+        return {"S": {k: e["S"][k] for k in ("sensitivity", "ppv", "fpr")},
+                "V": {k: e["V"][k] for k in ("sensitivity", "ppv", "fpr")}, "accuracy": e["accuracy"],
+                "matched": e["matched"], "missed": e["missed"], "extra": e["extra"]}
+    pc = m["per_class"]
+    return {"S": {k: pc["S"][k] for k in ("sensitivity", "ppv")}, "V": {k: pc["V"][k] for k in ("sensitivity", "ppv")},
+            "accuracy": m["accuracy"], "n": m["n"], "n_records": m.get("n_records")}
+
+
+def _aggregate(rows: list[dict]) -> tuple[dict, dict]:
+    mean: dict = {}
+    std: dict = {}
+    for cls in ("S", "V"):
+        keys = rows[0][cls].keys()
+        pairs = {k: _mean_std([r[cls][k] for r in rows]) for k in keys}
+        mean[cls] = {k: v[0] for k, v in pairs.items()}
+        std[cls] = {k: v[1] for k, v in pairs.items()}
+    mean["accuracy"], std["accuracy"] = _mean_std([r["accuracy"] for r in rows])
+    return mean, std
+
+
+def _confusion(run: Path, classes: tuple[str, ...]) -> np.ndarray:
+    """Reference-peak confusion (rows true, columns decided) of a run's own test evaluation."""
+    pred = load_predictions(run / PREDICTIONS)
+    cfg = RunConfig.load(run)
+    scale = np.asarray(cfg.class_scale if cfg.class_scale else np.ones(len(classes)))
+    decided = scaled_predictions(pred["probs"], scale)
+    conf = np.zeros((len(classes), len(classes)), np.int64)
+    np.add.at(conf, (pred["y"].astype(int), decided), 1)
+    return conf
+
+
+def summarise(selection: dict, finals: dict[int, Path], quick: bool = False) -> dict:
+    """The study's summary: means and std over seeds for each mode, targets and gaps, the selection."""
+    seeds = sorted(finals)
+    per_seed, published, e2e = [], [], []
+    classes: tuple[str, ...] = tuple(selection["classes"])
+    conf = np.zeros((len(classes), len(classes)), np.int64)
+    e2e_conf = None
+    for s in seeds:
+        run = finals[s]
+        m = json.loads((run / "metrics.json").read_text())
+        if m.get("ds2_variant") != "strict21":
+            raise ValueError(f"{run}: its test set is not the strict DS2 (ds2_variant {m.get('ds2_variant')!r})")
+        per_seed.append({"seed": s, **_figures(m, "reference"), **_history_best(run)})
+        published.append(_figures(json.loads((run / "evaluations/ds2-published22/metrics.json").read_text()),
+                                  "reference"))
+        em = json.loads((run / "evaluations/end-to-end/metrics.json").read_text())
+        e2e.append(_figures(em, "end_to_end"))
+        conf += _confusion(run, classes)
+        c = np.asarray(em["end_to_end"]["confusion"], np.int64)
+        e2e_conf = c if e2e_conf is None else e2e_conf + c
+    mean, std = _aggregate(per_seed)
+    pub_mean, pub_std = _aggregate(published)
+    e2e_mean, e2e_std = _aggregate(e2e)
+    t = BEAT_TARGETS
+    target_of = {"S": {"sensitivity": t["S_sensitivity"], "ppv": t["S_ppv"]},
+                 "V": {"sensitivity": t["V_sensitivity"], "ppv": t["V_ppv"]}, "accuracy": t["accuracy"]}
+    gaps = {c: {k: mean[c][k] - target_of[c][k] for k in ("sensitivity", "ppv")} for c in ("S", "V")}
+    gaps["accuracy"] = mean["accuracy"] - target_of["accuracy"]
+    e2e_minus = {c: {k: e2e_mean[c][k] - mean[c][k] for k in ("sensitivity", "ppv")} for c in ("S", "V")}
+    e2e_minus["accuracy"] = e2e_mean["accuracy"] - mean["accuracy"]
+    met = {f"{c}_{k}": bool(gaps[c][k] >= 0) for c, k in FIGURES}
+    met["accuracy"] = bool(gaps["accuracy"] >= 0)
+    met["end_to_end_within"] = bool(all(abs(e2e_minus[c][k]) <= t["end_to_end_within"] for c, k in FIGURES)
+                                    and abs(e2e_minus["accuracy"]) <= t["end_to_end_within"])
+    first = RunConfig.load(finals[seeds[0]])
+    return {"ds2_variant": "strict21", "profile": "quick" if quick else "full", "seeds": seeds,
+            "mean": mean, "std": std, "per_seed": per_seed,
+            "published22": {"ds2_variant": "published22", "mean": pub_mean, "std": pub_std},
+            "end_to_end": {"mean": e2e_mean, "std": e2e_std, "per_seed": e2e,
+                           "confusion": e2e_conf.tolist() if e2e_conf is not None else None},
+            "confusion_reference": {"classes": list(classes), "counts": conf.tolist(),
+                                    "note": "summed over seeds; rows reference, columns decided"},
+            "targets": target_of, "gaps": gaps, "end_to_end_minus_reference": e2e_minus, "met": met,
+            "model": {"config": first.config, "balance": (first.balance or {}).get("mode", "smote"),
+                      "class_scale": first.class_scale, "epochs": first.epochs, "monitor": first.monitor},
+            "selection": selection, "git": git_state()}
+
+
+def _f(v, scale: float = 100.0, digits: int = 1) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{scale * v:.{digits}f}"
+
+
+def _ms(mean: float, std: float) -> str:
+    return f"{_f(mean)} ± {_f(std)}"
+
+
+def markdown(s: dict) -> str:
+    """report.md: a pure function of the summary."""
+    m, sd, t = s["mean"], s["std"], s["targets"]
+    sel = s["selection"]
+    lines = ["# MIT-BIH beat classes, inter-patient (DS1 -> DS2)", "",
+             "Generated by `python -m ecgnet_tf.beat_study` from the run folders; do not edit."
+             + (" **Smoke profile (`--quick`): not a result.**" if s["profile"] == "quick" else ""), "",
+             f"Model: `{s['model']['config']}`, balancing `{s['model']['balance']}`, class scale "
+             f"{s['model']['class_scale']} (classes {', '.join(sel['classes'])}), seeds {s['seeds']}, up to "
+             f"{s['model']['epochs']} epochs, best epoch by `{s['model']['monitor']}` on validation records carved "
+             "from DS1. Every choice (settings, class scale) was made by cross-validation inside DS1; DS2 was read "
+             "only to report.", "",
+             f"## Strict DS2 ({s['per_seed'][0]['n_records']} records, reference R peaks): the figures the targets use", "",
+             "Percent, mean ± std over seeds.", "",
+             "| figure | measured | target | gap |", "|---|---|---|---|"]
+    for c, k in FIGURES:
+        name = f"{'SVEB' if c == 'S' else 'VEB'} {'Se' if k == 'sensitivity' else '+P'}"
+        lines.append(f"| {name} | {_ms(m[c][k], sd[c][k])} | {_f(t[c][k])} | {_f(s['gaps'][c][k])} |")
+    lines.append(f"| accuracy | {_ms(m['accuracy'], sd['accuracy'])} | {_f(t['accuracy'])} | "
+                 f"{_f(s['gaps']['accuracy'])} |")
+    e, esd, pub = s["end_to_end"]["mean"], s["end_to_end"]["std"], s["published22"]
+    lines += ["", "## All modes", "",
+              "| mode | SVEB Se | SVEB +P | VEB Se | VEB +P | accuracy |", "|---|---|---|---|---|---|",
+              "| reference peaks, strict DS2 | " + " | ".join(_ms(m[c][k], sd[c][k]) for c, k in FIGURES)
+              + f" | {_ms(m['accuracy'], sd['accuracy'])} |",
+              "| end to end (Pan-Tompkins, EC57 bxb, gross), strict DS2 | "
+              + " | ".join(_ms(e[c][k], esd[c][k]) for c, k in FIGURES) + f" | {_ms(e['accuracy'], esd['accuracy'])} |",
+              "| reference peaks, DS2 as published (with 202; literature comparison only) | "
+              + " | ".join(_ms(pub["mean"][c][k], pub["std"][c][k]) for c, k in FIGURES)
+              + f" | {_ms(pub['mean']['accuracy'], pub['std']['accuracy'])} |",
+              "", "End to end minus reference (points): " + ", ".join(
+                  f"{'SVEB' if c == 'S' else 'VEB'} {'Se' if k == 'sensitivity' else '+P'} "
+                  f"{_f(s['end_to_end_minus_reference'][c][k])}" for c, k in FIGURES)
+              + f", accuracy {_f(s['end_to_end_minus_reference']['accuracy'])}; end-to-end accuracy is over matched "
+              f"beats. End-to-end VEB FPR {_f(e['V']['fpr'], digits=2)} %, SVEB FPR {_f(e['S']['fpr'], digits=2)} %.",
+              "", "Targets met: " + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in s["met"].items()) + ".",
+              "", "## Per seed (strict DS2, reference peaks)", "",
+              "| seed | SVEB Se | SVEB +P | VEB Se | VEB +P | accuracy | epochs run | best epoch |",
+              "|---|---|---|---|---|---|---|---|"]
+    for r in s["per_seed"]:
+        lines.append(f"| {r['seed']} | " + " | ".join(_f(r[c][k]) for c, k in FIGURES)
+                     + f" | {_f(r['accuracy'])} | {r['epochs_run']} | {r['best_epoch']} |")
+    conf = s["confusion_reference"]
+    cls = conf["classes"]
+    lines += ["", "## Confusion matrices", "", "Reference peaks, strict DS2, summed over seeds (rows reference, "
+              "columns decided):", "", "| | " + " | ".join(cls) + " |", "|---" * (len(cls) + 1) + "|"]
+    lines += [f"| {c} | " + " | ".join(str(v) for v in row) + " |" for c, row in zip(cls, conf["counts"])]
+    if s["end_to_end"]["confusion"] is not None:
+        ecls = cls + ["-"]
+        lines += ["", "End to end, summed over seeds ('-' = no beat: missed reference beats in the last column, "
+                  "extra detections in the last row):", "", "| | " + " | ".join(ecls) + " |",
+                  "|---" * (len(ecls) + 1) + "|"]
+        lines += [f"| {c} | " + " | ".join(str(v) for v in row) + " |"
+                  for c, row in zip(ecls, s["end_to_end"]["confusion"])]
+    n_folds = len(next(iter(sel["candidates"].values()))["folds"])
+    lines += ["", f"## What was tried (cross-validation inside DS1, {n_folds} patient-grouped folds, out-of-fold)", "",
+              f"Selection: {sel['criterion']}, after fitting each candidate's class scale on the same predictions. "
+              f"Chosen: **{sel['candidate']}**.", "",
+              "| candidate | config | balancing | score raw | score with class scale | class scale | SVEB Se / +P "
+              "(scaled) | VEB Se / +P (scaled) | accuracy (scaled) | best epochs |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, c in sel["candidates"].items():
+        tu = c["tuned"]
+        f0 = c["folds"][0]
+        lines.append(f"| {name} | {f0['config']} | {f0['balance']} | {_f(c['score_raw'], 1, 3)} | "
+                     f"{_f(c['score'], 1, 3)} | {', '.join(f'{v:g}' for v in c['class_scale'])} | "
+                     f"{_f(tu['S']['sensitivity'])} / {_f(tu['S']['ppv'])} | {_f(tu['V']['sensitivity'])} / "
+                     f"{_f(tu['V']['ppv'])} | {_f(tu['accuracy'])} | "
+                     f"{', '.join(str(f['best_epoch']) for f in c['folds'])} |")
+    lines += ["", "## Published inter-patient results (as published, DS2 with 22 records; not ours)", "",
+              "| method | SVEB Se | SVEB +P | VEB Se | VEB +P |", "|---|---|---|---|---|"]
+    for b in PUBLISHED_BEAT_BASELINES:
+        if b["S_se"] is None:
+            lines.append(f"| {b['method']} | F1 {b['S_f1']} | | F1 {b['V_f1']} | |")
+        else:
+            lines.append(f"| {b['method']} | {b['S_se']} | {b['S_ppv']} | {b['V_se']} | {b['V_ppv']} |")
+    lines += ["", "![beats](beats.png)", "",
+              f"Code: commit {s['git']['commit']}" + (" (with uncommitted changes)" if s["git"]["dirty"] else "") + "."]
+    return "\n".join(lines) + "\n"
+
+
+def figure(s: dict, path: Path) -> None:
+    """beats.png: SVEB/VEB Se and +P and accuracy per mode (mean ± std over seeds) against the targets."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = ["SVEB Se", "SVEB +P", "VEB Se", "VEB +P", "accuracy"]
+    modes = [("reference, strict DS2", s["mean"], s["std"]),
+             ("end to end, strict DS2", s["end_to_end"]["mean"], s["end_to_end"]["std"]),
+             ("reference, DS2 as published", s["published22"]["mean"], s["published22"]["std"])]
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for i, (label, m, sd) in enumerate(modes):
+        vals = [m[c][k] for c, k in FIGURES] + [m["accuracy"]]
+        errs = [sd[c][k] for c, k in FIGURES] + [sd["accuracy"]]
+        ax.bar(x + (i - 1) * 0.27, vals, 0.27, yerr=errs, label=label, capsize=2)
+    t = s["targets"]
+    targets = [t[c][k] for c, k in FIGURES] + [t["accuracy"]]
+    ax.scatter(x, targets, marker="_", s=600, color="black", zorder=5, label="target")
+    ax.set_xticks(x, names)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("fraction")
+    ax.set_title(f"MIT-BIH inter-patient, {s['model']['config']}, seeds {s['seeds']}"
+                 + (" (smoke)" if s["profile"] == "quick" else ""))
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(out: Path, selection: dict, finals: dict[int, Path], quick: bool = False) -> dict:
+    """Write ``out``/summary.json, report.md, beats.png, cv.json and the final runs' small files."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    s = summarise(selection, finals, quick)
+    atomic.write_json(out / "summary.json", s)
+    atomic.write_text(out / "report.md", markdown(s))
+    figure(s, out / "beats.png")
+    for seed, run in finals.items():
+        dest = out / "runs" / run.name
+        publish_run(run, dest)
+        for sub in ("ds2-published22", "end-to-end"):
+            src = run / "evaluations" / sub
+            if (src / "metrics.json").is_file():
+                publish_run(src, dest / sub)
+    return s

@@ -1,0 +1,94 @@
+"""The MIT-BIH beat study end to end on the fake database: DS1 cross-validation chooses, DS2 only reports."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from ecgnet_tf import beat_study, evaluate
+from ecgnet_tf.data.splits import DS1, DS2
+
+
+@pytest.fixture(scope="module")
+def study(fake_data, window_cache, tmp_path_factory):
+    root = tmp_path_factory.mktemp("beat_study")
+    rc = beat_study.main(["--data-dir", str(fake_data), "--root", str(root / "runs"), "--out", str(root / "out"),
+                          "--quick", "--candidates", "rr-under", "--seeds", "0", "--folds", "2",
+                          "--cache-dir", str(window_cache)])
+    assert rc == 0
+    return root
+
+
+@pytest.mark.slow
+def test_choices_are_made_inside_ds1_only(study):
+    for fold in range(2):
+        split = json.loads((study / "runs" / f"cv-rr-under-f{fold}" / "split.json").read_text())
+        records = set(split["train"]) | set(split["val"]) | set(split["test"])
+        assert records <= set(DS1) and not records & set(DS2), split
+    sel = json.loads((study / "runs" / "selection.json").read_text())
+    assert sel["candidate"] == "rr-under" and len(sel["class_scale"]) == 5
+    final = json.loads((study / "runs" / "final-s0" / "run.json").read_text())
+    assert final["class_scale"] == sel["class_scale"] and final["balance"]["mode"] == "undersample"
+    assert final["config"] == "edge-rr"
+
+
+@pytest.mark.slow
+def test_final_run_reports_every_mode_with_the_checked_interface(study, fake_data):
+    run = study / "runs" / "final-s0"
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["ds2_variant"] == "strict21" and "202" not in json.loads((run / "split.json").read_text())["test"]
+    for c in ("S", "V"):
+        assert {"sensitivity", "ppv"} <= set(m["per_class"][c])
+    pred = np.load(run / "predictions.npz")
+    assert pred["probs"].shape == (m["n"], 5) and len(pred["record"]) == m["n"]
+    pub = json.loads((run / "evaluations" / "ds2-published22" / "metrics.json").read_text())
+    assert pub["ds2_variant"] == "published22" and pub["n_records"] == m["n_records"] + 1
+    e2e = json.loads((run / "evaluations" / "end-to-end" / "metrics.json").read_text())
+    block = e2e["end_to_end"]
+    for c in ("S", "V"):
+        assert set(block[c]) == {"sensitivity", "ppv", "fpr"}
+    assert all(isinstance(block[k], int) for k in ("matched", "missed", "extra"))
+    assert e2e["ds2_variant"] == "strict21" and block["qrs"]["sensitivity"] > 0.95  # clean synthetic beats
+    assert block["matched"] + block["missed"] == sum(r["matched"] + r["missed"] for r in e2e["per_record"].values())
+
+
+@pytest.mark.slow
+def test_summary_is_generated_from_the_runs(study):
+    out = study / "out"
+    s = json.loads((out / "summary.json").read_text())
+    assert s["ds2_variant"] == "strict21" and s["seeds"] == [0] and s["profile"] == "quick"
+    m = json.loads((study / "runs" / "final-s0" / "metrics.json").read_text())
+    for c in ("S", "V"):
+        for k in ("sensitivity", "ppv"):
+            want = m["per_class"][c][k]
+            assert (np.isnan(want) and np.isnan(s["mean"][c][k])) or s["mean"][c][k] == pytest.approx(want)
+    assert s["mean"]["accuracy"] == pytest.approx(m["accuracy"])
+    assert set(s["end_to_end"]["mean"]["V"]) == {"sensitivity", "ppv", "fpr"}
+    text = (out / "report.md").read_text()
+    assert "Smoke profile" in text and "Published inter-patient results" in text and "rr-under" in text
+    assert (out / "beats.png").stat().st_size > 1000
+    assert (out / "runs" / "final-s0" / "end-to-end" / "metrics.json").is_file()
+
+
+@pytest.mark.slow
+def test_selection_refuses_runs_that_are_not_ds1_cross_validation(study, trained_run):
+    from ecgnet_tf.bench.beat_report import select_candidate
+
+    with pytest.raises(ValueError, match="not cross-validation inside DS1"):
+        select_candidate({"x": [trained_run("mitdb-aami", "edge-rr")]})
+
+
+@pytest.mark.slow
+def test_end_to_end_never_writes_into_the_run_and_options_are_checked(study, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(study / "runs" / "final-s0", run, ignore=shutil.ignore_patterns("evaluations"))
+    before = (run / "metrics.json").read_bytes()
+    assert evaluate.main([str(run), "--end-to-end", "--out", str(run)]) == 2
+    assert "end-to-end figures go to their own folder" in capsys.readouterr().err
+    assert evaluate.main([str(run), "--end-to-end", "--out", str(tmp_path / "e2e"), "--records", "100"]) == 0
+    assert json.loads((tmp_path / "e2e" / "metrics.json").read_text())["records"] == ["100"]
+    assert evaluate.main([str(run), "--ds2", "published22", "--records", "100"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert (run / "metrics.json").read_bytes() == before

@@ -1,0 +1,55 @@
+"""Decision rules chosen on training data: class-prior factors fitted on out-of-fold predictions."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ecgnet_tf.training.tuning import beat_figures, fit_class_scale, scaled_predictions, selection_score
+
+CLASSES = ("N", "S", "V", "F", "Q")
+
+
+def _underconfident_s(n: int = 600, seed: int = 0):
+    """Labels and probabilities where true S beats get only a modest S probability (a shy model)."""
+    rng = np.random.default_rng(seed)
+    y = rng.choice(3, size=n, p=[0.8, 0.1, 0.1])
+    probs = np.full((n, 5), 0.01)
+    probs[np.arange(n), y] = 0.9
+    s = y == 1
+    probs[s, 0], probs[s, 1] = 0.6, 0.35  # argmax says N for every S beat
+    probs /= probs.sum(axis=1, keepdims=True)
+    return y, probs
+
+
+def test_beat_figures_count_by_hand():
+    y = np.array([0, 0, 1, 1, 2])
+    pred = np.array([0, 1, 1, 0, 2])
+    f = beat_figures(y, pred, CLASSES)
+    assert f["accuracy"] == pytest.approx(3 / 5)
+    assert f["S"]["sensitivity"] == pytest.approx(0.5) and f["S"]["ppv"] == pytest.approx(0.5)
+    assert f["V"]["f1"] == pytest.approx(1.0) and np.isnan(f["F"]["sensitivity"])
+
+
+def test_fitted_scale_recovers_the_shy_class_and_never_scores_worse():
+    y, probs = _underconfident_s()
+    assert beat_figures(y, probs.argmax(axis=1), CLASSES)["S"]["sensitivity"] == 0.0
+    fit = fit_class_scale(y, probs, CLASSES)
+    assert fit.scale[1] > 1.0 and fit.scale[0] == 1.0 and fit.scale[4] == 1.0  # N and Q untouched
+    after = beat_figures(y, scaled_predictions(probs, fit.scale), CLASSES)
+    assert after["S"]["sensitivity"] == 1.0 and after["S"]["ppv"] == 1.0
+    assert fit.score_after > fit.score_before
+    assert fit.score_after == pytest.approx(selection_score(y, scaled_predictions(probs, fit.scale), CLASSES))
+    assert fit_class_scale(y, probs, CLASSES) == fit  # deterministic
+
+
+def test_a_calibrated_model_keeps_unit_scale():
+    y = np.repeat([0, 1, 2], 50)
+    probs = np.eye(5)[y] * 0.8 + 0.04
+    assert fit_class_scale(y, probs, CLASSES).scale == (1.0,) * 5
+
+
+def test_fit_class_scale_checks_its_inputs():
+    with pytest.raises(ValueError, match=r"\(n, 5\)"):
+        fit_class_scale(np.zeros(3, int), np.zeros((3, 4)), CLASSES)
+    with pytest.raises(ValueError, match="not in"):
+        fit_class_scale(np.zeros(3, int), np.full((3, 5), 0.2), CLASSES, tuned=("X",))
