@@ -36,6 +36,7 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
     "rr-under": ("--config", "edge-rr", "--balance", "undersample"),
     "rrwn-under": ("--config", "edge-rr-wn", "--balance", "undersample"),
     "rr-smote": ("--config", "edge-rr", "--balance", "smote"),
+    "rr-under-wce": ("--config", "edge-rr", "--balance", "undersample", "--loss", "weighted_ce"),
 }
 #: training schedule shared by every run of the study
 SCHEDULE: tuple[str, ...] = ("--task", "mitdb-aami", "--epochs", "6", "--patience", "3", "--monitor", "val_macro_f1")
