@@ -204,10 +204,10 @@ def test_window_standardize_sees_shape_not_amplitude(tmp_path):
     x = rng.normal(0, 1, (2, 900, 1)).astype(np.float32)
     layer = WindowStandardize()
     a = layer(x).numpy()
-    b = layer(3.0 * x + 0.7).numpy()
     np.testing.assert_allclose(a.mean(axis=1), 0.0, atol=1e-5)
-    np.testing.assert_allclose(a.std(axis=1), 1.0, atol=1e-2)
-    np.testing.assert_allclose(a, b, atol=1e-2)
+    np.testing.assert_allclose(a.std(axis=1), 1.0, atol=1e-2)  # eps (1e-2) shrinks unit-variance windows a little
+    exact = WindowStandardize(eps=1e-8)
+    np.testing.assert_allclose(exact(x).numpy(), exact(3.0 * x + 0.7).numpy(), atol=1e-4)
     assert WindowStandardize.from_config(layer.get_config()).eps == layer.eps
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
