@@ -1,11 +1,16 @@
 """Evaluate a trained run on its held-out partition (or on other data / records).
 
     python -m ecgnet_tf.evaluate RUN_DIR [--data-dir D2] [--records 100,103] [--partition test|val]
+    python -m ecgnet_tf.evaluate RUN_DIR --data-dir D --records-file F --out O   # your own labelled records
     python -m ecgnet_tf.evaluate RUN_DIR --ds2 published22        # MIT-BIH DS2 as published (22 records)
     python -m ecgnet_tf.evaluate RUN_DIR --end-to-end --out O     # detected R peaks + EC57 bxb scoring
 
 A beat run's own test set is the strict DS2 (21 records: 202 shares its subject with 201 in DS1);
 ``--ds2 published22`` adds 202 back, the literature-comparable variant only.
+
+``--records-file F`` lists record ids, one per line (blank lines and ``#`` comments ignored), e.g. the
+records of a CinC-style folder ``D/cinc2017/`` (``REFERENCE.csv`` + ``training2017/`` records) that a
+CinC 2017 run should be tested on; records are read one at a time with progress, in bounded memory.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ from .settings import resolve_data_dir
 from .data.mitdb import available_records
 from .runs import RunConfig
 from .training.end_to_end import evaluate_end_to_end
-from .training.evaluation import DS2_VARIANTS, ds2_records, evaluate_run
+from .training.evaluation import DS2_VARIANTS, ds2_records, evaluate_run, read_records_file
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("run_dir", type=Path)
     add_data_dir_argument(parser)
     parser.add_argument("--records", default=None, help="comma-separated record ids to evaluate instead")
+    parser.add_argument("--records-file", type=Path, default=None,
+                        help="text file of record ids to evaluate instead, one per line (blank lines and # comments "
+                             "ignored); unknown ids are an error")
     parser.add_argument("--partition", default="test", choices=("test", "val"))
     parser.add_argument("--out", type=Path, default=None,
                         help="report folder (default: the run folder for its own test set; RUN/evaluations/<what> "
@@ -45,9 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> None:
         data_dir = resolve_data_dir(args.data_dir) if args.data_dir else None
         records = args.records.split(",") if args.records else None
+        if args.records_file:
+            if records:
+                raise ValueError("give --records or --records-file, not both")
+            records = read_records_file(args.records_file)
         if args.ds2:
             if records:
-                raise ValueError("give --records or --ds2, not both")
+                raise ValueError("give --records / --records-file or --ds2, not both")
             records = ds2_records(args.ds2, available_records(data_dir or RunConfig.load(args.run_dir).data_dir))
         if args.end_to_end:
             name = "end-to-end" + (f"-{args.ds2}" if args.ds2 else "")
@@ -61,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.ds2 and out is None:
             out = args.run_dir / "evaluations" / f"ds2-{args.ds2}"
         m = evaluate_run(args.run_dir, data_dir, records, args.partition, out, args.cache_dir)
-        print(json.dumps({k: m[k] for k in ("task", "partition", "n", "accuracy", "macro", "out_dir")}, indent=2))
+        keys = ("task", "partition", "n_records", "n", "accuracy", "macro", "challenge_f1", "out_dir")
+        print(json.dumps({k: m[k] for k in keys if k in m}, indent=2))
 
     return run_command(body, (DataError, FileNotFoundError, ValueError))
 

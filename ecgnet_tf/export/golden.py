@@ -190,7 +190,8 @@ def pipeline_config(run_dir: Path, fs_in: float) -> dict:
               "hop": None if beats else spec.hop_samples, "overlap": None if beats else spec.segment_overlap}
     has_rr = "rr" in spec.inputs
     if has_rr and not beats:
-        raise ValueError(f"{run_dir}: an RR-interval input needs beat windows; task {task.name} cuts segments")
+        raise ValueError(f"{run_dir}: rhythm-feature models (an 'rr' input on segment task {task.name}, e.g. "
+                         "--config edge-rhythm) have no phone port yet; golden vectors cover beat RR models only")
     inputs = {"ecg": [1, w, task.n_leads], "prior": [1, w, 1]}
     if has_rr:
         inputs["rr"] = [1, len(pp.RR_FEATURE_NAMES)]

@@ -28,6 +28,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ..preprocess.rhythm import RHYTHM_FEATURE_NAMES
+
 LADDER: tuple[str, ...] = (
     "baseline",
     "+multiscale",
@@ -79,7 +81,8 @@ class ModelConfig:
     lstm_layers: int = 2
     dense_units: tuple[int, ...] = (128, 64)
     dropout: float = 0.5
-    # rhythm branch: RR-interval features of the beat (input "rr", preprocess.rr_features), 0 = none
+    # rhythm branch (input "rr"), 0 = none: the beat's RR-interval features (beat tasks, preprocess.rr_features)
+    # or the segment window's rhythm features (segment tasks, preprocess.rhythm_features)
     rr_features: int = 0
     rr_units: tuple[int, ...] = (32, 16)
     # standardise every window over time (its own mean and scale) before the stem
@@ -198,6 +201,8 @@ _CONFIGS: dict[str, ModelConfig] = {
     "edge-rr": _EDGE.replace(name="edge-rr", rr_features=8),
     # edge-rr on per-window amplitude-normalised input (issue: inter-patient SVEB, normalisation trial)
     "edge-rr-wn": _EDGE.replace(name="edge-rr-wn", rr_features=8, window_norm=True),
+    # edge + a rhythm branch on each segment window's rhythm features (segment tasks; issue: AF, CinC 2017)
+    "edge-rhythm": _EDGE.replace(name="edge-rhythm", rr_features=len(RHYTHM_FEATURE_NAMES)),
 }
 
 CONFIG_NAMES: tuple[str, ...] = tuple(_CONFIGS)

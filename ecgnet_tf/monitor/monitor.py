@@ -222,9 +222,7 @@ class Monitor:
         ok = seg.ok
         probs = np.zeros((len(ok), len(spec.classes)))
         if ok.any():
-            idx = np.flatnonzero(ok)
-            feed = spec.prepare({"ecg": seg.x[idx], "prior": seg.prior[idx]})
-            probs[idx] = self.classifier.predict(feed["ecg"], feed["prior"][..., 0])
+            probs[ok] = self._predict_segments(seg.take(np.flatnonzero(ok)))
         events: list[Event] = []
         for i, q in enumerate(reports):
             k = k0 + i
@@ -246,6 +244,15 @@ class Monitor:
             self._keep_example(d, chunk, seg.starts[i])
             events += self.tracker.update(WindowView(k, label, d.own_start_s, d.own_end_s, d.end_s, prob, not d.ok))
         return events
+
+    def _predict_segments(self, seg: ModelInputs) -> np.ndarray:
+        """Class probabilities (n, K) of segment windows. A model with the "rr" input gets each
+        window's rhythm features (``seg.rr``: made by ``tasks.segment_inputs`` from the window's own R
+        peaks, as in training) through ``predict_feed``; others get ``predict(ecg, prior)``."""
+        feed = self.spec.prepare(seg.named())
+        if "rr" in self.spec.inputs:
+            return self.classifier.predict_feed(feed)
+        return self.classifier.predict(feed["ecg"], feed["prior"][..., 0])
 
     def _keep_example(self, d: WindowDecision, chunk: Chunk, start: int) -> None:
         key = d.label if d.ok else "rejected"

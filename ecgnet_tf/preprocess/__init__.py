@@ -1,5 +1,6 @@
 """Signal preprocessing: baseline removal, filtering, R-peak detection, resampling, segmentation,
-normalisation, quality gating and physiological prior maps."""
+normalisation, quality gating, physiological prior maps, and the RR features of beats (``rr``) and of
+segment windows (``rhythm``)."""
 from .baseline import (estimate_baseline_kalman, kalman_lambda, remove_baseline_highpass,
                        remove_baseline_kalman, remove_baseline_median)
 from .filters import band_power, band_sos, bandpass, effective_band, hf_power_retained, highpass, notch
@@ -8,6 +9,7 @@ from .pipeline import (BASELINE_METHODS, CONVENTIONAL_BAND_HZ, PreprocessConfig,
                        preprocess_signal)
 from .priors import J_POINT_S, PRIOR_KINDS, PRIOR_ZONES_S, prior_map
 from .quality import REASONS, QualityConfig, QualityReport, assess_quality
+from .rhythm import RHYTHM_FEATURE_NAMES, RhythmConfig, rhythm_features, rhythm_rows
 from .resample import rational_ratio, resample_indices, resample_signal
 from .rpeaks import PanTompkinsConfig, pan_tompkins, qrs_feature_signals, refine_rpeaks
 from .rr import RR_FEATURE_NAMES, RRConfig, RRTracker, rr_features
@@ -22,4 +24,5 @@ __all__ = [
     "refine_rpeaks", "remove_baseline_highpass", "remove_baseline_kalman", "remove_baseline_median",
     "resample_indices", "resample_signal", "preprocess_signal",
     "RR_FEATURE_NAMES", "RRConfig", "RRTracker", "rr_features",
+    "RHYTHM_FEATURE_NAMES", "RhythmConfig", "rhythm_features", "rhythm_rows",
 ]

@@ -178,7 +178,8 @@ class ModelSpec:
 
         ``inputs``: "ecg" (n, T, C) preprocessed windows in mV (z-scored here with the run's
         statistics), "prior" (n, T) or (n, T, 1) prior maps and, for models with a rhythm branch,
-        "rr" (n, F) RR-interval features (s and ratios; the model log-compresses them). Returns exactly
+        "rr" (n, F): the beat's RR-interval features (beat tasks) or the window's rhythm features
+        (segment tasks), all >= 0 (the model log-compresses them). Returns exactly
         the model's inputs (:attr:`inputs`): {"ecg": (n, T, C) float32, "prior": (n, T, 1) float32,
         "rr": (n, F) float32}. New model inputs are added here, keyed by name.
         """

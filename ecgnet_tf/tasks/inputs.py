@@ -5,8 +5,10 @@ all call :func:`record_inputs` (or its two halves), so a new model input is adde
 
 Inputs of one window: the ECG window (T, C) at the model rate (not yet z-scored: the run's
 :class:`~ecgnet_tf.preprocess.ZScore` does that in :meth:`ecgnet_tf.runs.ModelSpec.prepare`), and the
-prior map (T,) in 0..1 built from the R peaks inside the window. Prior maps are rounded to float16
-precision, the precision the window cache stores, so every path feeds the model the same values.
+prior map (T,) in 0..1 built from the R peaks inside the window, and the "rr" row: the centre beat's
+RR-interval features (beat layouts) or the rhythm features of the window's R peaks (segment layouts).
+Prior maps are rounded to float16 precision, the precision the window cache stores, so every path
+feeds the model the same values.
 """
 from __future__ import annotations
 
@@ -29,6 +31,13 @@ class WindowLayout(Protocol):
 def is_beat_layout(layout: WindowLayout) -> bool:
     """True when windows are centred on beats (one decision per beat), else fixed segments."""
     return layout.prior_kind == "beat"
+
+
+def rr_feature_names(layout: WindowLayout) -> tuple[str, ...]:
+    """Names of the "rr" input's columns for ``layout``: the beat's RR-interval features
+    (``preprocess.RR_FEATURE_NAMES``) for beat layouts, the window's rhythm features
+    (``preprocess.RHYTHM_FEATURE_NAMES``) for segment layouts."""
+    return pp.RR_FEATURE_NAMES if is_beat_layout(layout) else pp.RHYTHM_FEATURE_NAMES
 
 
 def window_samples(layout: WindowLayout, fs: float) -> int:
@@ -58,8 +67,10 @@ class ModelInputs:
     nothing, and 0 for a zero-padded short record). kept: (n,) indices of the beats the windows are
     centred on (beat layouts) or None. padded: zeros appended to a record shorter than one window.
     quality: one :class:`~ecgnet_tf.preprocess.QualityReport` per window (segment layouts), else None.
-    rr: (n, F) float32 RR-interval features of the centre beat (beat layouts,
-    :func:`ecgnet_tf.preprocess.rr_features` over all the record's beats: one beat of look-ahead), else None.
+    rr: the model's "rr" input, (n, F) float32 (see :func:`rr_feature_names`): beat layouts, the
+    RR-interval features of the centre beat (:func:`ecgnet_tf.preprocess.rr_features` over all the
+    record's beats: one beat of look-ahead); segment layouts, the rhythm features of the window's own
+    R peaks (:func:`ecgnet_tf.preprocess.rhythm_features`, nothing outside the window). None when not made.
     """
 
     x: np.ndarray
@@ -116,15 +127,16 @@ def segment_inputs(layout: WindowLayout, x: np.ndarray, fs: float, rpeaks: np.nd
                    quality: bool = True) -> ModelInputs:
     """Fixed segments (``layout.window_s``, ``layout.segment_overlap``) of the preprocessed ``x``.
 
-    ``rpeaks`` are detected R peaks (samples at ``fs``); each window's prior is built from those
-    inside it. With ``quality`` every window is checked by :func:`~ecgnet_tf.preprocess.assess_quality`.
+    ``rpeaks`` are detected R peaks (samples at ``fs``); each window's prior and its rhythm features
+    (``rr``, :func:`~ecgnet_tf.preprocess.rhythm_features`) are built from those inside it only. With
+    ``quality`` every window is checked by :func:`~ecgnet_tf.preprocess.assess_quality`.
     """
     seg = pp.fixed_segments(x, rpeaks, fs, layout.window_s, layout.segment_overlap)
     w = window_samples(layout, fs)
     rel = [np.asarray(r, np.int64) for r in seg.rpeaks]
     reports = [pp.assess_quality(s, fs, r) for s, r in zip(seg.windows, rel)] if quality else None
     return ModelInputs(seg.windows.astype(np.float32), prior_maps(rel, w, fs, layout.prior_kind), rel,
-                       np.asarray(seg.starts, np.int64), None, int(seg.padded), reports)
+                       np.asarray(seg.starts, np.int64), None, int(seg.padded), reports, pp.rhythm_rows(rel, fs))
 
 
 def record_inputs(layout: WindowLayout, x: np.ndarray, fs: float, rpeaks: np.ndarray,

@@ -3,8 +3,9 @@
 The cache key is the task, the preprocessing config hash, the record's label and the identity (path,
 size, mtime) of every file of the record (header, signal files, annotations), so a changed config,
 label or file is recomputed (and a damaged file then refused by the loader) and nothing is
-recomputed per epoch. Each record gives ECG windows (n, T, C) float32, their prior maps (n, T), labels and a
-quality flag per window.
+recomputed per epoch. Each record gives ECG windows (n, T, C) float32, their prior maps (n, T), labels, a
+quality flag per window and the "rr" rows (beat RR-interval features or segment rhythm features).
+:func:`iter_windows` yields them record by record (bounded memory); :func:`load_windows` joins them.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from .spec import TaskSpec
 
 CACHE_ENV = "ECGNET_CACHE"
 #: what a cache file holds; part of the key, so files of an older layout are recomputed, never misread
-CACHE_FORMAT = "windows/2: x prior y ok rr"
+CACHE_FORMAT = "windows/3: x prior y ok rr (segment rr = rhythm features)"
 _CACHED = ("x", "prior", "y", "ok", "rr")
 
 
@@ -45,7 +46,7 @@ class Windows:
     y: np.ndarray  # (n,) int64 class index, or (n, K) float32 multi-hot
     record: np.ndarray  # (n,) record id of each window
     ok: np.ndarray  # (n,) bool, window passed the quality gate
-    rr: np.ndarray  # (n, F) float32 RR-interval features of the centre beat (F = 0 for segment tasks)
+    rr: np.ndarray  # (n, F) float32 "rr" rows: beat RR-interval features, or segment rhythm features
 
     def __len__(self) -> int:
         return len(self.x)
@@ -85,8 +86,9 @@ class RecordWindows:
     y: (n,) int64 class index (-1 unknown) or (n, K) float32 multi-hot. ok: (n,) quality flag.
     rpeaks: n int64 arrays, R peaks relative to the window start (samples). start_s: (n,) window
     start in the record (s). beat_class: (n,) class letter of the centre beat (beat tasks) or "".
-    rpeak_source: "reference" (annotated beats) or "detected" (Pan-Tompkins). rr: (n, F) float32
-    RR-interval features of the centre beat (beat tasks; F = 0 for segment tasks).
+    rpeak_source: "reference" (annotated beats) or "detected" (Pan-Tompkins). rr: (n, F) float32 "rr"
+    rows (see :func:`~ecgnet_tf.tasks.inputs.rr_feature_names`): the centre beat's RR-interval features
+    (beat tasks) or the window's rhythm features (segment tasks).
     """
 
     record: str
@@ -229,7 +231,7 @@ def _cache_path(cache_dir: Path, task: TaskSpec, cfg_hash: str, data_dir: Path, 
     return cache_dir / task.name / cfg_hash / f"{record}-{ident}.npz"
 
 
-def load_windows(
+def iter_windows(
     records: TaskRecords,
     data_dir: Path,
     ids: Iterable[str],
@@ -238,16 +240,12 @@ def load_windows(
     max_per_record: int | None = None,
     seed: int = 0,
     desc: str = "windows",
-) -> Windows:
-    """Windows of the records ``ids``, from the cache or computed (and cached) once.
-
-    ``max_per_record`` keeps a seeded subset per record (quick runs); for beat tasks the subset
-    keeps every beat of the rarer classes first, so quick runs still see them.
-    """
+) -> Iterator[Windows]:
+    """The windows of each record of ``ids`` in turn (from the cache or computed and cached once),
+    with progress; memory holds one record at a time. Arguments as :func:`load_windows`."""
     cache_dir = Path(cache_dir or default_cache_dir())
     cfg_hash = pp.config_hash(cfg)
     task = records.task
-    parts = []
     rng = np.random.default_rng(seed)
     for rid in progress(list(ids), desc=desc, unit="records"):
         entry = records.entry_of.get(rid)
@@ -263,10 +261,28 @@ def load_windows(
         idx = np.arange(n)
         if max_per_record is not None and n > max_per_record:
             idx = _subset(arr["y"], max_per_record, rng, task.multilabel)
-        parts.append(Windows(arr["x"][idx], arr["prior"][idx].astype(np.float32), arr["y"][idx],
-                             np.full(len(idx), rid, dtype=object), arr["ok"][idx], arr["rr"][idx]))
+        yield Windows(arr["x"][idx], arr["prior"][idx].astype(np.float32), arr["y"][idx],
+                      np.full(len(idx), rid, dtype=object), arr["ok"][idx], arr["rr"][idx])
+
+
+def load_windows(
+    records: TaskRecords,
+    data_dir: Path,
+    ids: Iterable[str],
+    cfg: "pp.PreprocessConfig",
+    cache_dir: Path | None = None,
+    max_per_record: int | None = None,
+    seed: int = 0,
+    desc: str = "windows",
+) -> Windows:
+    """Windows of the records ``ids``, from the cache or computed (and cached) once.
+
+    ``max_per_record`` keeps a seeded subset per record (quick runs); for beat tasks the subset
+    keeps every beat of the rarer classes first, so quick runs still see them.
+    """
+    parts = list(iter_windows(records, data_dir, ids, cfg, cache_dir, max_per_record, seed, desc))
     if not parts:
-        raise ValueError(f"{task.name}: no records to cut into windows")
+        raise ValueError(f"{records.task.name}: no records to cut into windows")
     return Windows.concat(parts)
 
 

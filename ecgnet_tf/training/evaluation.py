@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
@@ -10,7 +12,7 @@ from .. import atomic
 from ..data.errors import DataError
 from ..data.splits import DS2
 from ..runs import ModelSpec, RunConfig, load_model, load_split
-from ..tasks import TaskRecords, Windows, catalog, get_task, load_windows
+from ..tasks import TaskRecords, Windows, catalog, get_task, iter_windows
 from .metrics import challenge_score_cinc2017, classification_report
 from .report import write_reports
 
@@ -45,7 +47,69 @@ def ds2_variant(task: str, ids: list[str], available: list[str] | tuple[str, ...
     return None
 
 
-def save_predictions(path: Path, windows: Windows, probs: np.ndarray) -> None:
+@dataclass
+class WindowLabels:
+    """The bookkeeping of evaluated windows without their signals: record id, label and quality flag
+    of each window (what decisions and ``predictions.npz`` need)."""
+
+    record: np.ndarray  # (n,) record id
+    y: np.ndarray  # (n,) int64 class index or (n, K) multi-hot
+    ok: np.ndarray  # (n,) bool, passed the quality gate
+
+    def __len__(self) -> int:
+        return len(self.record)
+
+
+def predict_stream(spec: ModelSpec, model, parts: Iterable[Windows], batch_size: int = 128,
+                   chunk_batches: int = 16) -> tuple[WindowLabels, np.ndarray]:
+    """Class probabilities of the windows of ``parts`` (e.g. one :class:`Windows` per record from
+    :func:`~ecgnet_tf.tasks.iter_windows`), holding at most about ``chunk_batches`` batches of
+    windows at once, so thousands of records are evaluated in bounded memory.
+
+    Windows are predicted in full batches of ``batch_size`` (the rest carried to the next chunk), the
+    same batches as one ``spec.predict`` over all windows gives (equal up to float rounding of graphs
+    traced for other input sizes). Returns (labels, probs (n, K)).
+    """
+    probs: list[np.ndarray] = []
+    labels: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    pending: list[Windows] = []
+    n_pending = 0
+    for w in parts:
+        labels.append((np.asarray(w.record), w.y, w.ok))
+        pending.append(w)
+        n_pending += len(w)
+        if n_pending >= chunk_batches * batch_size:
+            cat = Windows.concat(pending)
+            k = len(cat) // batch_size * batch_size
+            probs.append(predict_windows(spec, model, cat.take(np.arange(k)), batch_size))
+            pending = [cat.take(np.arange(k, len(cat)))]
+            n_pending = len(cat) - k
+    if n_pending:
+        probs.append(predict_windows(spec, model, Windows.concat(pending), batch_size))
+    if not labels:
+        raise ValueError("no records to evaluate")
+    record, y, ok = (np.concatenate([part[i] for part in labels]) for i in range(3))
+    p = np.concatenate(probs) if probs else np.zeros((0, len(spec.classes)))
+    return WindowLabels(record, y, ok), p
+
+
+def read_records_file(path: Path) -> list[str]:
+    """Record ids listed in a text file, one per line; blank lines and ``#`` comments are ignored
+    (first occurrence kept when an id repeats)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: records file not found")
+    ids = []
+    for line in path.read_text(encoding="utf-8-sig", errors="replace").splitlines():
+        rid = line.split("#", 1)[0].strip()
+        if rid:
+            ids.append(rid)
+    if not ids:
+        raise ValueError(f"{path}: lists no record ids (one id per line; blank lines and # comments are ignored)")
+    return list(dict.fromkeys(ids))
+
+
+def save_predictions(path: Path, windows: Windows | WindowLabels, probs: np.ndarray) -> None:
     """Write each window's record, label and class probabilities (for choosing decision rules on
     cross-validation folds and for users' own analyses): arrays ``record``, ``y``, ``probs`` (float32)."""
     with atomic.atomic_path(path) as tmp, open(tmp, "wb") as f:
@@ -67,7 +131,8 @@ def predict_windows(spec: ModelSpec, model, windows: Windows, batch_size: int = 
     return spec.predict(model, windows.named(), batch_size=batch_size)
 
 
-def decide_windows(spec: ModelSpec, windows: Windows, probs: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+def decide_windows(spec: ModelSpec, windows: Windows | WindowLabels, probs: np.ndarray
+                   ) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Decisions at the task's level: (ids, labels, probabilities); record tasks aggregate windows."""
     ids, p = spec.decide(windows.record, probs, windows.ok)
     if spec.decision.aggregation == "none":
@@ -106,6 +171,8 @@ def evaluate_run(run_dir: Path, data_dir: Path | None = None, records: list[str]
     """Evaluate ``run_dir``'s best model; write metrics.json, report.md and figures; return the metrics.
 
     Reports go to ``out_dir``, else :func:`default_out_dir` (the run folder only for its own test set).
+    Records are read one at a time and predicted in chunks (:func:`predict_stream`), so memory does
+    not grow with the number of records. Unknown ``records`` give a DataError listing some of them.
     """
     run_dir = Path(run_dir)
     cfg = RunConfig.load(run_dir)
@@ -119,17 +186,20 @@ def evaluate_run(run_dir: Path, data_dir: Path | None = None, records: list[str]
     if records and data_dir.resolve() == Path(cfg.data_dir).resolve():
         seen = sorted(set(ids) & (set(split.train) | set(split.val)))
         if seen:
-            print(f"warning: records {seen} were used for training/validation of this run; "
-                  "their metrics are not held-out figures", file=sys.stderr)
+            print(f"warning: {len(seen)} record(s) ({', '.join(seen[:10])}{', ...' if len(seen) > 10 else ''}) "
+                  "were used for training/validation of this run; their metrics are not held-out figures",
+                  file=sys.stderr)
     cat = catalog(task, data_dir)
     missing = [i for i in ids if i not in cat.label_of]
     if missing:
-        raise DataError(f"records {missing[:10]} are not {task.name} records under {data_dir}")
+        raise DataError(f"{len(missing)} of {len(ids)} record id(s) are not labelled {task.name} records under "
+                        f"{data_dir}: {', '.join(missing[:10])}{', ...' if len(missing) > 10 else ''}")
     trecs = TaskRecords(task, split, cat.label_of, cat.entry_of)
-    windows = load_windows(trecs, data_dir, ids, spec.preprocess, cache_dir=cache_dir,
-                           max_per_record=cfg.eval_max_per_record, seed=cfg.seed, desc=f"{partition} windows")
     model = model if model is not None else load_model(run_dir / "model.keras")
-    probs = predict_windows(spec, model, windows)
+    parts = iter_windows(trecs, data_dir, ids, spec.preprocess, cache_dir=cache_dir,
+                         max_per_record=cfg.eval_max_per_record, seed=cfg.seed,
+                         desc=f"{partition if not records else 'records'} windows")
+    windows, probs = predict_stream(spec, model, parts)
     rec_ids, y, p = decide_windows(spec, windows, probs)
     level = "record" if task.record_level else "beat"
     if level == "beat":
@@ -140,8 +210,8 @@ def evaluate_run(run_dir: Path, data_dir: Path | None = None, records: list[str]
                "windows_rejected_by_quality_gate": int((~windows.ok).sum()), "split": split.name,
                "model": "model.keras", "profile": cfg.profile, "config": cfg.config,
                "windows_capped_per_record": cfg.eval_max_per_record}
-    if task.name == "cinc2017":
-        metrics["challenge_score"] = challenge_score_cinc2017(report["per_class"])
+    if task.name == "cinc2017":  # mean F1 of N, A, O; "challenge_score" is the older name of the same figure
+        metrics["challenge_f1"] = metrics["challenge_score"] = challenge_score_cinc2017(report["per_class"])
     if not records:
         metrics["partition"] = partition
     variant = ds2_variant(task.name, ids, cat.ids)

@@ -120,6 +120,29 @@ def parse_class_scale(text: str | None, classes: tuple[str, ...]) -> list[float]
     return values
 
 
+def check_rr_input(config: str, rr_features: int, task) -> None:
+    """Refuse a model config whose "rr" input does not fit ``task``'s windows: beat tasks carry the
+    beat's RR-interval features (``edge-rr``), segment tasks the window's rhythm features
+    (``edge-rhythm``); ``rr_features`` 0 (no "rr" input) fits every task."""
+    from ..tasks import rr_feature_names
+
+    want = len(rr_feature_names(task))
+    if not rr_features or rr_features == want:
+        return
+    beat = task.prior_kind == "beat"
+    kind = "beat RR-interval features" if beat else "segment rhythm features"
+    fix = "edge-rr" if beat else "edge-rhythm"
+    if beat and rr_features == len(pp.RHYTHM_FEATURE_NAMES):
+        got = "segment rhythm features (like edge-rhythm: segment tasks such as cinc2017)"
+    elif not beat and rr_features == len(pp.RR_FEATURE_NAMES):
+        got = "beat RR-interval features (like edge-rr: beat tasks such as mitdb-aami)"
+    else:
+        got = "'rr' features"
+    raise ValueError(f"--config {config} takes {rr_features} {got}; {task.name} is a "
+                     f"{'beat' if beat else 'segment'} task whose 'rr' input holds {want} {kind}: "
+                     f"use --config {fix}")
+
+
 def ensure_database(name: str, data_dir: Path, download: bool) -> None:
     """Raise MissingDatabaseError (saying how to get it) unless ``name`` is under ``data_dir``;
     with ``download``, fetch it from PhysioNet instead."""
@@ -216,9 +239,7 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
     band = pp.CONVENTIONAL_BAND_HZ if cfg.band == "conventional" else pp.PreprocessConfig().band_hz
     pcfg = pp.PreprocessConfig(band_hz=band)
     mcfg = get_model_config(cfg.config)
-    if mcfg.rr_features and task.prior_kind != "beat":
-        raise ValueError(f"--config {cfg.config} has an RR-interval input, which needs a beat task "
-                         f"(mitdb-aami), not {task.name}")
+    check_rr_input(cfg.config, mcfg.rr_features, task)
     print(f"{task.name}: {task.description}\nsplit {split.name}: train {len(split.train)}, val {len(split.val)}, "
           f"test {len(split.test)} records" + "".join(f"\n  note: {n}" for n in split.notes))
 
@@ -242,8 +263,8 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
     x_train, p_train, y_train = zscore.transform(train_w.x).astype(np.float32), train_w.prior, train_w.y
     use_rr = bool(mcfg.rr_features)
     if use_rr and train_w.rr.shape[1] != mcfg.rr_features:
-        raise ValueError(f"--config {cfg.config} expects {mcfg.rr_features} RR features, the windows have "
-                         f"{train_w.rr.shape[1]}")
+        raise ValueError(f"--config {cfg.config} expects {mcfg.rr_features} 'rr' features, the {task.name} windows "
+                         f"have {train_w.rr.shape[1]}")
     rr_train = train_w.rr
     balance_info = None
     mode = "none" if cfg.no_smote else cfg.balance

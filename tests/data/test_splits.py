@@ -124,3 +124,37 @@ def test_ds1_cross_validation_never_touches_ds2_and_spreads_s_beats():
         k=3, fold=1, seed=0, class_counts=counts)
     with pytest.raises(ValueError, match="fold must be"):
         mitdb_ds1_folds(k=3, fold=3)
+
+
+def test_cinc_five_fold_assignment_is_deterministic_and_disjoint(fake_data):
+    """CinC 2017 5-fold CV (train --split kfold --folds 5 --fold I): the same folds on every call, every
+    record in exactly one test fold, train / validation / test of each fold disjoint."""
+    from ecgnet_tf.tasks import get_task, task_records
+
+    task = get_task("cinc2017")
+    splits = [task_records(task, fake_data, seed=0, folds=5, fold=f, scheme="kfold").split for f in range(5)]
+    again = [task_records(task, fake_data, seed=0, folds=5, fold=f, scheme="kfold").split for f in range(5)]
+    assert [(s.train, s.val, s.test) for s in splits] == [(s.train, s.val, s.test) for s in again]
+    tests = [t for s in splits for t in s.test]
+    assert sorted(tests) == sorted(set(tests)) and len(tests) == 24  # no record in two folds, none left out
+    for f, s in enumerate(splits):
+        audit_split(s)
+        assert s.val == splits[(f + 1) % 5].test  # validation = the next fold
+        assert len(s.train) + len(s.val) + len(s.test) == 24
+
+
+def test_cinc_duplicate_signals_share_a_fold():
+    from ecgnet_tf.data import cinc2017
+
+    ids = sorted({f"A{i:05d}" for i in range(1, 200)} | set(cinc2017.DUPLICATES) | set(cinc2017.DUPLICATES.values()))
+    labels = ["NAO~"[i % 4] for i in range(len(ids))]
+    groups = [cinc2017.patient_id(i) for i in ids]
+    for seed in (0, 1):
+        fold_of = {}
+        for f in range(5):
+            s = kfold_split(ids, labels, groups, k=5, fold=f, seed=seed)
+            audit_split(s)
+            fold_of.update({r: f for r in s.test})
+        assert len(fold_of) == len(ids)
+        for dup, orig in cinc2017.DUPLICATES.items():
+            assert fold_of[dup] == fold_of[orig]

@@ -213,6 +213,39 @@ def test_windows_identical_to_training_windows():
     assert np.array_equal(prior, train["prior"])
 
 
+def test_segment_model_with_rr_input_gets_each_windows_rhythm_features():
+    """A segment classifier with the "rr" input (edge-rhythm): the monitor feeds every window the
+    rhythm features of its own R peaks, the rows training cuts (tasks.segment_inputs); a model without
+    the input is fed none."""
+    import dataclasses
+
+    from ecgnet_tf.tasks import get_task, signal_windows
+
+    sig = planted([("sinus", 40), ("af", 50), ("sinus", 30)], fs=300.0, seed=6)
+    spec = dataclasses.replace(rule_spec(), task="cinc2017", inputs=("ecg", "prior", "rr"),
+                               zscore=pp.ZScore(np.array([0.1]), np.array([0.5])))
+    rw = signal_windows(get_task("cinc2017"), "rec", sig, 300.0, spec.preprocess, ("ECG",), label="A")
+    rec = _Recorder(spec)
+    mon = Monitor(rec, MonitorConfig(fs=300.0, block_windows=6))  # several blocks: per-block R peaks
+    for i in range(0, len(sig), 4000):
+        mon.push(sig[i:i + 4000])
+    mon.finish()
+    rr = np.concatenate(rec.rr)
+    ok = np.array([w.ok for w in mon.windows])
+    assert rr.shape == (ok.sum(), len(pp.RHYTHM_FEATURE_NAMES)) and len(mon.windows) == len(rw) == 23
+    assert np.array_equal(ok, rw.ok)
+    same = np.all(np.abs(rr - rw.rr[ok]) < 1e-6, axis=1)
+    assert same.mean() > 0.9, same  # a block edge may place an R peak a sample apart
+    irr = pp.RHYTHM_FEATURE_NAMES.index("nrmssd")
+    af = [i for i, w in enumerate(np.array(mon.windows)[ok]) if 45 <= w.start_s <= 75]
+    assert rr[af, irr].min() > 3 * rr[:3, irr].max()  # the AF windows are fed irregular rows
+    plain = _Recorder(rule_spec())
+    mon = Monitor(plain, MonitorConfig(fs=300.0))
+    mon.push(sig[:300 * 30])
+    mon.finish()
+    assert plain.rr == [] and plain.ecg
+
+
 def test_beat_table_counts_each_beat_once():
     from ecgnet_tf.runs import ModelSpec
 

@@ -182,10 +182,19 @@ def test_beat_model_with_rr_input_trains_and_evaluates(trained_run, fake_data, w
     assert not np.allclose(p1, p2)
 
 
-def test_rr_input_needs_a_beat_task(fake_data, tmp_path, capsys):
+def test_rr_input_must_fit_the_task(fake_data, tmp_path, capsys):
+    """edge-rr (8 beat RR-interval features) on a segment task, or edge-rhythm (segment rhythm features)
+    on a beat task: one clear error naming both configs, before any window is cut."""
     rc = train.main(["--task", "cinc2017", "--config", "edge-rr", "--quick", "--data-dir", str(fake_data),
                      "--out", str(tmp_path / "r")])
-    assert rc == 2 and "needs a beat task (mitdb-aami), not cinc2017" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert rc == 2 and "--config edge-rr takes 8 beat RR-interval features" in err
+    assert "cinc2017 is a segment task" in err and "use --config edge-rhythm" in err
+    rc = train.main(["--task", "mitdb-aami", "--config", "edge-rhythm", "--quick", "--data-dir", str(fake_data),
+                     "--out", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--config edge-rhythm takes 13 segment rhythm features" in err
+    assert "mitdb-aami is a beat task" in err and "use --config edge-rr" in err
 
 
 def test_model_selection_on_validation_macro_f1(fake_data, window_cache, tmp_path):
