@@ -60,9 +60,13 @@ def run_facts(run_dir: Path) -> dict:
     if hist.is_file():
         rows = list(csv.DictReader(hist.open()))
         facts["epochs_run"] = len(rows)
-        losses = [float(r["val_loss"]) for r in rows if r.get("val_loss") not in (None, "")]
-        if losses:
-            facts["best_epoch"] = 1 + min(range(len(losses)), key=losses.__getitem__)
+        # the figure the run selected its best model on (run.json "monitor"; older runs: validation loss)
+        key = run.get("monitor") or "val_loss"
+        vals = [float(r[key]) for r in rows if r.get(key) not in (None, "")]
+        if vals:
+            pick = max if key == "val_macro_f1" else min
+            facts["best_epoch"] = 1 + pick(range(len(vals)), key=vals.__getitem__)
+        facts["monitor"] = key
     if run.get("balance"):
         facts["train_windows"] = int(sum(run["balance"]["after"].values()))
     metrics = run_dir / "metrics.json"

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import atomic
 from ..claims import BEAT_TARGETS, PUBLISHED_BEAT_BASELINES
-from ..results_report import git_state, publish_run
+from ..results_report import git_state, publish_run, run_facts
 from ..runs import RunConfig, load_split
 from ..tasks import get_task
 from ..training.evaluation import PREDICTIONS, load_predictions
@@ -26,17 +26,9 @@ CRITERION = "mean F1 of N, S and V beats over the pooled out-of-fold predictions
 
 
 def _history_best(run: Path) -> dict:
-    """Epochs run and the best epoch by the run's monitor (from history.csv and run.json)."""
-    cfg = RunConfig.load(run)
-    rows = [line.split(",") for line in (run / "history.csv").read_text().splitlines()] if (
-        run / "history.csv").is_file() else []
-    if len(rows) < 2:
-        return {"epochs_run": 0, "best_epoch": None}
-    head, body = rows[0], rows[1:]
-    key = cfg.monitor if cfg.monitor in head else "val_loss"
-    vals = [float(r[head.index(key)]) for r in body]
-    best = int(np.argmax(vals) if key == "val_macro_f1" else np.argmin(vals))
-    return {"epochs_run": len(body), "best_epoch": best, "monitor": key}
+    """Epochs run and the best epoch (1-based, by the run's monitor) of a run folder."""
+    facts = run_facts(run)
+    return {k: facts[k] for k in ("epochs_run", "best_epoch", "monitor")}
 
 
 def select_candidate(folds: dict[str, list[Path]]) -> dict:
@@ -211,7 +203,7 @@ def markdown(s: dict) -> str:
               f"beats. End-to-end VEB FPR {_f(e['V']['fpr'], digits=2)} %, SVEB FPR {_f(e['S']['fpr'], digits=2)} %.",
               "", "Targets met: " + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in s["met"].items()) + ".",
               "", "## Per seed (strict DS2, reference peaks)", "",
-              "| seed | SVEB Se | SVEB +P | VEB Se | VEB +P | accuracy | epochs run | best epoch |",
+              "| seed | SVEB Se | SVEB +P | VEB Se | VEB +P | accuracy | epochs run | best epoch (1-based) |",
               "|---|---|---|---|---|---|---|---|"]
     for r in s["per_seed"]:
         lines.append(f"| {r['seed']} | " + " | ".join(_f(r[c][k]) for c, k in FIGURES)
@@ -233,7 +225,7 @@ def markdown(s: dict) -> str:
               f"Selection: {sel['criterion']}, after fitting each candidate's class scale on the same predictions. "
               f"Chosen: **{sel['candidate']}**.", "",
               "| candidate | config | balancing | score raw | score with class scale | class scale | SVEB Se / +P "
-              "(scaled) | VEB Se / +P (scaled) | accuracy (scaled) | best epochs |",
+              "(scaled) | VEB Se / +P (scaled) | accuracy (scaled) | best epochs (1-based) |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for name, c in sel["candidates"].items():
         tu = c["tuned"]

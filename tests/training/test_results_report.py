@@ -122,3 +122,12 @@ def test_git_state_ignores_generated_docs(tmp_path):
     state = rr.git_state(tmp_path)
     assert state["dirty"] is True and len(state["commit"]) == 40
     assert rr.git_state(tmp_path / "docs")["commit"] == state["commit"]
+
+
+def test_run_facts_best_epoch_follows_the_runs_monitor(tmp_path):
+    d = _fake_run(tmp_path, "f1", 0.5, [0.9, 0.4, 0.6])
+    run = json.loads((d / "run.json").read_text())
+    (d / "run.json").write_text(json.dumps({**run, "monitor": "val_macro_f1"}))
+    (d / "history.csv").write_text("epoch,loss,val_loss,val_macro_f1\n0,0.1,0.9,0.2\n1,0.1,0.4,0.3\n2,0.1,0.6,0.5\n")
+    f = rr.run_facts(d)
+    assert f["best_epoch"] == 3 and f["monitor"] == "val_macro_f1"  # highest macro F1, not lowest loss
