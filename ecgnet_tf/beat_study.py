@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from .cli import add_data_dir_argument, run_command
 from .data.errors import DataError
+from .training.launch import train_in_subprocess
 
 STAGES = ("cv", "final", "report")
 FOLDS = 3
@@ -54,23 +53,10 @@ def final_name(seed: int) -> str:
 
 def train_run(root: Path, name: str, args: list[str], data_dir: Path, cache_dir: Path | None) -> Path:
     """Train ``root/name`` in its own process unless its metrics.json exists (resumes a checkpoint)."""
-    out = root / name
-    if (out / "metrics.json").is_file():
-        return out
-    cmd = [sys.executable, "-m", "ecgnet_tf.train", *args, "--data-dir", str(data_dir), "--out", str(out)]
+    argv = [*args, "--data-dir", str(data_dir), "--out", str(root / name)]
     if cache_dir:
-        cmd += ["--cache-dir", str(cache_dir)]
-    if (out / "checkpoints" / "state.json").is_file():
-        cmd.append("--resume")
-    print(f"[beat-study] {name}: {' '.join(cmd[1:])}", flush=True)
-    t0 = time.time()
-    out.mkdir(parents=True, exist_ok=True)
-    with open(root / f"{name}.log", "a") as log:
-        res = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
-    if res.returncode != 0:
-        raise RuntimeError(f"{name} failed (exit {res.returncode}); see {root / f'{name}.log'}")
-    print(f"[beat-study] {name}: done in {time.time() - t0:.0f} s", flush=True)
-    return out
+        argv += ["--cache-dir", str(cache_dir)]
+    return train_in_subprocess(name, argv, root / name, root / f"{name}.log", tag="beat-study")
 
 
 def run_cv(root: Path, candidates: list[str], data_dir: Path, cache_dir: Path | None, quick: bool,

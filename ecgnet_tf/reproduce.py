@@ -18,7 +18,6 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from .claims import PAPER_CLAIMS, TASK_CLAIMS
 from .datasets import summarise
 from .cli import add_data_dir_argument
 from .settings import resolve_data_dir
+from .training.launch import train_in_subprocess
 
 GROUPS = ("table1", "ablation", "loss", "lr", "hf", "finetune", "efficiency")
 LADDER = ("baseline", "+multiscale", "+channel_att", "+spatial_att", "+guided", "+separable")
@@ -107,20 +107,10 @@ def train_config(exp: Experiment, profile: Profile, root: Path, data_dir: Path, 
 def run_experiment(exp: Experiment, profile: Profile, root: Path, data_dir: Path, cache_dir: Path | None) -> None:
     """Train ``exp`` in its own process (a fresh TensorFlow per run) unless its metrics.json exists."""
     out = root / exp.name
-    metrics = out / "metrics.json"
-    if not metrics.is_file():
-        cfg = train_config(exp, profile, root, data_dir, cache_dir)
-        cmd = [sys.executable, "-m", "ecgnet_tf.train", *cfg.to_argv()]
-        if (out / "checkpoints" / "state.json").is_file():
-            cmd.append("--resume")
-        print(f"[reproduce] {exp.name}: {' '.join(cmd[1:])}", flush=True)
-        t0 = time.time()
-        out.mkdir(parents=True, exist_ok=True)
-        with open(out / "train.log", "a") as log:
-            res = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT)
-        if res.returncode != 0:
-            raise RuntimeError(f"experiment {exp.name} failed (exit {res.returncode}); see {out / 'train.log'}")
-        print(f"[reproduce] {exp.name}: done in {time.time() - t0:.0f} s", flush=True)
+    if (out / "metrics.json").is_file():
+        return
+    cfg = train_config(exp, profile, root, data_dir, cache_dir)
+    train_in_subprocess(f"experiment {exp.name}", cfg.to_argv(), out, out / "train.log", tag="reproduce")
 
 
 def export_int8(run_dir: Path, out_dir: Path, profile: Profile, data_dir: Path, cache_dir: Path | None) -> dict:

@@ -312,7 +312,7 @@ class Monitor:
         if rr is not None:
             named["rr"] = rr[m.kept]
         feed = bspec.prepare(named)
-        probs = bspec.decision.rescale(bc.predict_feed(feed)) if bspec.decision.class_scale else bc.predict_feed(feed)
+        probs = bspec.decision.rescale(bc.predict_feed(feed))  # the model's decision rule (class_scale)
         top = probs.argmax(axis=1)
         for r, c, p in zip(sel[m.kept], top, probs):
             self.beats.append(BeatDecision((r + chunk.o0) / self.spec.fs, bspec.classes[c], float(p[c])))
