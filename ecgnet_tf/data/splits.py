@@ -124,6 +124,21 @@ def _balanced_val_pick(ids: Sequence[str], n: int, seed: int, class_counts: Mapp
     return tuple(sorted(ids[i] for i in best))
 
 
+def _carve_validation(ids: Sequence[str], n_val: int | None, seed: int,
+                      class_counts: Mapping[str, Mapping[str, int]] | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(train, val) of MIT-BIH training records ``ids``: ``n_val`` records (default 4 of every 22, at
+    least 1, always leaving one for training) carved for validation, chosen to take as little as
+    possible of any class when ``class_counts`` is given, else a seeded random pick."""
+    if n_val is None:
+        n_val = max(1, round(len(ids) * 4 / 22))
+    n_val = min(n_val, max(len(ids) - 1, 0))
+    if class_counts is not None and n_val > 0:
+        val = _balanced_val_pick(ids, n_val, seed, class_counts)
+    else:
+        val = _seeded_pick(ids, n_val, seed)
+    return tuple(r for r in ids if r not in val), val
+
+
 def mitdb_dechazal(
     available: Sequence[str] | None = None,
     n_val: int | None = None,
@@ -149,14 +164,7 @@ def mitdb_dechazal(
     if strict and "201" in ds1 and "202" in ds2:
         ds2.remove("202")
         notes.append("record 202 dropped from DS2: same subject as 201 in DS1")
-    if n_val is None:
-        n_val = max(1, round(len(ds1) * 4 / 22))
-    n_val = min(n_val, max(len(ds1) - 1, 0))
-    if class_counts is not None and n_val > 0:
-        val = _balanced_val_pick(ds1, n_val, seed, class_counts)
-    else:
-        val = _seeded_pick(ds1, n_val, seed)
-    train = tuple(r for r in ds1 if r not in val)
+    train, val = _carve_validation(ds1, n_val, seed, class_counts)
     records = list(ds1) + list(ds2)
     return Split(
         name="dechazal" if strict else "dechazal-original",
@@ -199,14 +207,7 @@ def mitdb_ds1_folds(
     snake = [i if (j // k) % 2 == 0 else k - 1 - i for j, i in enumerate(list(range(k)) * (len(order) // k + 1))]
     test = tuple(sorted(r for r, f in zip(order, snake) if f == fold))
     rest = [r for r in ds1 if r not in test]
-    if n_val is None:
-        n_val = max(1, round(len(rest) * 4 / 22))
-    n_val = min(n_val, max(len(rest) - 1, 0))
-    if class_counts is not None and n_val > 0:
-        val = _balanced_val_pick(rest, n_val, seed, class_counts)
-    else:
-        val = _seeded_pick(rest, n_val, seed)
-    train = tuple(r for r in rest if r not in val)
+    train, val = _carve_validation(rest, n_val, seed, class_counts)
     return Split(
         name=f"ds1-cv{k}-fold{fold}",
         train=train,
