@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .rr import integer_positions
+
 #: Entries of :func:`rhythm_features`, with their units.
 RHYTHM_FEATURE_NAMES: tuple[str, ...] = (
     "n_beats",               # R peaks in the window (count)
@@ -88,13 +90,7 @@ class RhythmConfig:
 
 
 def _beats(rpeaks: np.ndarray) -> np.ndarray:
-    b = np.asarray(rpeaks)
-    if b.ndim != 1:
-        raise ValueError(f"rpeaks must be 1-D, got shape {b.shape}")
-    if b.size and not np.issubdtype(b.dtype, np.integer):
-        if not np.all(np.isfinite(b)) or np.any(b != np.round(b)):
-            raise ValueError("rpeaks must be integer sample positions")
-    b = b.astype(np.int64)
+    b = integer_positions(rpeaks, "rpeaks")
     if np.any(np.diff(b) < 0):
         raise ValueError("R-peak positions must be non-decreasing")
     return b

@@ -102,6 +102,18 @@ def _assemble_mask(pre_ok: np.ndarray, post_ok: np.ndarray, base_ok: np.ndarray)
     return np.stack(cols, axis=-1).astype(bool)
 
 
+def integer_positions(x: np.ndarray, name: str) -> np.ndarray:
+    """``x`` as a 1-D int64 array of sample positions; ValueError (naming ``name``) when it is not 1-D
+    or holds non-integer / non-finite values."""
+    b = np.asarray(x)
+    if b.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {b.shape}")
+    if b.size and not np.issubdtype(b.dtype, np.integer):
+        if not np.all(np.isfinite(b)) or np.any(b != np.round(b)):
+            raise ValueError(f"{name} must be integer sample positions")
+    return b.astype(np.int64)
+
+
 def rr_features(
     beats: np.ndarray,
     fs: float,
@@ -133,13 +145,7 @@ def rr_features(
     cfg = _resolve(config, local_beats)
     if not fs > 0:
         raise ValueError(f"fs must be positive, got {fs}")
-    b = np.asarray(beats)
-    if b.ndim != 1:
-        raise ValueError(f"beats must be 1-D, got shape {b.shape}")
-    if b.size and not np.issubdtype(b.dtype, np.integer):
-        if not np.all(np.isfinite(b)) or np.any(b != np.round(b)):
-            raise ValueError("beats must be integer sample positions")
-    b = b.astype(np.int64)
+    b = integer_positions(beats, "beats")
     n = b.size
     if n == 0:
         out = np.zeros((0, _F), np.float32)
