@@ -39,3 +39,15 @@ PUBLISHED_BEAT_BASELINES: tuple[dict, ...] = (
 #: end-to-end mode within ``end_to_end_within`` of each.
 BEAT_TARGETS: dict[str, float] = {"S_sensitivity": 0.80, "S_ppv": 0.55, "V_sensitivity": 0.92, "V_ppv": 0.92,
                                   "accuracy": 0.94, "end_to_end_within": 0.02}
+
+#: Published CinC 2017 figures, as quoted in the project's rhythm issue (mean F1 of N, A and O): shown in
+#: the rhythm report as a separate, labelled table, never as our results. Different data: the hidden
+#: test set, or cross-validation on all 8,528 training records (we see 5,115 of them).
+PUBLISHED_RHYTHM_BASELINES: tuple[dict, ...] = (
+    {"method": "CinC 2017 winners (four tied entries)", "evaluation": "hidden test set", "challenge_f1": 0.83},
+    {"method": "Zabihi et al. 2017 (features + random forest)", "evaluation": "10-fold CV, training set",
+     "challenge_f1": 0.82},
+)
+
+#: The rhythm issue's targets: 5-fold CV on the shared records, mean over folds.
+RHYTHM_TARGETS: dict[str, float] = {"challenge_f1": 0.80, "A_f1": 0.85}

@@ -210,7 +210,7 @@ def _record_file(task: TaskSpec, data_dir: Path, record: str, entry) -> Path:
 
 
 def _cache_path(cache_dir: Path, task: TaskSpec, cfg_hash: str, data_dir: Path, record: str, entry,
-                label=None) -> Path:
+                label=None, fmt: str = CACHE_FORMAT, prefix: str = "") -> Path:
     """Cache file of a record's windows: keyed by task, preprocessing hash, and path, size and mtime of
     every file of the record (a truncated ``.dat`` or edited ``.atr`` is recomputed, and so fails the
     loader's checks instead of being served from the cache). PTB-XL entries' labels and ``label``
@@ -228,7 +228,7 @@ def _cache_path(cache_dir: Path, task: TaskSpec, cfg_hash: str, data_dir: Path, 
     if label is not None:
         parts.append(f"label={label!r}")
     ident = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:10]
-    return cache_dir / task.name / cfg_hash / f"{record}-{ident}.npz"
+    return cache_dir / task.name / cfg_hash / f"{prefix}{record}-{ident}.npz"
 
 
 def iter_windows(

@@ -14,6 +14,7 @@ from ..data.splits import DS2
 from ..runs import ModelSpec, RunConfig, load_model, load_split
 from ..tasks import TaskRecords, Windows, catalog, get_task, iter_windows
 from .metrics import challenge_score_cinc2017, classification_report
+from .record_model import has_record_model
 from .report import write_reports
 
 
@@ -49,12 +50,13 @@ def ds2_variant(task: str, ids: list[str], available: list[str] | tuple[str, ...
 
 @dataclass
 class WindowLabels:
-    """The bookkeeping of evaluated windows without their signals: record id, label and quality flag
-    of each window (what decisions and ``predictions.npz`` need)."""
+    """The bookkeeping of evaluated windows without their signals: record id, label, quality flag and
+    "rr" row of each window (what decisions, record models and ``predictions.npz`` need)."""
 
     record: np.ndarray  # (n,) record id
     y: np.ndarray  # (n,) int64 class index or (n, K) multi-hot
     ok: np.ndarray  # (n,) bool, passed the quality gate
+    rr: np.ndarray | None = None  # (n, F) float32 rr rows (F may be 0)
 
     def __len__(self) -> int:
         return len(self.record)
@@ -71,11 +73,11 @@ def predict_stream(spec: ModelSpec, model, parts: Iterable[Windows], batch_size:
     traced for other input sizes). Returns (labels, probs (n, K)).
     """
     probs: list[np.ndarray] = []
-    labels: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    labels: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     pending: list[Windows] = []
     n_pending = 0
     for w in parts:
-        labels.append((np.asarray(w.record), w.y, w.ok))
+        labels.append((np.asarray(w.record), w.y, w.ok, w.rr))
         pending.append(w)
         n_pending += len(w)
         if n_pending >= chunk_batches * batch_size:
@@ -88,9 +90,9 @@ def predict_stream(spec: ModelSpec, model, parts: Iterable[Windows], batch_size:
         probs.append(predict_windows(spec, model, Windows.concat(pending), batch_size))
     if not labels:
         raise ValueError("no records to evaluate")
-    record, y, ok = (np.concatenate([part[i] for part in labels]) for i in range(3))
+    record, y, ok, rr = (np.concatenate([part[i] for part in labels]) for i in range(4))
     p = np.concatenate(probs) if probs else np.zeros((0, len(spec.classes)))
-    return WindowLabels(record, y, ok), p
+    return WindowLabels(record, y, ok, rr), p
 
 
 def read_records_file(path: Path) -> list[str]:
@@ -204,14 +206,25 @@ def evaluate_run(run_dir: Path, data_dir: Path | None = None, records: list[str]
     level = "record" if task.record_level else "beat"
     if level == "beat":
         rec_ids = sorted(set(windows.record.tolist()))
+    decision, network_alone = "network", None
+    if task.name == "cinc2017" and has_record_model(run_dir):
+        from .record_stage import record_model_probs  # the record model reads whole records again
+
+        net = classification_report(y, p, task.classes)
+        network_alone = {"challenge_f1": challenge_score_cinc2017(net["per_class"]),
+                         "per_class_f1": {c: net["per_class"][c]["f1"] for c in task.classes}}
+        p = record_model_probs(run_dir, trecs, data_dir, list(rec_ids), windows, probs, cache_dir)
+        decision = "record_model"
     report = classification_report(y, p, task.classes, multilabel=task.multilabel)
     metrics = {"task": task.name, "partition": partition if not records else "records", "level": level,
-               **report, "n_records": len(rec_ids), "n_windows": len(windows),
+               "decision": decision, **report, "n_records": len(rec_ids), "n_windows": len(windows),
                "windows_rejected_by_quality_gate": int((~windows.ok).sum()), "split": split.name,
                "model": "model.keras", "profile": cfg.profile, "config": cfg.config,
                "windows_capped_per_record": cfg.eval_max_per_record}
     if task.name == "cinc2017":  # mean F1 of N, A, O; "challenge_score" is the older name of the same figure
         metrics["challenge_f1"] = metrics["challenge_score"] = challenge_score_cinc2017(report["per_class"])
+    if network_alone is not None:
+        metrics["network_alone"] = network_alone
     if not records:
         metrics["partition"] = partition
     variant = ds2_variant(task.name, ids, cat.ids)
