@@ -41,8 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auto-report", type=float, default=0.95, help="probability for auto-report (default 0.95)")
     p.add_argument("--review", type=float, default=0.85, help="probability for cardiologist review (default 0.85)")
     p.add_argument("--beat-model", type=Path, default=None, help="mitdb-aami run folder: adds a per-beat table")
-    p.add_argument("--max-gap-windows", type=int, default=1)
-    p.add_argument("--min-episode-windows", type=int, default=1)
+    p.add_argument("--max-gap-windows", type=int, default=1,
+                   help="episode rule (ignored when the run has validated AF smoothing, see --no-smoothing)")
+    p.add_argument("--min-episode-windows", type=int, default=1, help="episode rule (as --max-gap-windows)")
+    p.add_argument("--no-smoothing", action="store_true",
+                   help="ignore the run's validated AF smoothing (af_smoothing.json): decide each window alone")
     p.add_argument("--no-html", action="store_true", help="skip report.html")
     return p
 

@@ -14,7 +14,11 @@ exists is reused and one with a checkpoint resumed, so an interrupted study cont
    whole-record features fitted on the fold's training records, settings and the fusion with the
    network chosen on its validation records, then one score on its test records
    (``RUN/record_model/metrics.json``).
-3. ``report``: ``OUT/summary.json`` (``{"folds": [...], "mean": {"challenge_f1", "A_f1"}, ...}``),
+3. ``monitor``: each fold's AF smoothing for the streaming monitor (:mod:`ecgnet_tf.monitor.smoothing_fit`)
+   chosen on its validation records (``RUN/af_smoothing.json``), then the reference run (fold 0) on
+   the MIT-BIH AF records (episodes, latency, burden) and on the MIT-BIH records without AF (false
+   AF time), with and without the smoothing: ``MONITOR_OUT/cinc2017-edge-rhythm*/``.
+4. ``report``: ``OUT/summary.json`` (``{"folds": [...], "mean": {"challenge_f1", "A_f1"}, ...}``),
    ``OUT/report.md``, ``OUT/cinc2017.png`` and each fold's small files, generated from the run folders
    (:mod:`ecgnet_tf.bench.rhythm_report`).
 """
@@ -28,7 +32,9 @@ from .cli import add_data_dir_argument, run_command
 from .data.errors import DataError
 from .training.launch import train_in_subprocess
 
-STAGES = ("train", "records", "report")
+STAGES = ("train", "records", "monitor", "report")
+#: the run whose figures stand for the study where one model is needed (the monitor benchmark)
+REFERENCE_FOLD = 0
 FOLDS = 5
 #: training schedule of every fold (the network)
 SCHEDULE: tuple[str, ...] = ("--task", "cinc2017", "--config", "edge-rhythm", "--split", "kfold", "--epochs", "8",
@@ -50,6 +56,33 @@ def train_fold(root: Path, fold: int, folds: int, data_dir: Path, cache_dir: Pat
     return train_in_subprocess(name, argv, root / name, root / f"{name}.log", tag="rhythm-study")
 
 
+def run_monitor_benchmarks(run: Path, data_dir: Path, out: Path, quick: bool) -> None:
+    """The AF benchmark of ``run`` (with its validated smoothing and without) and of the model-free RR
+    rule, on the MIT-BIH AF records and on the records without AF (false AF time; summaries only):
+    ``out/{cinc2017-edge-rhythm,cinc2017-edge-rhythm-unsmoothed,rr-rule-baseline}[-non-af]``."""
+    from .data.mitdb import available_records
+    from .monitor import af_benchmark
+
+    have = available_records(data_dir)
+    af = [r for r in af_benchmark.AF_RECORDS if r in have]
+    non_af = [r for r in have if r not in af_benchmark.AF_RECORDS]
+    if quick:
+        af, non_af = af[:1], non_af[:1]
+    note = "quick smoke study: not a result" if quick else ""
+    variants = (("cinc2017-edge-rhythm", str(run), []), ("cinc2017-edge-rhythm-unsmoothed", str(run), ["--no-smoothing"]),
+                ("rr-rule-baseline", "rr-rule", []))
+    for suffix, records, extra in (("", af, []), ("-non-af", non_af, ["--summary-only"])):
+        if not records:
+            continue
+        for name, model, flags in variants:
+            dest = out / f"{name}{suffix}"
+            argv = ["--model", model, "--data-dir", str(data_dir), "--out", str(dest), "--records", ",".join(records),
+                    "--note", note, *flags, *extra]
+            print(f"[rhythm-study] AF benchmark -> {dest}", flush=True)
+            if af_benchmark.main(argv) != 0:
+                raise RuntimeError(f"the AF benchmark of {model} failed ({dest})")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ecgnet_tf.rhythm_study", description=__doc__.splitlines()[0])
     add_data_dir_argument(parser)
@@ -59,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=FOLDS, help=f"cross-validation folds (default {FOLDS})")
     parser.add_argument("--only-folds", default=None,
                         help="comma-separated fold indices to train / fit (default all); the report needs all")
+    parser.add_argument("--monitor-out", type=Path, default=Path("docs/results/monitor"),
+                        help="folder of the monitor stage's AF benchmarks")
     parser.add_argument("--quick", action="store_true", help="smoke study (sampled records, one epoch): not a result")
     parser.add_argument("--cache-dir", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -68,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         from .cli import data_dir_of
         from .training.record_stage import fit_run_record_model
         from .training.record_model import has_record_model
+        from .monitor.smoothing_fit import fit_run_smoothing
 
         stages = [s for s in args.stages.split(",") if s]
         bad = [s for s in stages if s not in STAGES]
@@ -96,9 +132,14 @@ def main(argv: list[str] | None = None) -> int:
                 if not has_record_model(run) or not (run / "record_model" / "metrics.json").is_file():
                     fit_run_record_model(run, args.cache_dir,
                                          log=lambda m: print(f"[rhythm-study] {m}", flush=True))
+        if "monitor" in stages:
+            for fold in only:
+                fit_run_smoothing(root / fold_name(fold), log=lambda m: print(f"[rhythm-study] {m}", flush=True))
+            if REFERENCE_FOLD in only:
+                run_monitor_benchmarks(root / fold_name(REFERENCE_FOLD), data_dir, args.monitor_out, args.quick)
         if "report" in stages:
             runs = [root / fold_name(f) for f in range(args.folds)]
-            summary = rhythm_report.write_report(args.out, runs, quick=args.quick)
+            summary = rhythm_report.write_report(args.out, runs, quick=args.quick, monitor_dir=args.monitor_out)
             m, sd = summary["mean"], summary["std"]
             print(f"[rhythm-study] {args.folds}-fold CV: challenge F1 {m['challenge_f1']:.3f} ± "
                   f"{sd['challenge_f1']:.3f}, A F1 {m['A_f1']:.3f} ± {sd['A_f1']:.3f} "

@@ -31,12 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loss", default="focal", choices=LOSSES)
     p.add_argument("--gamma", type=float, default=2.0, help="focal loss gamma")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--split", default="standard", choices=("standard", "kfold", "ds1-cv"),
-                   help="task's standard split, stratified record-level K-fold, or (mitdb-aami) patient-grouped "
-                        "K-fold inside DS1 for choosing settings without DS2 (see --folds)")
+    p.add_argument("--split", default="standard", choices=("standard", "kfold", "ds1-cv", "stratfold-cv"),
+                   help="task's standard split, stratified record-level K-fold, (mitdb-aami) patient-grouped "
+                        "K-fold inside DS1 for choosing settings without DS2 (see --folds), or (PTB-XL) the ten "
+                        "strat_folds as ten test folds (--fold 0..9: test strat_fold fold+1, validation the next)")
     p.add_argument("--folds", type=int, default=None, help="K for --split kfold (default 5) or ds1-cv (default 3)")
     p.add_argument("--fold", type=int, default=0, help="which fold is the test fold")
     p.add_argument("--train-fraction", type=float, default=1.0, help="fraction of training records kept")
+    p.add_argument("--prior-mode", default="aligned", choices=("aligned", "shuffled"),
+                   help="prior maps as computed (aligned) or reassigned between windows (shuffled): the "
+                        "guided-attention ablation control; stored in run.json and applied at evaluation")
     p.add_argument("--init-from", type=Path, default=None, help="run folder or .keras to initialise weights from")
     p.add_argument("--quick", action="store_true", help="smoke profile: minutes on 2 CPU cores")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")

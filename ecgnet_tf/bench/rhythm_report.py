@@ -93,7 +93,30 @@ def _f1_from_cm(cm: np.ndarray, i: int) -> float:
     return float(2 * tp / (2 * tp + fp + fn)) if (2 * tp + fp + fn) else float("nan")
 
 
-def summarise(runs: list[Path], quick: bool = False) -> dict:
+MONITOR_VARIANTS = ("cinc2017-edge-rhythm", "cinc2017-edge-rhythm-unsmoothed")
+RULE_BASELINE = "rr-rule-baseline"
+
+
+def _monitor(monitor_dir: Path | None, runs: list[Path]) -> dict | None:
+    """The monitor stage's AF benchmarks (overall figures) and the reference run's smoothing, if present."""
+    if monitor_dir is None:
+        return None
+    monitor_dir = Path(monitor_dir)
+    out: dict = {}
+    for name in (*MONITOR_VARIANTS, RULE_BASELINE):
+        for suffix in ("", "-non-af"):
+            f = monitor_dir / f"{name}{suffix}" / "af_benchmark.json"
+            if f.is_file():
+                d = json.loads(f.read_text())
+                out[f"{name}{suffix}"] = {"overall": d["overall"], "smoothing": d.get("smoothing"),
+                                          "records": [r["record"] for r in d["per_record"]], "model": d["model"]}
+    sm = Path(runs[0]) / "af_smoothing.json"
+    if sm.is_file():
+        out["reference_run_smoothing"] = json.loads(sm.read_text())
+    return out or None
+
+
+def summarise(runs: list[Path], quick: bool = False, monitor_dir: Path | None = None) -> dict:
     """Summary of a finished rhythm study (see the module docstring)."""
     runs = [Path(r) for r in runs]
     counts = check_folds(runs)
@@ -120,6 +143,7 @@ def summarise(runs: list[Path], quick: bool = False) -> dict:
         "network_alone": {"mean": net_mean, "std": net_std}, "targets": targets,
         "published": list(PUBLISHED_RHYTHM_BASELINES), **counts,
         "network_config": first.config, "data_dir": first.data_dir, "git": git_state(),
+        "monitor": _monitor(monitor_dir, runs),
     }
 
 
@@ -180,6 +204,8 @@ def markdown(s: dict) -> str:
               "| method | evaluation | F1(N, A, O) |", "|---|---|---|"]
     for p in s["published"]:
         lines.append(f"| {p['method']} | {p['evaluation']} | {_f(p['challenge_f1'], 2)} |")
+    if s.get("monitor"):
+        lines += _monitor_lines(s["monitor"])
     lines += ["", "Our figures are cross-validated on the 5,115 shared records (60% of the training set); the "
               "published ones use the hidden test set or all 8,528 training records.", "",
               "## Reading it", "",
@@ -188,6 +214,41 @@ def markdown(s: dict) -> str:
               "averaged per record. *trees alone*: the record model without the fusion.",
               f"- Commit: `{(s.get('git') or {}).get('commit')}`."]
     return "\n".join(lines) + "\n"
+
+
+def _monitor_lines(mon: dict) -> list[str]:
+    lines = ["", "## AF episodes in the streaming monitor (MIT-BIH, out of distribution)", "",
+             "The monitor decides 10-s windows with the network of fold 0 (the record model needs the whole record). "
+             "Its AF smoothing was chosen on that run's CinC validation records only "
+             "(`ecgnet_tf.monitor.smoothing_fit`); the MIT-BIH records are a test.", ""]
+    sm = mon.get("reference_run_smoothing")
+    if sm:
+        v, u = sm["validation"], sm["unsmoothed_validation"]
+        lines += [f"Chosen smoothing: `{sm['smoothing']}` ({sm['rule']}). On the validation streams: episode Se "
+                  f"{_f(v['episode_sensitivity'])}, PPV {_f(v['episode_ppv'])}, false AF {_f(v['false_af_pct'], 2)} % "
+                  f"(each window alone: Se {_f(u['episode_sensitivity'])}, PPV {_f(u['episode_ppv'])}, false AF "
+                  f"{_f(u['false_af_pct'], 2)} %).", ""]
+        bt = sm.get("best_at_sensitivity")
+        if bt:
+            lines += [f"Reaching episode Se {bt['min_sensitivity']} on the validation streams would cost PPV "
+                      f"{_f(bt['validation']['episode_ppv'])} and {_f(bt['validation']['false_af_pct'], 1)} % false AF "
+                      f"time (`{bt['smoothing']}`).", ""]
+    lines += ["| decisions | AF records: episode Se | episode PPV | median onset latency s | mean burden error (points) "
+              "| false AF min / h on records without AF |", "|---|---|---|---|---|---|"]
+    for name, label in (("cinc2017-edge-rhythm", "network + validated smoothing"),
+                        ("cinc2017-edge-rhythm-unsmoothed", "network, each window alone"),
+                        (RULE_BASELINE, "model-free RR rule (baseline)")):
+        a, n = mon.get(name), mon.get(f"{name}-non-af")
+        if a is None:
+            continue
+        o = a["overall"]
+        false_rate = (_f(n["overall"]["af_minutes_detected"] / n["overall"]["hours"], 2)
+                      if n and n["overall"].get("hours") else "n/a")
+        lines.append(f"| {label} | {_f(o['episode_sensitivity'])} | {_f(o['episode_ppv'])} | "
+                     f"{_f(o['median_onset_latency_s'], 1)} | {_f(o['mean_abs_burden_error_pct'], 1)} | {false_rate} |")
+    lines += ["", "Targets (issue): episode PPV >= 0.90 at Se >= 0.95, mean burden error <= 5 points, median latency "
+              "<= 8 s, and better than the RR rule on PPV and burden error."]
+    return lines
 
 
 def figure(s: dict, path: Path) -> None:
@@ -226,11 +287,11 @@ def figure(s: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(out: Path, runs: list[Path], quick: bool = False) -> dict:
+def write_report(out: Path, runs: list[Path], quick: bool = False, monitor_dir: Path | None = None) -> dict:
     """Write ``out``/summary.json, report.md, cinc2017.png and each fold's small files."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    s = summarise(runs, quick)
+    s = summarise(runs, quick, monitor_dir)
     atomic.write_json(out / "summary.json", s)
     atomic.write_text(out / "report.md", markdown(s))
     figure(s, out / "cinc2017.png")
@@ -241,4 +302,7 @@ def write_report(out: Path, runs: list[Path], quick: bool = False) -> dict:
         manifest = Path(run) / RECORD_MODEL_DIR / "manifest.json"
         if manifest.is_file():
             atomic.write_text(dest / RECORD_MODEL_DIR / "manifest.json", manifest.read_text())
+        smoothing = Path(run) / "af_smoothing.json"
+        if smoothing.is_file():
+            atomic.write_text(dest / "af_smoothing.json", smoothing.read_text())
     return s

@@ -197,6 +197,8 @@ _CONFIGS: dict[str, ModelConfig] = {
     # As close to the paper as fits a CPU: stem and multi-scale block at full 3600-sample
     # resolution, but an 8x pooling before MHSA / BiLSTM (paper: none, i.e. O(T^2) = 3600^2).
     "paper": _EDGE.replace(name="paper", stem_stride=1, pre_pool=(), pool_before_attention=8),
+    # edge without the guided attention (issue: PTB-XL MI, guided-attention ablation)
+    "edge-noguided": _EDGE.replace(name="edge-noguided", guided_attention=False),
     # edge + a rhythm branch on the beat's RR-interval features (beat tasks; issue: inter-patient SVEB)
     "edge-rr": _EDGE.replace(name="edge-rr", rr_features=8),
     # edge-rr on per-window amplitude-normalised input (issue: inter-patient SVEB, normalisation trial)

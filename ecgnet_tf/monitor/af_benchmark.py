@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,11 @@ def pooled(rows: list[dict]) -> dict:
     lat = [v for r in rows for v in r["latencies_s"] if v is not None]
     missed = sum(1 for r in rows for v in r["latencies_s"] if v is None)
     err = [abs(r["af_burden_pct"] - r["reference_af_burden_pct"]) for r in rows if r["af_burden_pct"] is not None]
-    return {"records": len(rows), "episode_sensitivity": ratio("tp_reference", "n_reference"),
+    det_min = sum((r["af_burden_pct"] or 0.0) / 100.0 * r["duration_min"] for r in rows)
+    ref_min = sum(r["reference_af_burden_pct"] / 100.0 * r["duration_min"] for r in rows)
+    return {"records": len(rows), "hours": sum(r["duration_min"] for r in rows) / 60.0,
+            "af_minutes_detected": det_min, "af_minutes_reference": ref_min,
+            "episode_sensitivity": ratio("tp_reference", "n_reference"),
             "episode_ppv": ratio("tp_detected", "n_detected"),
             "median_onset_latency_s": float(np.median(lat)) if lat else None, "n_onsets_timed": len(lat),
             "n_onsets_missed": missed, "mean_abs_burden_error_pct": float(np.mean(err)) if err else None,
@@ -98,7 +103,12 @@ def markdown(summary: dict) -> str:
             f"onsets ({tot['n_onsets_missed']} reference onsets never alarmed); paper claim: "
             f"{tot['paper_claim_median_onset_latency_s']} s (claim, not measured)",
             f"- mean |AF burden - reference burden|: {_f(tot['mean_abs_burden_error_pct'], 1)} percentage points",
-            f"- quality-gate rejection rate: {_f(100 * (tot['rejection_rate'] or 0), 1)} % of windows", ""]
+            f"- AF time: {_f(tot['af_minutes_detected'], 1)} min detected vs {_f(tot['af_minutes_reference'], 1)} min "
+            f"in the reference, over {_f(tot['hours'], 1)} h",
+            f"- quality-gate rejection rate: {_f(100 * (tot['rejection_rate'] or 0), 1)} % of windows",
+            "- AF decisions: " + (f"validated smoothing {summary['smoothing']} (the run's af_smoothing.json, chosen "
+                                  "on its CinC validation records)" if summary.get("smoothing") else
+                                  "each window alone (argmax)"), ""]
     if summary.get("note"):
         out += [summary["note"], ""]
     return "\n".join(out)
@@ -114,17 +124,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--records", default=",".join(AF_RECORDS))
     p.add_argument("--html", action="store_true", help="also write each record's report.html")
     p.add_argument("--note", default="", help="a line added to the Markdown (e.g. 'quick smoke run')")
+    p.add_argument("--summary-only", action="store_true",
+                   help="write only af_benchmark.json / .md (no per-record folders)")
+    p.add_argument("--no-smoothing", action="store_true",
+                   help="ignore the run's validated AF smoothing (af_smoothing.json): decide each window alone")
     args = p.parse_args(argv)
-    from .batch import analyze
+    from .batch import analyze, run_smoothing
     from .config import MonitorConfig
     from .sources import open_source
 
     try:
         clf = _classifier(args.model, args.run)
+        smoothing = None if args.no_smoothing or args.model == "rr-rule" else run_smoothing(args.model, args.run)
         rows = []
+        scratch = tempfile.TemporaryDirectory() if args.summary_only else None
+        rec_root = Path(scratch.name) if scratch else args.out / "records"
         for rid in args.records.split(","):
             src = open_source(args.data_dir / "mitdb" / rid, "wfdb", lead="MLII", n_model_leads=clf.spec.n_leads)
-            rep = analyze(src, clf, MonitorConfig(fs=src.info.fs), args.out / "records" / rid,
+            rep = analyze(src, clf, MonitorConfig(fs=src.info.fs, smoothing=smoothing), rec_root / rid,
                           reference_ext="atr", model_source=str(args.model), html=args.html)
             rows.append(record_row(rid, rep))
             print(f"{rid}: Se {rows[-1]['episode_sensitivity']} PPV {rows[-1]['episode_ppv']} "
@@ -134,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
         return 2
     summary = {"model": str(args.model), "task": clf.spec.task, "data_dir": str(args.data_dir),
+               "smoothing": smoothing.to_dict() if smoothing else None,
                "per_record": rows, "overall": pooled(rows), "note": args.note}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "af_benchmark.json").write_text(json.dumps(summary, indent=2, default=float))

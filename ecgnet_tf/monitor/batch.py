@@ -52,6 +52,8 @@ class AnalyzeRequest:
     path: WFDB record, .csv or .npy. model: rhythm model (run folder, .tflite or "rr-rule"). fs:
     sampling rate in Hz (csv / npy). out: output folder (default ``./<name>_monitor``). auto_report /
     review: routing probabilities. beat_model: a mitdb-aami run folder for the per-beat table.
+    no_smoothing: ignore the run's validated AF smoothing (``af_smoothing.json``, see
+    :func:`run_smoothing`).
     """
 
     path: Path
@@ -68,6 +70,16 @@ class AnalyzeRequest:
     max_gap_windows: int = 1
     min_episode_windows: int = 1
     no_html: bool = False
+    no_smoothing: bool = False
+
+
+def run_smoothing(model: Path | str, run: Path | None = None):
+    """The validated AF smoothing of the run behind ``model`` (a run folder, or ``run`` for a .tflite),
+    or None when there is none."""
+    from .smoothing import load_smoothing
+
+    folder = Path(model) if Path(model).is_dir() else run
+    return load_smoothing(folder)
 
 
 def analyze_recording(req: AnalyzeRequest) -> tuple[dict, Path]:
@@ -91,7 +103,8 @@ def analyze_recording(req: AnalyzeRequest) -> tuple[dict, Path]:
         raise DataError(f"{req.beat_model}: --beat-model needs a beat model (mitdb-aami), got {beat.spec.task}")
     source = open_source(req.path, req.format, req.fs, req.lead, clf.spec.n_leads)
     cfg = MonitorConfig(fs=source.info.fs, routing=routing, max_gap_windows=req.max_gap_windows,
-                        min_episode_windows=req.min_episode_windows)
+                        min_episode_windows=req.min_episode_windows,
+                        smoothing=None if req.no_smoothing else run_smoothing(req.model, req.run))
     out = Path(req.out or Path(f"{Path(probe.info.path).stem}_monitor"))
     rep = analyze(source, clf, cfg, out, beat, req.reference_annotations, str(req.model), not req.no_html)
     return rep, out

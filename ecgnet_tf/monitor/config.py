@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .smoothing import AFSmoothing
+
 #: Default mapping from CinC 2017 class letters to monitor labels ("N" is the background rhythm).
 DEFAULT_LABELS: dict[str, str] = {"N": "N", "A": "AF", "O": "other", "~": "noise"}
 ROUTES: tuple[str, ...] = ("auto_report", "cardiologist_review", "extended_monitoring")
@@ -46,6 +48,10 @@ class MonitorConfig:
     background: label that is not reported as an episode. af_label: label counted as AF burden.
     noise_label: label given to windows rejected by the quality gate.
     n_examples: example strips kept for the HTML report (at most one per label, best probability).
+    smoothing: validated AF decision settings (:class:`~ecgnet_tf.monitor.smoothing.AFSmoothing`, e.g.
+        a run's ``af_smoothing.json``): causal averaging of window probabilities, an AF threshold,
+        and the gap / minimum-length rule, which then replaces ``max_gap_windows`` and
+        ``min_episode_windows``. None: each window decided by its own argmax.
     """
 
     fs: float
@@ -60,6 +66,17 @@ class MonitorConfig:
     noise_label: str = "noise"
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     n_examples: int = 4
+    smoothing: AFSmoothing | None = None
+
+    @property
+    def gap_windows(self) -> int:
+        """The episode rule's gap in force (the smoothing's when set)."""
+        return self.smoothing.max_gap_windows if self.smoothing else self.max_gap_windows
+
+    @property
+    def min_windows(self) -> int:
+        """The episode rule's minimum length in force (the smoothing's when set)."""
+        return self.smoothing.min_episode_windows if self.smoothing else self.min_episode_windows
 
     def __post_init__(self) -> None:
         if self.fs <= 0:

@@ -25,6 +25,7 @@ from .blocks import BlockGeometry, Chunk, cut_windows, preprocess_chunk
 from .classifiers import WindowClassifier
 from .config import MonitorConfig
 from .episodes import Episode, EpisodeTracker, Event, WindowView
+from .smoothing import smoothed_decision
 
 
 @dataclass
@@ -89,7 +90,9 @@ class Monitor:
         self.spec = spec
         self.geom = BlockGeometry.make(cfg.fs, spec.fs, spec.window_samples, spec.hop_samples,
                                        cfg.block_windows, cfg.margin_s)
-        self.tracker = EpisodeTracker(cfg.background, cfg.max_gap_windows, cfg.min_episode_windows)
+        self.tracker = EpisodeTracker(cfg.background, cfg.gap_windows, cfg.min_windows)
+        self._af_index = self._af_class_index() if cfg.smoothing else None
+        self._recent: list[np.ndarray] = []  # probabilities of the last quality-passed windows (smoothing)
         self.windows: list[WindowDecision] = []
         self.beats: list[BeatDecision] = []
         self.rejected_by_reason: Counter = Counter()
@@ -229,8 +232,8 @@ class Monitor:
             a, b = g.own_bounds(k)
             start = float(seg.starts[i] / fs)
             if ok[i]:
-                c = int(np.argmax(probs[i]))
-                label, prob, p = cfg.labels.get(spec.classes[c], spec.classes[c]), float(probs[i, c]), tuple(
+                c, p_dec = self._decide(probs[i])
+                label, prob, p = cfg.labels.get(spec.classes[c], spec.classes[c]), float(p_dec[c]), tuple(
                     float(v) for v in probs[i])
             else:
                 label, prob, p = cfg.noise_label, None, None
@@ -244,6 +247,22 @@ class Monitor:
             self._keep_example(d, chunk, seg.starts[i])
             events += self.tracker.update(WindowView(k, label, d.own_start_s, d.own_end_s, d.end_s, prob, not d.ok))
         return events
+
+    def _af_class_index(self) -> int:
+        hits = [i for i, c in enumerate(self.spec.classes) if self.cfg.labels.get(c, c) == self.cfg.af_label]
+        if not hits:
+            raise ValueError(f"AF smoothing needs a class labelled {self.cfg.af_label!r}; model classes "
+                             f"{list(self.spec.classes)}")
+        return hits[0]
+
+    def _decide(self, probs: np.ndarray) -> tuple[int, np.ndarray]:
+        """Class index and the probabilities it rests on for the newest quality-passed window: its
+        own argmax, or the causal smoothing (:func:`~ecgnet_tf.monitor.smoothing.smoothed_decision`)."""
+        sm = self.cfg.smoothing
+        if sm is None:
+            return int(np.argmax(probs)), probs
+        self._recent = (self._recent + [np.asarray(probs, np.float64)])[-sm.smooth_windows:]
+        return smoothed_decision(np.stack(self._recent), self._af_index, sm)
 
     def _predict_segments(self, seg: ModelInputs) -> np.ndarray:
         """Class probabilities (n, K) of segment windows. A model with the "rr" input gets each

@@ -7,7 +7,7 @@ from .filters import band_power, band_sos, bandpass, effective_band, hf_power_re
 from .normalize import ZScore
 from .pipeline import (BASELINE_METHODS, CONVENTIONAL_BAND_HZ, PreprocessConfig, config_hash, detect_rpeaks,
                        preprocess_signal)
-from .priors import J_POINT_S, PRIOR_KINDS, PRIOR_ZONES_S, prior_map
+from .priors import J_POINT_S, PRIOR_KINDS, PRIOR_MODES, PRIOR_ZONES_S, prior_map, shuffle_priors
 from .quality import REASONS, QualityConfig, QualityReport, assess_quality
 from .rhythm import RHYTHM_FEATURE_NAMES, RhythmConfig, rhythm_features, rhythm_rows
 from .resample import rational_ratio, resample_indices, resample_signal
@@ -24,5 +24,5 @@ __all__ = [
     "refine_rpeaks", "remove_baseline_highpass", "remove_baseline_kalman", "remove_baseline_median",
     "resample_indices", "resample_signal", "preprocess_signal",
     "RR_FEATURE_NAMES", "RRConfig", "RRTracker", "rr_features",
-    "RHYTHM_FEATURE_NAMES", "RhythmConfig", "rhythm_features", "rhythm_rows",
+    "RHYTHM_FEATURE_NAMES", "RhythmConfig", "rhythm_features", "rhythm_rows", "PRIOR_MODES", "shuffle_priors",
 ]

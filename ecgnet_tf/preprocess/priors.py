@@ -56,3 +56,22 @@ def prior_map(rpeaks: np.ndarray | None, n_samples: int, fs: float, kind: str, t
         win = np.hanning(k + 2)[1:-1]
         mask = np.convolve(mask, win / win.sum(), mode="same")
     return np.clip(mask, 0.0, 1.0).astype(np.float32)
+
+
+#: how prior maps reach the model: "aligned" (each window's own map) or "shuffled" (an ablation
+#: control: every window gets another window's map, see :func:`shuffle_priors`)
+PRIOR_MODES: tuple[str, ...] = ("aligned", "shuffled")
+
+
+def shuffle_priors(prior: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Prior maps (n, ...) reassigned between windows: a seeded cyclic permutation, so every window
+    (when n > 1) gets the map of another window, i.e. zones that do not line up with its own beats.
+    The ablation control of the guided attention ("prior-shuffled"); the maps themselves are unchanged."""
+    prior = np.asarray(prior)
+    n = len(prior)
+    if n < 2:
+        return prior.copy()
+    order = np.random.default_rng(seed).permutation(n)
+    out = np.empty_like(prior)
+    out[order] = prior[np.roll(order, -1)]
+    return out

@@ -89,7 +89,9 @@ class ModelSpec:
     of a window shared with the next (segment tasks). prior_kind: ``prior_map`` kind ("beat" =
     windows centred on beats). preprocess: the training PreprocessConfig (its fs_out is the model
     rate, Hz). zscore: per-lead statistics fitted on the training windows only. inputs: the model's
-    named inputs ("ecg", "prior", and "rr" for models with a rhythm branch).
+    named inputs ("ecg", "prior", and "rr" for models with a rhythm branch). prior_mode: "aligned",
+    or "shuffled" for the guided-attention ablation control (each window gets another window's prior
+    map, :func:`~ecgnet_tf.preprocess.shuffle_priors`).
     """
 
     task: str
@@ -102,6 +104,7 @@ class ModelSpec:
     multilabel: bool = False
     decision: Decision = field(default_factory=Decision)
     inputs: tuple[str, ...] = ("ecg", "prior")
+    prior_mode: str = "aligned"
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -117,6 +120,8 @@ class ModelSpec:
         cfg = RunConfig.load(run_dir)
         inputs = ("ecg", "prior") + (("rr",) if cfg.model_config.get("rr_features", 0) else ())
         spec = cls.for_task(cfg.task, cfg.preprocess_config(), load_zscore(run_dir), inputs)
+        if cfg.prior_mode != "aligned":
+            spec = dataclasses.replace(spec, prior_mode=cfg.prior_mode)
         if cfg.class_scale is not None:
             spec = dataclasses.replace(spec, decision=dataclasses.replace(spec.decision,
                                                                           class_scale=tuple(cfg.class_scale)))
@@ -136,7 +141,7 @@ class ModelSpec:
         return cls(meta["task"], tuple(meta["classes"]), float(meta["window_s"]), float(overlap),
                    meta["prior_kind"], pp.PreprocessConfig.from_dict(meta["preprocess"]),
                    pp.ZScore.from_dict(meta["normalization"]), bool(multilabel), decision,
-                   tuple(meta.get("inputs", ("ecg", "prior"))))
+                   tuple(meta.get("inputs", ("ecg", "prior"))), meta.get("prior_mode", "aligned"))
 
     @classmethod
     def from_sidecar_file(cls, path: Path) -> "ModelSpec | None":
@@ -146,11 +151,12 @@ class ModelSpec:
 
     def to_sidecar(self) -> dict:
         """The ``metadata`` object written next to an exported model."""
+        extra = {"prior_mode": self.prior_mode} if self.prior_mode != "aligned" else {}
         return {"task": self.task, "classes": list(self.classes), "multilabel": self.multilabel,
                 "window_s": self.window_s, "segment_overlap": self.segment_overlap, "prior_kind": self.prior_kind,
                 "preprocess": self.preprocess.to_dict(), "preprocess_hash": pp.config_hash(self.preprocess),
                 "normalization": self.zscore.to_dict(), "decision": self.decision.to_dict(),
-                "inputs": list(self.inputs)}
+                "inputs": list(self.inputs), **extra}
 
     # ------------------------------------------------------------------ geometry
     @property
@@ -187,6 +193,8 @@ class ModelSpec:
         if missing:
             raise ValueError(f"model inputs need {list(self.inputs)}; missing {missing} (got {sorted(inputs)})")
         prior = np.asarray(inputs["prior"], np.float32)
+        if self.prior_mode == "shuffled":
+            prior = pp.shuffle_priors(prior)
         feed = {"ecg": self.zscore.transform(np.asarray(inputs["ecg"])).astype(np.float32),
                 "prior": prior if prior.ndim == 3 else prior[..., None]}
         if "rr" in self.inputs:

@@ -14,7 +14,20 @@ from .spec import TaskSpec
 
 
 #: record split schemes: the task's standard split, record-level K-fold, K-fold inside MIT-BIH DS1
-SCHEMES: tuple[str, ...] = ("standard", "kfold", "ds1-cv")
+SCHEMES: tuple[str, ...] = ("standard", "kfold", "ds1-cv", "stratfold-cv")
+#: PTB-XL's own folds (``strat_fold`` 1..10, patient-grouped by construction) as ten test folds
+PTBXL_CV_FOLDS = 10
+
+
+def ptbxl_cv_folds(fold: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """(train, validation, test) ``strat_fold`` values of cross-validation fold ``fold`` (0..9): test
+    strat_fold ``fold + 1``, validation the next one (10 wraps to 1), training the other eight."""
+    if not 0 <= fold < PTBXL_CV_FOLDS:
+        raise ValueError(f"--fold must be in 0..{PTBXL_CV_FOLDS - 1} for --split stratfold-cv, got {fold}")
+    test = fold + 1
+    val = test % PTBXL_CV_FOLDS + 1
+    train = tuple(f for f in range(1, PTBXL_CV_FOLDS + 1) if f not in (test, val))
+    return train, (val,), (test,)
 
 
 @dataclass(frozen=True)
@@ -99,11 +112,15 @@ def task_records(
     ``max_records`` first keeps a seeded, class-stratified sample of the records (smoke runs).
     ``scheme="ds1-cv"`` (MIT-BIH only): patient-grouped ``folds``-fold cross-validation inside DS1
     (:func:`~ecgnet_tf.data.splits.mitdb_ds1_folds`), for choices that must never see DS2.
+    ``scheme="stratfold-cv"`` (PTB-XL only): the ten ``strat_fold`` values as ten test folds
+    (:func:`ptbxl_cv_folds`).
     """
     if scheme not in SCHEMES:
         raise ValueError(f"unknown split {scheme!r}; choose one of {', '.join(SCHEMES)}")
     if scheme == "ds1-cv" and task.database != "mitdb":
         raise ValueError(f"--split ds1-cv is cross-validation inside MIT-BIH DS1; {task.name} has no DS1")
+    if scheme == "stratfold-cv" and task.database != "ptbxl":
+        raise ValueError(f"--split stratfold-cv uses PTB-XL's strat_fold column; {task.name} is not a PTB-XL task")
     cat = catalog(task, data_dir, min_likelihood)
     ids = list(cat.ids)
     note = ()
@@ -114,6 +131,10 @@ def task_records(
     strat = [cat.strat_of[i] for i in ids]
     if scheme == "ds1-cv":
         split = mitdb_ds1_folds(ids, k=folds or 3, fold=fold, seed=seed, class_counts=cat.class_counts)
+    elif scheme == "stratfold-cv":
+        tr, va, te = ptbxl_cv_folds(fold)
+        split = fold_split(ids, [cat.fold_of[i] for i in ids], groups, tr, va, te,
+                           f"strat_fold-cv{PTBXL_CV_FOLDS}-fold{fold}")
     elif task.database == "mitdb" and not folds:
         split = mitdb_dechazal(ids, seed=seed, class_counts=cat.class_counts)
     elif task.database == "ptbxl" and not folds:

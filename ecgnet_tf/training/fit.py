@@ -85,6 +85,7 @@ class TrainConfig:
     strategy: str = "default"
     cache_dir: Path | None = None
     download: bool = False
+    prior_mode: str = "aligned"
 
     @classmethod
     def from_namespace(cls, ns) -> "TrainConfig":
@@ -231,7 +232,7 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
     keras.backend.experimental.enable_tf_random_generator()
     keras.utils.set_random_seed(cfg.seed)
 
-    folds = {"kfold": cfg.folds or 5, "ds1-cv": cfg.folds or 3}.get(cfg.split)
+    folds = {"kfold": cfg.folds or 5, "ds1-cv": cfg.folds or 3, "stratfold-cv": 10}.get(cfg.split)
     recs = task_records(task, data_dir, seed=cfg.seed, folds=folds, fold=cfg.fold, max_records=max_records,
                         scheme=cfg.split)
     split = reduce_training_records(recs.split, cfg.train_fraction, cfg.seed)
@@ -287,6 +288,11 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
         balance_info = {"mode": mode, **balance_cfg.to_dict(), "before": res.counts_before, "after": res.counts_after,
                         "seconds": round(time.time() - t0, 1)}
         print(f"SMOTE-Tomek on training windows: {res.counts_before} -> {res.counts_after}")
+    if cfg.prior_mode not in pp.PRIOR_MODES:
+        raise ValueError(f"--prior-mode must be one of {pp.PRIOR_MODES}, got {cfg.prior_mode!r}")
+    val_prior = val.prior
+    if cfg.prior_mode == "shuffled":  # the ablation control: every window gets another window's prior map
+        p_train, val_prior = pp.shuffle_priors(p_train, cfg.seed), pp.shuffle_priors(val.prior)
     n_classes = len(task.classes)
     class_scale = parse_class_scale(cfg.class_scale, task.classes)
     weights = inverse_frequency_weights(y_train, n_classes, min_count=balance_cfg.weight_floor if task.smote else 0)
@@ -298,7 +304,7 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
                         folds=folds, fold=cfg.fold, train_fraction=cfg.train_fraction,
                         init_from=str(cfg.init_from) if cfg.init_from else None, strategy=cfg.strategy,
                         max_per_record=max_per_record, max_records=max_records, eval_max_per_record=eval_cap,
-                        monitor=cfg.monitor, class_scale=class_scale,
+                        monitor=cfg.monitor, class_scale=class_scale, prior_mode=cfg.prior_mode,
                         augment=aug.to_dict() if aug else None, balance=balance_info,
                         class_weights=weights.tolist(), data_dir=str(data_dir.resolve()), versions=versions())
     run_cfg.save(run_dir)
@@ -310,7 +316,7 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
                             augment=aug, fs=fs, epochs=epochs, initial_epoch=min(initial_epoch, epochs),
                             extra={"rr": rr_train} if use_rr else None)
     x_val = zscore.transform(val.x).astype(np.float32)
-    val_ds = make_dataset(x_val, val.prior, val.y, n_classes, global_batch,
+    val_ds = make_dataset(x_val, val_prior, val.y, n_classes, global_batch,
                           extra={"rr": val.rr} if use_rr else None)
     steps = steps_per_epoch(len(x_train), global_batch)
     if worker is not None:
@@ -340,7 +346,7 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
                            sync_replicas=worker is not None)
     selection = []
     if cfg.monitor == "val_macro_f1":
-        val_feed = {"ecg": x_val, "prior": val.prior[..., None]}
+        val_feed = {"ecg": x_val, "prior": val_prior[..., None]}
         if use_rr:
             val_feed["rr"] = val.rr
         selection = [ValidationMacroF1(val_feed, val.y, task.classes, task.multilabel)]

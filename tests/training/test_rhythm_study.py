@@ -19,7 +19,8 @@ FOLDS = 3
 def study(fake_data, window_cache, tmp_path_factory):
     root = tmp_path_factory.mktemp("rhythm_study")
     rc = rhythm_study.main(["--data-dir", str(fake_data), "--root", str(root / "runs"), "--out", str(root / "out"),
-                            "--quick", "--folds", str(FOLDS), "--cache-dir", str(window_cache)])
+                            "--monitor-out", str(root / "monitor"), "--quick", "--folds", str(FOLDS),
+                            "--cache-dir", str(window_cache)])
     assert rc == 0
     return root
 
@@ -87,3 +88,18 @@ def test_evaluate_uses_the_record_model_on_a_records_file(study, fake_data, wind
     m = json.loads((tmp_path / "ev" / "metrics.json").read_text())
     assert m["decision"] == "record_model" and m["n_records"] == 4
     assert "challenge_f1" in m and "A" in m["network_alone"]["per_class_f1"]
+
+
+@pytest.mark.slow
+def test_monitor_stage_uses_smoothing_chosen_on_validation(study):
+    for f in range(FOLDS):
+        chosen = json.loads((study / "runs" / f"f{f}" / "af_smoothing.json").read_text())
+        assert chosen["source"].startswith("validation records") and set(chosen["smoothing"]) == {
+            "smooth_windows", "af_threshold", "max_gap_windows", "min_episode_windows"}
+    smoothed = json.loads((study / "monitor" / "cinc2017-edge-rhythm-non-af" / "af_benchmark.json").read_text())
+    plain = json.loads((study / "monitor" / "cinc2017-edge-rhythm-unsmoothed-non-af" / "af_benchmark.json").read_text())
+    ref = json.loads((study / "runs" / "f0" / "af_smoothing.json").read_text())["smoothing"]
+    assert smoothed["smoothing"] == ref and plain["smoothing"] is None
+    assert not (study / "monitor" / "cinc2017-edge-rhythm-non-af" / "records").exists()  # summaries only
+    s = json.loads((study / "out" / "summary.json").read_text())
+    assert s["monitor"]["reference_run_smoothing"]["smoothing"] == ref
