@@ -171,8 +171,7 @@ def fit_run_smoothing(run_dir, log=print) -> AFSmoothing:
     from pathlib import Path
 
     from ..runs import ModelSpec
-    from ..training.record_stage import window_predictions
-    from ..training.evaluation import PREDICTIONS, load_predictions
+    from ..training.evaluation import PREDICTIONS, load_predictions, window_predictions
     from .smoothing import save_smoothing
 
     run_dir = Path(run_dir)

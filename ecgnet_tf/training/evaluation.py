@@ -95,6 +95,32 @@ def predict_stream(spec: ModelSpec, model, parts: Iterable[Windows], batch_size:
     return WindowLabels(record, y, ok, rr), p
 
 
+def window_predictions(run_dir: Path, partition: str, cache_dir: Path | None = None, model=None, log=print
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(record id per window, class probabilities (n, K)) of the run's network on a partition's
+    windows: read from ``predictions.npz`` when the run's evaluation wrote it (test: the run folder;
+    val: ``RUN/evaluations/val``), else predicted and saved there."""
+    run_dir = Path(run_dir)
+    path = run_dir / PREDICTIONS if partition == "test" else run_dir / "evaluations" / partition / PREDICTIONS
+    if path.is_file():
+        d = load_predictions(path)
+        return d["record"].astype(str), d["probs"]
+    cfg = RunConfig.load(run_dir)
+    task = get_task(cfg.task)
+    data_dir = Path(cfg.data_dir)
+    split = load_split(run_dir)
+    cat = catalog(task, data_dir)
+    trecs = TaskRecords(task, split, cat.label_of, cat.entry_of)
+    spec = ModelSpec.from_run(run_dir)
+    model = model if model is not None else load_model(run_dir / "model.keras")
+    log(f"{run_dir.name}: predicting the {partition} windows")
+    parts = iter_windows(trecs, data_dir, split.partition(partition), spec.preprocess, cache_dir=cache_dir,
+                         max_per_record=cfg.eval_max_per_record, seed=cfg.seed, desc=f"{partition} windows")
+    labels, probs = predict_stream(spec, model, parts)
+    save_predictions(path, labels, probs)
+    return labels.record.astype(str), probs
+
+
 def read_records_file(path: Path) -> list[str]:
     """Record ids listed in a text file, one per line; blank lines and ``#`` comments are ignored
     (first occurrence kept when an id repeats)."""

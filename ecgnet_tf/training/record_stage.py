@@ -14,9 +14,9 @@ import numpy as np
 
 from .. import atomic
 from ..runs import ModelSpec, RunConfig, load_model, load_split
-from ..tasks import TaskRecords, catalog, get_task, iter_windows
+from ..tasks import TaskRecords, catalog, get_task
 from ..tasks.record_table import record_feature_table, window_rr_rows
-from .evaluation import PREDICTIONS, WindowLabels, load_predictions, predict_stream, save_predictions
+from .evaluation import PREDICTIONS, WindowLabels, window_predictions
 from .metrics import challenge_score_cinc2017, classification_report
 from .record_model import RECORD_MODEL_DIR, RecordInputs, RecordModel, RecordModelConfig, fit_record_model
 from .report import write_reports
@@ -33,27 +33,6 @@ def _context(run_dir: Path, data_dir: Path | None = None):
     split = load_split(run_dir)
     cat = catalog(task, data_dir)
     return cfg, task, data_dir, split, TaskRecords(task, split, cat.label_of, cat.entry_of)
-
-
-def window_predictions(run_dir: Path, partition: str, cache_dir: Path | None = None, model=None, log=print
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """(record id per window, class probabilities (n, K)) of the run's network on a partition's
-    windows: read from ``predictions.npz`` when the run's evaluation wrote it (test: the run folder;
-    val: ``RUN/evaluations/val``), else predicted and saved there."""
-    run_dir = Path(run_dir)
-    path = run_dir / PREDICTIONS if partition == "test" else run_dir / "evaluations" / partition / PREDICTIONS
-    if path.is_file():
-        d = load_predictions(path)
-        return d["record"].astype(str), d["probs"]
-    cfg, task, data_dir, split, trecs = _context(run_dir)
-    spec = ModelSpec.from_run(run_dir)
-    model = model if model is not None else load_model(run_dir / "model.keras")
-    log(f"{run_dir.name}: predicting the {partition} windows")
-    parts = iter_windows(trecs, data_dir, split.partition(partition), spec.preprocess, cache_dir=cache_dir,
-                         max_per_record=cfg.eval_max_per_record, seed=cfg.seed, desc=f"{partition} windows")
-    labels, probs = predict_stream(spec, model, parts)
-    save_predictions(path, labels, probs)
-    return labels.record.astype(str), probs
 
 
 def record_inputs(trecs: TaskRecords, data_dir: Path, ids: list[str], spec: ModelSpec, window_record=None,
@@ -140,4 +119,4 @@ def record_model_probs(run_dir: Path, trecs: TaskRecords, data_dir: Path, ids: l
     return rm.predict_proba(x)
 
 
-__all__ = ["RECORD_MODEL_DIR", "fit_run_record_model", "record_model_probs", "window_predictions"]
+__all__ = ["RECORD_MODEL_DIR", "fit_run_record_model", "record_model_probs"]

@@ -1,0 +1,314 @@
+"""The PTB-XL MI study's report, computed from the fold run folders only (nothing typed in).
+
+For each variant, every fold's test and validation predictions (``predictions.npz``; validation ones
+are predicted once when missing) give record scores P(MI) (mean over a record's windows). Per fold a
+threshold is chosen on the **validation** records for specificity 0.90 and applied to the fold's
+test records. Pooled out-of-fold figures: AUC, sensitivity and specificity at those thresholds,
+with 95% intervals from a bootstrap that resamples **patients** (all records of a drawn patient
+together). The ablation compares variants on the same resamples (paired deltas). Localisation:
+per-class AUC of the multi-label runs, pooled the same way. See ``python -m ecgnet_tf.mi_study``.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .. import atomic
+from ..results_report import git_state, publish_run, run_facts
+from ..runs import RunConfig, load_split
+from ..tasks import get_task
+from ..training.evaluation import window_predictions
+from ..training.metrics import auroc
+
+#: the operating point's specificity, chosen on validation records
+TARGET_SPECIFICITY = 0.90
+#: the issue's targets (pooled out-of-fold)
+MI_TARGETS: dict[str, float] = {"auc": 0.96, "sensitivity": 0.85, "specificity": 0.88}
+#: a labelled reference with another task (not comparable): PTB-XL benchmark, superdiagnostic
+REFERENCE = {"method": "Strodthoff et al. 2021, PTB-XL benchmark (best model)",
+             "task": "5 superdiagnostic classes, macro AUC, full data (21,799 records)", "macro_auc": 0.93}
+#: a class with fewer positives than this is reported as too small to estimate
+MIN_POSITIVES = 10
+
+
+def _record_scores(record: np.ndarray, probs: np.ndarray) -> tuple[list[str], np.ndarray]:
+    ids = list(dict.fromkeys(np.asarray(record).astype(str).tolist()))
+    rec = np.asarray(record).astype(str)
+    return ids, np.stack([np.asarray(probs)[rec == r].mean(axis=0) for r in ids])
+
+
+def threshold_for_specificity(scores: np.ndarray, positive: np.ndarray, specificity: float = TARGET_SPECIFICITY
+                              ) -> float:
+    """The lowest threshold t (decide positive when score >= t) whose specificity on these records is
+    at least ``specificity``; +inf when there are no negatives."""
+    neg = np.sort(np.asarray(scores, np.float64)[~np.asarray(positive, bool)])
+    if neg.size == 0:
+        return float("inf")
+    k = max(1, int(math.ceil(specificity * neg.size)))  # at least k negatives must fall below t
+    return float(np.nextafter(neg[k - 1], np.inf))
+
+
+def _fold_data(run: Path) -> dict:
+    cfg = RunConfig.load(run)
+    task = get_task(cfg.task)
+    split = load_split(run)
+    out = {"task": task, "fold": cfg.fold, "patient_of": split.patient_of, "run": run}
+    for part in ("val", "test"):
+        rec, p = window_predictions(run, part)
+        ids, scores = _record_scores(rec, p)
+        out[part] = {"ids": ids, "scores": scores}
+    from ..tasks import catalog
+
+    cat = catalog(task, Path(cfg.data_dir))
+    for part in ("val", "test"):
+        labels = [cat.label_of[r] for r in out[part]["ids"]]
+        if task.multilabel:
+            out[part]["y"] = np.array([[c in lab for c in task.classes] for lab in labels], bool)
+        else:
+            out[part]["y"] = np.array([task.classes.index(lab) for lab in labels])
+    return out
+
+
+def _binary(fd: dict) -> dict:
+    """Test scores P(MI), truth, and the decisions at the validation-chosen threshold of one fold."""
+    mi = fd["task"].classes.index("MI")
+    t = threshold_for_specificity(fd["val"]["scores"][:, mi], fd["val"]["y"] == mi)
+    s, y = fd["test"]["scores"][:, mi], fd["test"]["y"] == mi
+    return {"ids": fd["test"]["ids"], "score": s, "y": y, "pred": s >= t, "threshold": t}
+
+
+def _se_sp(y: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
+    se = float(np.mean(pred[y])) if y.any() else float("nan")
+    sp = float(np.mean(~pred[~y])) if (~y).any() else float("nan")
+    return se, sp
+
+
+def _patient_resamples(patients: np.ndarray, n_boot: int, seed: int = 0) -> list[np.ndarray]:
+    """Record index sets of ``n_boot`` bootstrap samples drawing patients with replacement."""
+    rng = np.random.default_rng(seed)
+    uniq, inv = np.unique(patients, return_inverse=True)
+    members = [np.flatnonzero(inv == i) for i in range(len(uniq))]
+    return [np.concatenate([members[j] for j in rng.integers(0, len(uniq), len(uniq))]) for _ in range(n_boot)]
+
+
+def _ci(values: list[float]) -> list[float]:
+    v = np.asarray([x for x in values if not math.isnan(x)])
+    return [float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))] if v.size else [float("nan")] * 2
+
+
+def pooled_binary(folds: list[dict], resamples: list[np.ndarray] | None = None) -> dict:
+    """Pooled out-of-fold AUC, sensitivity and specificity (+ intervals when ``resamples`` is given)."""
+    y = np.concatenate([f["y"] for f in folds])
+    s = np.concatenate([f["score"] for f in folds])
+    pred = np.concatenate([f["pred"] for f in folds])
+    se, sp = _se_sp(y, pred)
+    out = {"auc": auroc(y, s), "sensitivity": se, "specificity": sp, "n_records": int(len(y)),
+           "n_positive": int(y.sum())}
+    if resamples is not None:
+        boots = [(auroc(y[i], s[i]), *_se_sp(y[i], pred[i])) for i in resamples]
+        out["auc_ci"], out["sensitivity_ci"], out["specificity_ci"] = (_ci([b[k] for b in boots]) for k in range(3))
+    return out
+
+
+def _roc(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(-s, kind="stable")
+    y = y[order]
+    tpr = np.concatenate([[0], np.cumsum(y) / max(y.sum(), 1)])
+    fpr = np.concatenate([[0], np.cumsum(~y) / max((~y).sum(), 1)])
+    return fpr, tpr
+
+
+def summarise(runs: dict[str, list[Path]], n_boot: int = 2000, quick: bool = False) -> dict:
+    """Summary of the study (see the module docstring). ``runs``: variant -> its fold run folders."""
+    if "guided" not in runs:
+        raise ValueError("the MI report needs the 'guided' variant (the reference model)")
+    data = {v: [_fold_data(Path(r)) for r in rs] for v, rs in runs.items()}
+    binary = {v: [_binary(fd) for fd in fds] for v, fds in data.items() if v != "loc"}
+    ref = binary["guided"]
+    ids = [r for f in ref for r in f["ids"]]
+    if len(set(ids)) != len(ids):
+        raise ValueError("a record is in two test folds")
+    patient_of = {k: v for fd in data["guided"] for k, v in fd["patient_of"].items()}
+    patients = np.array([patient_of.get(r, r) for r in ids])
+    resamples = _patient_resamples(patients, n_boot)
+    for v, folds in binary.items():
+        if [r for f in folds for r in f["ids"]] != ids:
+            raise ValueError(f"variant {v!r} was not evaluated on the same records as 'guided'")
+    pooled = {v: pooled_binary(folds, resamples) for v, folds in binary.items()}
+    fold_rows = []
+    for f, fd in zip(ref, data["guided"]):
+        se, sp = _se_sp(f["y"], f["pred"])
+        facts = run_facts(fd["run"])
+        fold_rows.append({"fold": fd["fold"], "test_strat_fold": fd["fold"] + 1, "n": len(f["y"]),
+                          "n_mi": int(f["y"].sum()), "auc": auroc(f["y"], f["score"]), "sensitivity": se,
+                          "specificity": sp, "threshold": f["threshold"],
+                          "epochs_run": facts.get("epochs_run"), "best_epoch": facts.get("best_epoch")})
+    ablation = {}
+    if len(binary) > 1:
+        y = np.concatenate([f["y"] for f in ref])
+        s_ref = np.concatenate([f["score"] for f in ref])
+        for v, folds in binary.items():
+            if v == "guided":
+                continue
+            s_v = np.concatenate([f["score"] for f in folds])
+            deltas = [auroc(y[i], s_ref[i]) - auroc(y[i], s_v[i]) for i in resamples]
+            ablation[v] = {"auc": pooled[v]["auc"], "auc_ci": pooled[v]["auc_ci"],
+                           "delta_guided_minus": pooled["guided"]["auc"] - pooled[v]["auc"], "delta_ci": _ci(deltas)}
+    loc = None
+    if "loc" in data:
+        loc = _localisation(data["loc"], patient_of, n_boot)
+    g = pooled["guided"]
+    return {
+        "task": "ptbxl-mi", "profile": "quick" if quick else RunConfig.load(runs["guided"][0]).profile,
+        "auc": g["auc"], "auc_ci": g["auc_ci"], "sensitivity": g["sensitivity"],
+        "sensitivity_ci": g["sensitivity_ci"], "specificity": g["specificity"], "specificity_ci": g["specificity_ci"],
+        "n_records": g["n_records"], "n_mi": g["n_positive"], "n_patients": int(len(np.unique(patients))),
+        "guided_ablation": {"with": g["auc"], "without": pooled["noguided"]["auc"] if "noguided" in pooled else None,
+                            "shuffled_prior": pooled["shuffled"]["auc"] if "shuffled" in pooled else None},
+        "ablation": ablation, "variants": pooled, "folds": fold_rows, "localisation": loc,
+        "operating_point": f"per fold, the lowest threshold with specificity >= {TARGET_SPECIFICITY} on its "
+                           "validation strat_fold", "n_boot": n_boot,
+        "targets": {k: {"target": t, "measured": g[k], "met": bool(g[k] >= t)} for k, t in MI_TARGETS.items()},
+        "reference": REFERENCE, "git": git_state(),
+        "roc": {v: [a.tolist() for a in _roc(np.concatenate([f["y"] for f in folds]),
+                                             np.concatenate([f["score"] for f in folds]))]
+                for v, folds in binary.items()},
+    }
+
+
+def _localisation(folds: list[dict], patient_of: dict, n_boot: int) -> dict:
+    task = folds[0]["task"]
+    ids = [r for fd in folds for r in fd["test"]["ids"]]
+    y = np.concatenate([fd["test"]["y"] for fd in folds])
+    s = np.concatenate([fd["test"]["scores"] for fd in folds])
+    resamples = _patient_resamples(np.array([patient_of.get(r, r) for r in ids]), n_boot, seed=1)
+    out = {"n_records": len(ids), "classes": {}}
+    for i, c in enumerate(task.classes):
+        pos = int(y[:, i].sum())
+        row = {"n_positive": pos, "n_negative": int(len(y) - pos)}
+        if pos < MIN_POSITIVES or len(y) - pos < MIN_POSITIVES:
+            row.update(auc=None, auc_ci=None, note=f"too small to estimate (fewer than {MIN_POSITIVES} records on a side)")
+        else:
+            row.update(auc=auroc(y[:, i], s[:, i]), auc_ci=_ci([auroc(y[j, i], s[j, i]) for j in resamples]))
+        out["classes"][c] = row
+    return out
+
+
+def _f(v, d: int = 3) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{d}f}"
+
+
+def _ci_text(ci) -> str:
+    return "n/a" if not ci else f"[{_f(ci[0])}, {_f(ci[1])}]"
+
+
+def markdown(s: dict) -> str:
+    t = s["targets"]
+    lines = ["# PTB-XL myocardial infarction: ten-fold cross-validation" + (" (SMOKE RUN, not a result)"
+                                                                             if s["profile"] == "quick" else ""),
+             "", "Generated by `python -m ecgnet_tf.mi_study` from the run folders; do not edit.",
+             f"Records: {s['n_records']} NORM and MI records of the shared PTB-XL copy ({s['n_mi']} MI, "
+             f"{s['n_patients']} patients); PTB-XL's ten `strat_fold`s are the ten test folds (patient-grouped by "
+             "construction). Each fold's model is trained on eight folds, stopped early and thresholded on the ninth "
+             f"(validation); {s['operating_point']}. 95% intervals: {s['n_boot']} bootstrap resamples of patients.",
+             "", "## Pooled out-of-fold (edge network with guided attention)", "",
+             "| figure | measured | 95% interval | target |", "|---|---|---|---|",
+             f"| MI AUC | **{_f(s['auc'])}** | {_ci_text(s['auc_ci'])} | {t['auc']['target']} "
+             f"({'met' if t['auc']['met'] else 'missed by ' + _f(t['auc']['target'] - s['auc'])}) |",
+             f"| sensitivity at the validation threshold | **{_f(s['sensitivity'])}** | {_ci_text(s['sensitivity_ci'])} | "
+             f"{t['sensitivity']['target']} ({'met' if t['sensitivity']['met'] else 'missed by ' + _f(t['sensitivity']['target'] - s['sensitivity'])}) |",
+             f"| specificity at the validation threshold | **{_f(s['specificity'])}** | {_ci_text(s['specificity_ci'])} | "
+             f"{t['specificity']['target']} ({'met' if t['specificity']['met'] else 'missed by ' + _f(t['specificity']['target'] - s['specificity'])}) |",
+             "", "## Per fold", "",
+             "| fold | test strat_fold | records | MI | AUC | sensitivity | specificity | threshold | epochs (best) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in s["folds"]:
+        lines.append(f"| {r['fold']} | {r['test_strat_fold']} | {r['n']} | {r['n_mi']} | {_f(r['auc'])} | "
+                     f"{_f(r['sensitivity'])} | {_f(r['specificity'])} | {_f(r['threshold'])} | "
+                     f"{r['epochs_run']} ({r['best_epoch']}) |")
+    if s["ablation"]:
+        lines += ["", "## Does the guided attention help? (same folds, seeds and patient resamples)", "",
+                  "| variant | pooled AUC | 95% interval | AUC of guided minus this | 95% interval of the difference |",
+                  "|---|---|---|---|---|",
+                  f"| guided (prior on) | {_f(s['auc'])} | {_ci_text(s['auc_ci'])} | | |"]
+        names = {"noguided": "without guided attention", "shuffled": "guided, prior shuffled between records"}
+        for v, a in s["ablation"].items():
+            lines.append(f"| {names.get(v, v)} | {_f(a['auc'])} | {_ci_text(a['auc_ci'])} | "
+                         f"{_f(a['delta_guided_minus'])} | {_ci_text(a['delta_ci'])} |")
+        helps = [v for v, a in s["ablation"].items() if a["delta_ci"][0] > 0]
+        lines += ["", "Guided attention helps here (interval of the difference above 0) against: "
+                  + (", ".join(names.get(v, v) for v in helps) if helps else
+                     "none of the controls: on this task and data the guided prior shows no measurable benefit.")]
+        if s.get("gradcam"):
+            lines += ["", "Grad-CAM on fold 0's test records (share of attribution in the ST-T zone, and how often the "
+                      "top-10% region overlaps it vs chance):", "", "| variant | ST-T share | overlap | chance |",
+                      "|---|---|---|---|"]
+            for v, g in s["gradcam"].items():
+                lines.append(f"| {v} | {_f(g['st_t_share'])} | {_f(g['overlap'])} | {_f(g['chance'])} |")
+    loc = s.get("localisation")
+    if loc:
+        lines += ["", f"## Localisation (AMI / IMI / LMI, multi-label, {loc['n_records']} MI records, pooled out of fold)",
+                  "", "| class | records with it | AUC | 95% interval |", "|---|---|---|---|"]
+        for c, r in loc["classes"].items():
+            lines.append(f"| {c} | {r['n_positive']} | {_f(r['auc']) if r['auc'] is not None else r['note']} | "
+                         f"{_ci_text(r['auc_ci'])} |")
+    ref = s["reference"]
+    lines += ["", "## Reference (another task, not comparable)", "",
+              f"{ref['method']}: macro AUC {ref['macro_auc']} on {ref['task']}. Ours is NORM vs MI on "
+              f"{s['n_records']} records at 100 Hz.", "", f"Commit: `{(s.get('git') or {}).get('commit')}`."]
+    return "\n".join(lines) + "\n"
+
+
+def figure(s: dict, path: Path) -> None:
+    """roc.png: pooled out-of-fold ROC curves of the variants, with the guided model's operating point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for v, (fpr, tpr) in s["roc"].items():
+        a = s["variants"][v]
+        ax.plot(fpr, tpr, label=f"{v}: AUC {a['auc']:.3f} [{a['auc_ci'][0]:.3f}, {a['auc_ci'][1]:.3f}]")
+    ax.scatter([1 - s["specificity"]], [s["sensitivity"]], color="black", zorder=5,
+               label=f"guided at validation threshold (Se {s['sensitivity']:.2f}, Sp {s['specificity']:.2f})")
+    ax.plot([0, 1], [0, 1], ls=":", color="grey")
+    ax.set_xlabel("1 - specificity")
+    ax.set_ylabel("sensitivity")
+    ax.set_title("PTB-XL NORM vs MI, pooled out of fold" + (" (smoke)" if s["profile"] == "quick" else ""))
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def gradcam_shares(runs: dict[str, list[Path]], out: Path) -> dict:
+    """ST-T share and top-region overlap (vs chance) of Grad-CAM on fold 0's test records, per ablation variant."""
+    from ..interpret.explainer import ExplainRequest, explain
+
+    res = {}
+    for v in ("guided", "noguided", "shuffled"):
+        if v not in runs:
+            continue
+        a = explain(ExplainRequest(model=Path(runs[v][0]), partition="test", out=out / f"gradcam-{v}", max_figures=0))
+        res[v] = {"st_t_share": a["regions"]["st_t"], "overlap": a["overlap"]["value"],
+                  "chance": a["overlap"]["chance"], "n_windows": a["n_windows"]}
+    return res
+
+
+def write_report(out: Path, runs: dict[str, list[Path]], n_boot: int = 2000, quick: bool = False,
+                 gradcam: bool = True) -> dict:
+    """Write ``out``/summary.json, report.md, roc.png and the guided runs' small files."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    s = summarise(runs, n_boot, quick)
+    if gradcam:
+        s["gradcam"] = gradcam_shares(runs, out)
+    atomic.write_json(out / "summary.json", {k: v for k, v in s.items() if k != "roc"})
+    atomic.write_text(out / "report.md", markdown(s))
+    figure(s, out / "roc.png")
+    for run in runs["guided"]:
+        publish_run(run, out / "runs" / Path(run).name)
+    return s

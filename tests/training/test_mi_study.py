@@ -1,0 +1,97 @@
+"""The PTB-XL MI study: ten strat_fold test folds, thresholds from validation, patient bootstrap, ablation controls."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ecgnet_tf import mi_study
+from ecgnet_tf import preprocess as pp
+from ecgnet_tf.bench.mi_report import _patient_resamples, threshold_for_specificity
+from ecgnet_tf.runs import ModelSpec
+from ecgnet_tf.tasks import get_task, task_records
+from ecgnet_tf.tasks.records import ptbxl_cv_folds
+
+
+def test_cv_folds_use_every_strat_fold_once_as_test():
+    tests = []
+    for fold in range(10):
+        train, val, test = ptbxl_cv_folds(fold)
+        assert len(train) == 8 and not set(train) & set(val + test) and val != test
+        tests += list(test)
+        assert val == ((test[0] % 10) + 1,)
+    assert sorted(tests) == list(range(1, 11))
+    with pytest.raises(ValueError, match="0..9"):
+        ptbxl_cv_folds(10)
+
+
+def test_stratfold_split_on_the_fake_database(fake_data):
+    task = get_task("ptbxl-mi")
+    seen = set()
+    for fold in (0, 9):
+        recs = task_records(task, fake_data, fold=fold, scheme="stratfold-cv")
+        s = recs.split
+        assert not set(s.test) & set(s.train) and not set(s.val) & set(s.train) and not set(s.test) & set(s.val)
+        assert not seen & set(s.test)
+        seen |= set(s.test)
+    with pytest.raises(ValueError, match="strat_fold"):
+        task_records(get_task("cinc2017"), fake_data, scheme="stratfold-cv")
+
+
+def test_threshold_is_the_lowest_with_the_wanted_specificity():
+    rng = np.random.default_rng(0)
+    scores = rng.random(200)
+    positive = rng.random(200) < 0.3
+    t = threshold_for_specificity(scores, positive, 0.9)
+    neg = scores[~positive]
+    assert np.mean(neg < t) >= 0.9
+    lower = np.max(neg[neg < t])  # any lower threshold lets one more negative through
+    assert np.mean(neg < lower) < 0.9
+    assert threshold_for_specificity(scores, np.ones(200, bool)) == float("inf")
+
+
+def test_bootstrap_draws_whole_patients():
+    patients = np.array(["a", "a", "b", "c", "c", "c"])
+    for idx in _patient_resamples(patients, 20, seed=1):
+        counts = {p: int(np.sum(patients[idx] == p)) for p in "abc"}
+        assert counts["a"] % 2 == 0 and counts["c"] % 3 == 0 and len(idx) == sum(counts.values())
+
+
+def test_shuffled_priors_are_another_windows_maps():
+    prior = np.arange(12, dtype=np.float32).reshape(6, 2)
+    out = pp.shuffle_priors(prior, seed=3)
+    assert sorted(map(tuple, out.tolist())) == sorted(map(tuple, prior.tolist()))
+    assert all((out[i] != prior[i]).any() for i in range(6))
+    assert np.array_equal(pp.shuffle_priors(prior[:1]), prior[:1])
+
+
+@pytest.fixture(scope="module")
+def study(fake_data, window_cache, tmp_path_factory):
+    root = tmp_path_factory.mktemp("mi_study")
+    rc = mi_study.main(["--data-dir", str(fake_data), "--root", str(root / "runs"), "--out", str(root / "out"),
+                        "--quick", "--folds", "0,1", "--variants", "guided,shuffled,loc", "--bootstrap", "100",
+                        "--cache-dir", str(window_cache)])
+    assert rc == 0
+    return root
+
+
+@pytest.mark.slow
+def test_summary_interface_and_thresholds_from_validation(study):
+    s = json.loads((study / "out" / "summary.json").read_text())
+    assert {"auc", "auc_ci", "sensitivity", "specificity", "n_records", "guided_ablation"} <= set(s)
+    assert {"with", "without"} <= set(s["guided_ablation"]) and s["guided_ablation"]["shuffled_prior"] is not None
+    tests = [json.loads((study / "runs" / f"guided-f{f}" / "split.json").read_text())["test"] for f in (0, 1)]
+    assert s["n_records"] == len(tests[0]) + len(tests[1]) and not set(tests[0]) & set(tests[1])
+    for f in (0, 1):  # each fold's threshold comes from its own validation predictions
+        assert (study / "runs" / f"guided-f{f}" / "evaluations" / "val" / "predictions.npz").is_file()
+    assert s["localisation"]["classes"].keys() == {"AMI", "IMI", "LMI"}
+    assert "SMOKE" in (study / "out" / "report.md").read_text() and (study / "out" / "roc.png").is_file()
+
+
+@pytest.mark.slow
+def test_shuffled_variant_records_and_applies_its_prior_mode(study):
+    run = study / "runs" / "shuffled-f0"
+    assert json.loads((run / "run.json").read_text())["prior_mode"] == "shuffled"
+    assert ModelSpec.from_run(run).prior_mode == "shuffled"
+    assert ModelSpec.from_run(study / "runs" / "guided-f0").prior_mode == "aligned"
