@@ -2,6 +2,11 @@
 
     python -m export.quantize RUN_DIR --mode {int8,qat,float16,dynamic,float32} [--out model.tflite]
                               [--io {int8,float}] [--data-dir D] [--calibration N] [--max-eval N]
+                              [--format {tflite,c-array}]
+
+``--format c-array`` additionally writes ``M.h`` / ``M.cc``: the model as a C array for TensorFlow
+Lite for Microcontrollers, with the operators to register and a tensor-arena estimate
+(:mod:`ecgnet_tf.export.c_array`).
 
 The model is rebuilt at a fixed batch of 1 from ``run.json`` (weights copied from ``model.keras``)
 so the BiLSTM lowers to TFLite's fused sequence-LSTM builtins; only builtin ops are allowed (never
@@ -266,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--qat-epochs", type=int, default=1)
     p.add_argument("--threads", type=int, default=1, help="interpreter threads for the parity run")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--format", default="tflite", choices=("tflite", "c-array"),
+                   help="c-array: also write M.h / M.cc (C array for TensorFlow Lite for Microcontrollers)")
     a = p.parse_args(argv)
     from ecgnet_tf.data.errors import DataError
 
@@ -281,6 +288,16 @@ def main(argv: list[str] | None = None) -> int:
     out = a.out or a.run_dir / f"model_{a.mode}.tflite"
     print(json.dumps({k: r[k] for k in ("mode", "size_bytes", "flex_ops", "parity")}, indent=2))
     print(f"wrote {out} and {Path(out).with_suffix('.json')}")
+    if a.format == "c-array":
+        from .c_array import write_c_array
+
+        c = write_c_array(Path(out).read_bytes(), Path(out))
+        report_path = Path(out).with_suffix(".json")
+        rep = json.loads(report_path.read_text())
+        rep["c_array"] = c
+        report_path.write_text(json.dumps(rep, indent=2))
+        print(f"wrote {c['header']} and {c['source']} ({len(c['ops'])} op types; tensor arena estimate "
+              f"{c['arena_estimate']['upper_bytes']} bytes, an upper bound)")
     return 0
 
 

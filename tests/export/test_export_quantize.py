@@ -242,3 +242,22 @@ def test_beat_model_with_rr_input_exports_int8_with_parity(trained_run, fake_dat
     assert report["parity"]["n"] == 60 and report["parity"]["partition"] == "test"
     assert report["parity"]["top1_agreement"] >= 0.9
     assert json.loads(out.with_suffix(".json").read_text())["parity"] == report["parity"]
+
+
+def test_c_array_holds_the_model_bytes_ops_and_an_arena_estimate(int8, tmp_path):
+    from ecgnet_tf.export.c_array import arena_estimate, resolver_method, write_c_array
+
+    model = int8[0].read_bytes()
+    c = write_c_array(model, tmp_path / "beat-int8.tflite")
+    header = (tmp_path / "beat-int8.h").read_text()
+    source = (tmp_path / "beat-int8.cc").read_text()
+    body = source[source.index("{") + 1:source.index("};")]
+    values = bytes(int(v, 16) for v in body.replace("\n", " ").split(",") if v.strip())
+    assert values == model and f"g_beat_int8_model_len = {len(model)};" in source
+    assert "alignas(16)" in source and '#include "beat-int8.h"' in source
+    for op in op_histogram(model):
+        assert f"resolver.{resolver_method(op)}();" in header
+    est = arena_estimate(model)
+    assert c["arena_estimate"] == est and 0 < est["largest_op_bytes"] <= est["upper_bytes"]
+    assert f"TENSOR_ARENA_ESTIMATE_BYTES {est['upper_bytes']}" in header and "ESTIMATE" in header
+    assert resolver_method("CONV_2D") == "AddConv2D" and resolver_method("FULLY_CONNECTED") == "AddFullyConnected"
