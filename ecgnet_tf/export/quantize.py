@@ -187,10 +187,12 @@ def _json_safe(obj):
 def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io: str = "float",
                  data_dir: Path | None = None, calibration: int = 1000, max_eval: int | None = None,
                  seed: int = 0, cache_dir: Path | None = None, qat_windows: int = 256, qat_epochs: int = 1,
-                 threads: int = 1, model=None) -> dict:
+                 threads: int = 1, model=None, keep_names: bool = False) -> dict:
     """Convert ``run_dir``'s model, write ``out`` (.tflite) and ``out.with_suffix('.json')``; return the report.
 
-    ``model`` overrides the float Keras model (default: ``run_dir/model.keras``).
+    ``model`` overrides the float Keras model (default: ``run_dir/model.keras``). Internal tensor names
+    are shortened (:func:`~ecgnet_tf.export.slim.shorten_tensor_names`: same results, smaller file)
+    unless ``keep_names``.
     """
     from ecgnet_tf.runs import ModelSpec, RunConfig, load_model
     from ecgnet_tf.training.evaluation import task_metrics
@@ -230,6 +232,11 @@ def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io:
     t0 = time.time()
     blob = convert_model(export_model, mode, representative, io)
     report["convert_seconds"] = round(time.time() - t0, 1)
+    if not keep_names:
+        from .slim import shorten_tensor_names
+
+        report["size_bytes_with_names"] = len(blob)
+        blob = shorten_tensor_names(blob)
     ops = op_histogram(blob)
     report.update({"size_bytes": len(blob), "size_mb": round(len(blob) / 1e6, 3), "ops": ops,
                    "flex_ops": sum(ops[n] for n in flex_ops(ops))})
@@ -271,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--qat-epochs", type=int, default=1)
     p.add_argument("--threads", type=int, default=1, help="interpreter threads for the parity run")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--keep-names", action="store_true",
+                   help="keep the converter's long internal tensor names (default: shortened; same results)")
     p.add_argument("--format", default="tflite", choices=("tflite", "c-array"),
                    help="c-array: also write M.h / M.cc (C array for TensorFlow Lite for Microcontrollers)")
     a = p.parse_args(argv)
@@ -278,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         r = quantize_run(a.run_dir, a.mode, a.out, a.io, a.data_dir, a.calibration, a.max_eval, a.seed,
-                         a.cache_dir, a.qat_windows, a.qat_epochs, a.threads)
+                         a.cache_dir, a.qat_windows, a.qat_epochs, a.threads, keep_names=a.keep_names)
     except QATUnsupportedError as exc:
         print(f"error: --mode qat is not supported for this model: {exc}", file=sys.stderr)
         return 3

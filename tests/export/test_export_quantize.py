@@ -261,3 +261,40 @@ def test_c_array_holds_the_model_bytes_ops_and_an_arena_estimate(int8, tmp_path)
     assert c["arena_estimate"] == est and 0 < est["largest_op_bytes"] <= est["upper_bytes"]
     assert f"TENSOR_ARENA_ESTIMATE_BYTES {est['upper_bytes']}" in header and "ESTIMATE" in header
     assert resolver_method("CONV_2D") == "AddConv2D" and resolver_method("FULLY_CONNECTED") == "AddFullyConnected"
+
+
+def test_short_names_keep_results_bit_identical_and_the_file_smaller(int8, float32_tflite, ctx):
+    from ecgnet_tf.export.slim import shorten_tensor_names
+
+    out, report = int8
+    assert report["size_bytes"] == len(out.read_bytes()) < report["size_bytes_with_names"]  # shortened by default
+    long_names = float32_tflite[0]
+    short = shorten_tensor_names(long_names)
+    assert len(short) < len(long_names)
+    feed = ctx.feed(ctx.eval_windows(6, seed=2))
+    runner = TFLiteRunner(short)
+    assert runner.input_names == TFLiteRunner(long_names).input_names
+    assert np.array_equal(runner.predict_feed(feed), TFLiteRunner(long_names).predict_feed(feed))
+    names = [d["name"] for d in runner.interp.get_tensor_details()]
+    assert sum(n.startswith("t") and n[1:].isdigit() for n in names) > len(names) // 2
+
+
+def test_inspect_explains_size_ops_and_layer_errors(int8, float32_tflite, run, tmp_path):
+    from ecgnet_tf.export import inspect as ins
+
+    out, report = int8
+    f32 = tmp_path / "f32.tflite"
+    f32.write_bytes(float32_tflite[0])
+    rep = ins.inspect_model(out, f32, run["dir"], windows=4, data_dir=run["data"], cache_dir=run["cache"])
+    size = rep["size"]
+    assert size["file_bytes"] == report["size_bytes"]
+    assert size["constant_bytes"]["int8"] > 0 and size["other_bytes"] > 0
+    assert sum(size["constant_bytes"].values()) + size["other_bytes"] == size["file_bytes"]
+    assert rep["operators"]["ops"] == report["ops"] and rep["operators"]["n_float_input_ops"] >= 1  # QUANTIZE
+    le = rep["layer_errors"]
+    assert le["n_windows"] == 4 and le["n_compared"] > 0
+    f32_self = ins.layer_errors(float32_tflite[0], float32_tflite[0], ins.calibration_feeds(
+        run["dir"], 2, data_dir=run["data"], cache_dir=run["cache"]))
+    assert f32_self["worst"][0]["relative_rms_error"] == 0.0  # a model against itself: no error anywhere
+    assert "relative RMS error" in ins.markdown(rep)
+    assert ins.main([str(tmp_path / "missing.tflite")]) == 2
