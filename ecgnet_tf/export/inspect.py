@@ -181,6 +181,8 @@ def markdown(rep: dict) -> str:
              + f"; not tensor data (graph, metadata): {s['other_bytes']:,} B.", "",
              "Largest float constants:", ""]
     lines += [f"- `{f['name'][:90]}` {f['dtype']} {f['shape']}: {f['bytes']:,} B" for f in s["largest_float_constants"]]
+    if not s["largest_float_constants"]:
+        lines.append("- none: every constant is an integer tensor")
     lines += ["", f"Operators: {o['n_ops']} ({', '.join(f'{k} {v}' for k, v in o['ops'].items())}).",
               f"Ops computing in float (first input float32): {o['n_float_input_ops']} "
               f"({', '.join(f'{k} {v}' for k, v in o['float_input_ops'].items()) or 'none'}); "
@@ -198,13 +200,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m export.inspect", description=__doc__.splitlines()[0])
     p.add_argument("model", type=Path, help="the .tflite to diagnose")
     p.add_argument("--float", dest="float_model", type=Path, default=None,
-                   help="float32 .tflite of the same run (python -m export.quantize RUN --mode float32) for the "
-                        "per-tensor int8 error")
+                   help="float32 .tflite of the same run for the per-tensor int8 error (export both models with "
+                        "python -m export.quantize RUN --keep-names, so internal tensors can be matched by name)")
     p.add_argument("--run", type=Path, default=None, help="the run folder (its training windows feed the comparison)")
     p.add_argument("--windows", type=int, default=32, help="calibration windows for the per-tensor error")
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--cache-dir", type=Path, default=None)
     p.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
+    p.add_argument("--markdown", type=Path, default=None, help="also write the printed report to this file")
     a = p.parse_args(argv)
     from ..data.errors import DataError
 
@@ -216,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.json:
         a.json.parent.mkdir(parents=True, exist_ok=True)
         a.json.write_text(json.dumps(rep, indent=2))
+    if a.markdown:
+        a.markdown.parent.mkdir(parents=True, exist_ok=True)
+        a.markdown.write_text(markdown(rep))
     print(markdown(rep))
     return 0
 
