@@ -65,14 +65,10 @@ def check_run(run_dir: Path) -> None:
 
 
 def run_records(run_dir: Path, data_dir: Path | None = None):
-    """The run's task records (catalogue under ``data_dir``, default the run's, and the run's split)."""
-    from ecgnet_tf.runs import RunConfig, load_split
-    from ecgnet_tf.tasks import TaskRecords, catalog, get_task
+    """The run's task records (see :func:`ecgnet_tf.training.evaluation.run_records`)."""
+    from ecgnet_tf.training.evaluation import run_records as records_of_run
 
-    cfg = RunConfig.load(run_dir)
-    task = get_task(cfg.task)
-    cat = catalog(task, Path(data_dir or cfg.data_dir))
-    return TaskRecords(task, load_split(run_dir), cat.label_of, cat.entry_of)
+    return records_of_run(run_dir, data_dir)
 
 
 def eval_windows(spec, records, data_dir: Path, max_eval: int | None, seed: int = 0, cache_dir: Path | None = None):

@@ -95,6 +95,14 @@ def predict_stream(spec: ModelSpec, model, parts: Iterable[Windows], batch_size:
     return WindowLabels(record, y, ok, rr), p
 
 
+def run_records(run_dir: Path, data_dir: Path | None = None) -> TaskRecords:
+    """The run's task records: the catalogue under ``data_dir`` (default the run's) with the run's split."""
+    cfg = RunConfig.load(run_dir)
+    task = get_task(cfg.task)
+    cat = catalog(task, Path(data_dir or cfg.data_dir))
+    return TaskRecords(task, load_split(run_dir), cat.label_of, cat.entry_of)
+
+
 def window_predictions(run_dir: Path, partition: str, cache_dir: Path | None = None, model=None, log=print
                        ) -> tuple[np.ndarray, np.ndarray]:
     """(record id per window, class probabilities (n, K)) of the run's network on a partition's
@@ -106,15 +114,12 @@ def window_predictions(run_dir: Path, partition: str, cache_dir: Path | None = N
         d = load_predictions(path)
         return d["record"].astype(str), d["probs"]
     cfg = RunConfig.load(run_dir)
-    task = get_task(cfg.task)
     data_dir = Path(cfg.data_dir)
-    split = load_split(run_dir)
-    cat = catalog(task, data_dir)
-    trecs = TaskRecords(task, split, cat.label_of, cat.entry_of)
+    trecs = run_records(run_dir, data_dir)
     spec = ModelSpec.from_run(run_dir)
     model = model if model is not None else load_model(run_dir / "model.keras")
     log(f"{run_dir.name}: predicting the {partition} windows")
-    parts = iter_windows(trecs, data_dir, split.partition(partition), spec.preprocess, cache_dir=cache_dir,
+    parts = iter_windows(trecs, data_dir, trecs.split.partition(partition), spec.preprocess, cache_dir=cache_dir,
                          max_per_record=cfg.eval_max_per_record, seed=cfg.seed, desc=f"{partition} windows")
     labels, probs = predict_stream(spec, model, parts)
     save_predictions(path, labels, probs)

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from .. import atomic
-from ..runs import ModelSpec, RunConfig, load_model, load_split
-from ..tasks import TaskRecords, catalog, get_task
+from ..runs import ModelSpec, RunConfig, load_model
+from ..tasks import TaskRecords, get_task
 from ..tasks.record_table import record_feature_table, window_rr_rows
-from .evaluation import PREDICTIONS, WindowLabels, window_predictions
+from .evaluation import PREDICTIONS, WindowLabels, run_records, window_predictions
 from .metrics import challenge_score_cinc2017, classification_report
 from .record_model import RECORD_MODEL_DIR, RecordInputs, RecordModel, RecordModelConfig, fit_record_model
 from .report import write_reports
@@ -30,9 +30,8 @@ def _context(run_dir: Path, data_dir: Path | None = None):
     if task.name != "cinc2017":
         raise ValueError(f"{run_dir}: record models are for the cinc2017 task, not {task.name!r}")
     data_dir = Path(data_dir or cfg.data_dir)
-    split = load_split(run_dir)
-    cat = catalog(task, data_dir)
-    return cfg, task, data_dir, split, TaskRecords(task, split, cat.label_of, cat.entry_of)
+    trecs = run_records(run_dir, data_dir)
+    return cfg, task, data_dir, trecs.split, trecs
 
 
 def record_inputs(trecs: TaskRecords, data_dir: Path, ids: list[str], spec: ModelSpec, window_record=None,
