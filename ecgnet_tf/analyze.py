@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-smoothing", action="store_true",
                    help="ignore the run's validated AF smoothing (af_smoothing.json): decide each window alone")
     p.add_argument("--no-html", action="store_true", help="skip report.html")
+    p.add_argument("--no-quality-gate", action="store_true",
+                   help="only the preprocessing checks, not the fitted signal-quality gate (ecgnet_tf.signal_quality)")
+    p.add_argument("--quality-gate", type=Path, default=None, help="gate JSON instead of the shipped one")
     return p
 
 

@@ -126,6 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--note", default="", help="a line added to the Markdown (e.g. 'quick smoke run')")
     p.add_argument("--summary-only", action="store_true",
                    help="write only af_benchmark.json / .md (no per-record folders)")
+    p.add_argument("--no-quality-gate", action="store_true",
+                   help="only the preprocessing checks, not the fitted signal-quality gate")
     p.add_argument("--no-smoothing", action="store_true",
                    help="ignore the run's validated AF smoothing (af_smoothing.json): decide each window alone")
     args = p.parse_args(argv)
@@ -141,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         rec_root = Path(scratch.name) if scratch else args.out / "records"
         for rid in args.records.split(","):
             src = open_source(args.data_dir / "mitdb" / rid, "wfdb", lead="MLII", n_model_leads=clf.spec.n_leads)
-            rep = analyze(src, clf, MonitorConfig(fs=src.info.fs, smoothing=smoothing), rec_root / rid,
+            rep = analyze(src, clf, MonitorConfig(fs=src.info.fs, smoothing=smoothing,
+                                                    use_quality_gate=not args.no_quality_gate), rec_root / rid,
                           reference_ext="atr", model_source=str(args.model), html=args.html)
             rows.append(record_row(rid, rep))
             print(f"{rid}: Se {rows[-1]['episode_sensitivity']} PPV {rows[-1]['episode_ppv']} "

@@ -71,6 +71,8 @@ class AnalyzeRequest:
     min_episode_windows: int = 1
     no_html: bool = False
     no_smoothing: bool = False
+    no_quality_gate: bool = False
+    quality_gate: Path | None = None
 
 
 def run_smoothing(model: Path | str, run: Path | None = None):
@@ -88,6 +90,7 @@ def analyze_recording(req: AnalyzeRequest) -> tuple[dict, Path]:
     from .classifiers import load_classifier
     from .config import RoutingConfig
     from .sources import open_source
+    from ..signal_quality import load_gate
 
     routing = RoutingConfig(auto_report=req.auto_report, review=req.review)
     # validate the input before loading TensorFlow (fast, clear errors)
@@ -104,7 +107,9 @@ def analyze_recording(req: AnalyzeRequest) -> tuple[dict, Path]:
     source = open_source(req.path, req.format, req.fs, req.lead, clf.spec.n_leads)
     cfg = MonitorConfig(fs=source.info.fs, routing=routing, max_gap_windows=req.max_gap_windows,
                         min_episode_windows=req.min_episode_windows,
-                        smoothing=None if req.no_smoothing else run_smoothing(req.model, req.run))
+                        smoothing=None if req.no_smoothing else run_smoothing(req.model, req.run),
+                        use_quality_gate=not req.no_quality_gate,
+                        quality_gate=load_gate(req.quality_gate) if req.quality_gate else None)
     out = Path(req.out or Path(f"{Path(probe.info.path).stem}_monitor"))
     rep = analyze(source, clf, cfg, out, beat, req.reference_annotations, str(req.model), not req.no_html)
     return rep, out

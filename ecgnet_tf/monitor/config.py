@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..signal_quality import QualityGate
 from .smoothing import AFSmoothing
 
 #: Default mapping from CinC 2017 class letters to monitor labels ("N" is the background rhythm).
@@ -67,6 +68,8 @@ class MonitorConfig:
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     n_examples: int = 4
     smoothing: AFSmoothing | None = None
+    use_quality_gate: bool = True
+    quality_gate: QualityGate | None = None
 
     @property
     def gap_windows(self) -> int:

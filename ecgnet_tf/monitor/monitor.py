@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import preprocess as pp
+from ..preprocess.sqi import SQI_NAMES, window_sqi
+from ..signal_quality import QualityGate, default_gate
 from ..tasks.inputs import ModelInputs, beat_inputs, segment_inputs
 from .blocks import BlockGeometry, Chunk, cut_windows, preprocess_chunk
 from .classifiers import WindowClassifier
@@ -45,6 +47,7 @@ class WindowDecision:
     probs: tuple[float, ...] | None
     hr_bpm: float
     n_beats: int
+    quality_score: float | None = None  # the fitted gate's probability of unreadable (None: no gate)
 
     @property
     def own_s(self) -> float:
@@ -92,6 +95,7 @@ class Monitor:
                                        cfg.block_windows, cfg.margin_s)
         self.tracker = EpisodeTracker(cfg.background, cfg.gap_windows, cfg.min_windows)
         self._af_index = self._af_class_index() if cfg.smoothing else None
+        self.gate: QualityGate | None = (cfg.quality_gate or default_gate()) if cfg.use_quality_gate else None
         self._recent: list[np.ndarray] = []  # probabilities of the last quality-passed windows (smoothing)
         self.windows: list[WindowDecision] = []
         self.beats: list[BeatDecision] = []
@@ -200,7 +204,7 @@ class Monitor:
             k1 = min(k1, k1_limit)
         events: list[Event] = []
         if k1 > k0:
-            events = self._analyse(cut_windows(chunk, k0, k1, g, self.spec, self.spec.fs), k0, chunk)
+            events = self._analyse(cut_windows(chunk, k0, k1, g, self.spec, self.spec.fs), k0, chunk, raw, s0)
         if self.beat_classifier is not None:
             own0 = k0 * g.hop
             own1 = np.iinfo(np.int64).max if final else g.windows_of(b)[1] * g.hop
@@ -213,16 +217,38 @@ class Monitor:
         """A recording shorter than one window: one zero-padded window, as in training."""
         raw, chunk = self._chunk(0, self.n_samples)
         m = segment_inputs(self.spec, chunk.x, self.spec.fs, chunk.rpeaks)
-        events = self._analyse(m.take([0]), 0, chunk)
+        events = self._analyse(m.take([0]), 0, chunk, raw, 0)
         if self.beat_classifier is not None:
             self._classify_beats(raw, chunk, 0, np.iinfo(np.int64).max)
         return events
 
-    def _analyse(self, seg: ModelInputs, k0: int, chunk: Chunk) -> list[Event]:
+    def _gate_windows(self, seg: ModelInputs, raw: np.ndarray, raw0: int) -> tuple[np.ndarray, list, np.ndarray]:
+        """The fitted gate on each window's raw lead (input rate, before preprocessing, as it was
+        fitted): (ok (n,), reasons per window, score (n,))."""
+        fs_in, w_in = self.cfg.fs, int(round(self.spec.window_samples / self.spec.fs * self.cfg.fs))
+        rows = []
+        for st in seg.starts:
+            a = max(0, int(round(st / self.spec.fs * fs_in)) - raw0)
+            sq = window_sqi(raw[a:a + w_in, self.cfg.rpeak_lead], fs_in)
+            rows.append([sq[k] for k in SQI_NAMES])
+        d = self.gate.decide(np.array(rows, np.float64).reshape(len(rows), len(SQI_NAMES)))
+        return d.ok, d.reasons, d.score
+
+    def _analyse(self, seg: ModelInputs, k0: int, chunk: Chunk, raw: np.ndarray | None = None,
+                 raw0: int = 0) -> list[Event]:
+        """Decide the windows of ``seg``: the preprocessing checks (``seg.quality``) and, when set,
+        the fitted gate on the raw lead (``raw`` input samples starting at input sample ``raw0``)."""
         spec, cfg, fs, g = self.spec, self.cfg, self.spec.fs, self.geom
         w = spec.window_samples
         reports = seg.quality
-        ok = seg.ok
+        ok = seg.ok.copy()
+        reasons = [tuple(q.reasons) for q in reports]
+        scores: list[float | None] = [None] * len(ok)
+        if self.gate is not None and raw is not None and len(ok):
+            g_ok, g_reasons, g_score = self._gate_windows(seg, raw, raw0)
+            ok &= g_ok
+            reasons = [tuple(dict.fromkeys(r + tuple(gr))) for r, gr in zip(reasons, g_reasons)]
+            scores = [float(v) for v in g_score]
         probs = np.zeros((len(ok), len(spec.classes)))
         if ok.any():
             probs[ok] = self._predict_segments(seg.take(np.flatnonzero(ok)))
@@ -237,12 +263,12 @@ class Monitor:
                     float(v) for v in probs[i])
             else:
                 label, prob, p = cfg.noise_label, None, None
-                self.rejected_by_reason.update(q.reasons)
+                self.rejected_by_reason.update(reasons[i])
                 events.append(Event("window_rejected", start + w / fs, label, start, start + w / fs,
-                                    reasons=q.reasons))
-            d = WindowDecision(k, start, start + w / fs, a / fs, b / fs, bool(ok[i]), tuple(q.reasons), label,
+                                    reasons=reasons[i]))
+            d = WindowDecision(k, start, start + w / fs, a / fs, b / fs, bool(ok[i]), reasons[i], label,
                                prob, p, float(q.metrics.get("heart_rate_bpm", float("nan"))),
-                               int(q.metrics.get("n_beats", 0)))
+                               int(q.metrics.get("n_beats", 0)), scores[i])
             self.windows.append(d)
             self._keep_example(d, chunk, seg.starts[i])
             events += self.tracker.update(WindowView(k, label, d.own_start_s, d.own_end_s, d.end_s, prob, not d.ok))

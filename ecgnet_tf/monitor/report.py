@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..claims import PAPER_CLAIMS
+from ..signal_quality import gate_digest
 from . import burden, fhir, reference
 from .monitor import Monitor
 from .routing import route
@@ -28,13 +29,23 @@ def episode_rows(mon: Monitor) -> list[dict]:
     return rows
 
 
+def _seconds_by_reason(wins) -> dict[str, float]:
+    """Owned time (s) of the rejected windows, by their first reason (so the seconds add up)."""
+    out: Counter = Counter()
+    for w in wins:
+        if not w.ok:
+            out[w.reasons[0] if w.reasons else "UNKNOWN"] += w.own_s
+    return {k: round(float(v), 3) for k, v in sorted(out.items())}
+
+
 def overall_routing(mon: Monitor, episodes: list[dict], rejected_fraction: float | None) -> dict:
     """Recording-level decision and routing.
 
     Decision "AF" when there is an AF episode; confidence = duration-weighted mean of the AF
     episodes' mean probabilities. Otherwise "no AF" with confidence = mean over analysable windows
     of (1 - P(AF)). Routed with the same thresholds; "extended_monitoring" regardless when more than
-    ``routing.max_rejected_fraction`` of the windows were rejected or nothing was analysable.
+    ``routing.max_rejected_fraction`` of the windows were rejected or nothing was analysable, and
+    then the decision is "unreadable" (the monitor abstains instead of guessing).
     """
     cfg = mon.cfg
     af = [e for e in episodes if e["label"] == cfg.af_label and e["mean_prob"] is not None]
@@ -49,6 +60,8 @@ def overall_routing(mon: Monitor, episodes: list[dict], rejected_fraction: float
         decision = "no AF"
     r, reason = route(conf, cfg.routing), "confidence"
     if rejected_fraction is None or rejected_fraction > cfg.routing.max_rejected_fraction:
+        # abstain: too little readable signal to say AF / no AF
+        decision, conf = "unreadable", None
         r, reason = "extended_monitoring", "too few analysable windows"
     counts = Counter(e["routing"] for e in episodes)
     return {"overall": {"decision": decision, "confidence": None if conf is None else round(conf, 4),
@@ -104,7 +117,10 @@ def build_report(mon: Monitor, info: SignalInfo | None = None, model_source: str
                            "labels": cfg.labels},
         "windows": {"count": len(wins), "analysable": int(ok.sum()), "hop_s": spec.hop_samples / spec.fs,
                     "by_label": dict(Counter(w.label for w in wins))},
-        "rejected_windows": {"count": n_rej, "fraction": rej_frac, "by_reason": dict(mon.rejected_by_reason)},
+        "rejected_windows": {"count": n_rej, "fraction": rej_frac, "by_reason": dict(mon.rejected_by_reason),
+                             "seconds": float(own[~ok].sum()) if wins else 0.0,
+                             "seconds_by_reason": _seconds_by_reason(wins),
+                             "quality_gate": None if mon.gate is None else gate_digest(mon.gate)},
         "episodes": episodes,
         "af_burden_pct": burden.af_burden_pct(own, ok, is_af) if wins else None,
         "analysable_s": float(own[ok].sum()) if wins else 0.0,
