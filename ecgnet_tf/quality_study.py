@@ -36,7 +36,7 @@ SNRS_DB: tuple[float, ...] = (24.0, 18.0, 12.0, 6.0, 0.0)
 BEAT_SECONDS = 300.0
 #: CinC test records (stratified sample of fold 0's test fold) in the robustness curves
 RHYTHM_RECORDS = 300
-QUICK = {"cinc_records": 400, "folds": 3, "mitdb": ["100", "105"], "beat_records": 2, "beat_seconds": 60.0,
+QUICK = {"cinc_records": 400, "folds": 3, "mitdb": 2, "beat_records": 2, "beat_seconds": 60.0,
          "rhythm_records": 12, "snrs": (6.0,), "kinds": ("gaussian",), "hours": 0.25}
 
 
@@ -100,7 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         gate_path = out / "gate.json"
         gate = load_gate(gate_path) if gate_path.is_file() else default_gate()
         if "mitdb" in stages:
-            res = qe.mitdb_rejection(data_dir, cache, gate, QUICK["mitdb"] if a.quick else None)
+            from .data import mitdb
+
+            recs = mitdb.available_records(data_dir, include_paced=True)
+            res = qe.mitdb_rejection(data_dir, cache, gate, recs[:QUICK["mitdb"]] if a.quick else recs)
             write_json(out / "mitdb.json", res, indent=1)
             log(f"MIT-BIH rejection {100 * res['total_rejection']:.2f} %, worst {res['worst'][:5]}")
         if "robustness" in stages:

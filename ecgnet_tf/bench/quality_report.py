@@ -124,6 +124,12 @@ def markdown(s: dict, out: Path) -> str:
             p = by[r]
             reasons = ", ".join(f"{k} {v}" for k, v in sorted(p["reasons"].items(), key=lambda kv: -kv[1])[:3])
             L.append(f"| {r} | {p['rejected']} | {p['windows']} | {100 * p['rejection']:.1f} % | {reasons} |")
+        rank = mit["rank_of_105"]
+        if rank and rank > 3:
+            above = ", ".join(f"{r} ({', '.join(sorted(by[r]['reasons']))})" for r in mit["worst"][:rank - 1])
+            L += ["", f"Record 105 (long stretches of motion noise) ranks {rank}. Ranked above it: {above}; their "
+                  "rejections come from the template index, which reads frequent, changing ectopic morphology "
+                  "(multiform PVCs, couplets, ventricular flutter) like unstable noise."]
         L += ["", "![MIT-BIH](quality_mitdb.png)", ""]
     if rb or rr:
         L += ["## Robustness to added noise", "",
@@ -135,7 +141,8 @@ def markdown(s: dict, out: Path) -> str:
                   "left out:", "", *_robust_table(rb["rows"], "macro_f1", "macro-F1"), ""]
         if rr:
             L += [f"CinC 2017 rhythm model (`{rr['run']}`, {rr['rows'][0]['decision']}), {rr['note']}; with the gate, "
-                  "unreadable records are answered `~`:", "", *_robust_table(rr["rows"], "challenge_f1", "F1(N, A, O)"), ""]
+                  "unreadable records are answered `~` (an abstention counts as an error for an N, A or O record, so "
+                  "F1(N, A, O) falls when the gate abstains, even where that is the right call):", "", *_robust_table(rr["rows"], "challenge_f1", "F1(N, A, O)"), ""]
         L += ["![robustness](quality_robustness.png)", ""]
     if thr:
         L += ["## Throughput and memory (24-hour synthetic recording)", "",

@@ -83,9 +83,11 @@ def fit_gate(sqis: np.ndarray, window_record: np.ndarray, noisy: np.ndarray,
                         window_threshold=1.0, hard=hard_rules)
     hard = np.array([bool(r) for r in probe.hard_reasons(sqis)], bool)
     soft = ~hard
-    if len(np.unique(y[soft])) < 2:
-        raise ValueError("the gate needs noisy and clean training windows that pass the hard rules; "
-                         f"got {int(y[soft].sum())} noisy of {int(soft.sum())}")
+    if len(np.unique(y[soft])) < 2:  # every noisy window breaks a hard rule: fit on all windows
+        soft = np.ones_like(hard)
+    if len(np.unique(y)) < 2:
+        raise ValueError(f"the gate needs noisy and clean training records; got {int(noisy.sum())} noisy "
+                         f"of {noisy.size}")
     mean = X[soft].mean(axis=0)
     scale = X[soft].std(axis=0)
     scale = np.where(scale > 1e-9, scale, 1.0)
