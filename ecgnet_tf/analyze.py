@@ -28,9 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ecgnet_tf.analyze",
                                 description=__doc__.splitlines()[0])
     p.add_argument("path", type=Path, help="WFDB record, .csv or .npy")
-    p.add_argument("--model", type=Path, required=True,
-                   help="rhythm model: a cinc2017 run folder, a .tflite, or 'rr-rule' (model-free "
-                   "RR-irregularity baseline, no TensorFlow)")
+    p.add_argument("--model", default=None,
+                   help="rhythm model: 'rhythm' (the shipped pretrained model, the default), a cinc2017 run folder, "
+                   "a .tflite, or 'rr-rule' (model-free RR-irregularity baseline, no TensorFlow)")
     p.add_argument("--run", type=Path, default=None, help="run folder for a .tflite whose sidecar lacks metadata")
     p.add_argument("--out", type=Path, default=None, help="output folder (default: ./<name>_monitor)")
     p.add_argument("--fs", type=float, default=None, help="sampling rate in Hz (required for csv / npy)")
@@ -40,7 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="WFDB annotation extension with rhythm notes (e.g. atr) for Se/PPV/onset latency")
     p.add_argument("--auto-report", type=float, default=0.95, help="probability for auto-report (default 0.95)")
     p.add_argument("--review", type=float, default=0.85, help="probability for cardiologist review (default 0.85)")
-    p.add_argument("--beat-model", type=Path, default=None, help="mitdb-aami run folder: adds a per-beat table")
+    p.add_argument("--beat-model", default=None,
+                   help="'beats' (shipped pretrained, the default when --model is not given), a mitdb-aami run "
+                   "folder or .tflite: adds a per-beat table; 'none' for no beat table")
     p.add_argument("--max-gap-windows", type=int, default=1,
                    help="episode rule (ignored when the run has validated AF smoothing, see --no-smoothing)")
     p.add_argument("--min-episode-windows", type=int, default=1, help="episode rule (as --max-gap-windows)")

@@ -30,7 +30,8 @@ from .training.evaluation import DS2_VARIANTS, ds2_records, evaluate_run, read_r
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ecgnet_tf.evaluate", description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("run_dir", help="run folder, or a pretrained model's name (beats, rhythm, mi: evaluated on "
+                                        "--data-dir / $ECGNET_DATA, reports in ./<name>_evaluation unless --out)")
     add_data_dir_argument(parser)
     parser.add_argument("--records", default=None, help="comma-separated record ids to evaluate instead")
     parser.add_argument("--records-file", type=Path, default=None,
@@ -51,7 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def body() -> None:
+        from .pretrained.registry import is_pretrained_folder, resolve_model
+
+        args.run_dir = resolve_model(args.run_dir)
         data_dir = resolve_data_dir(args.data_dir) if args.data_dir else None
+        if is_pretrained_folder(args.run_dir):  # never write into the package; its run.json names no data
+            data_dir = resolve_data_dir(args.data_dir)
+            args.out = args.out or Path(f"{args.run_dir.name}_evaluation")
         records = args.records.split(",") if args.records else None
         if args.records_file:
             if records:

@@ -24,7 +24,8 @@ from .interpret.explainer import DEFAULT_MAX_WINDOWS, ExplainRequest, explain
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m ecgnet_tf.explain", description=__doc__.splitlines()[0])
-    p.add_argument("model", type=Path, help="run folder (with model.keras) or an attention .tflite model")
+    p.add_argument("model", help="run folder (with model.keras), an attention .tflite model, or a pretrained "
+                                 "model's name (beats, rhythm, mi; figures in ./<name>_explain unless --out)")
     p.add_argument("--record", default=None,
                    help="record id under the data dir, or a WFDB record path (several: comma-separated)")
     p.add_argument("--partition", default=None, choices=("test", "val", "train"),
@@ -47,9 +48,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    req = ExplainRequest(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ExplainRequest)})
 
     def body() -> None:
+        from .pretrained.registry import is_pretrained_folder, resolve_model
+        from .settings import resolve_data_dir
+
+        args.model = resolve_model(args.model)
+        if is_pretrained_folder(args.model):  # never write into the package; its run.json names no data
+            args.out = args.out or Path(f"{args.model.name}_explain")
+            args.data_dir = str(resolve_data_dir(args.data_dir))
+        req = ExplainRequest(**{f.name: getattr(args, f.name) for f in dataclasses.fields(ExplainRequest)})
         summary = explain(req)
         if summary:
             print(json.dumps({k: summary[k] for k in ("task", "scope", "method", "n_windows", "regions", "overlap")},

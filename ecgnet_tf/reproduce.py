@@ -144,7 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--docs", type=Path, default=Path("docs"), help="where RESULTS.md and results/ go")
     p.add_argument("--cache-dir", type=Path, default=None)
     p.add_argument("--latency-runs", type=int, default=10)
+    p.add_argument("--publish", default=None, metavar="NAMES",
+                   help="instead of the tables: publish the pretrained models (comma-separated of beats, rhythm) "
+                        "into ecgnet_tf/pretrained/ from the accuracy studies' reference runs, and the sample "
+                        "recording")
+    p.add_argument("--publish-run", action="append", default=[], metavar="NAME=RUN",
+                   help="publish NAME from this run folder instead of its reference run")
     args = p.parse_args(argv)
+    if args.publish:
+        return _publish(args)
     profile = PROFILES[args.profile]
     data_dir = resolve_data_dir(args.data_dir)
     root = args.runs_root or Path("runs") / f"reproduce-{profile.name}"
@@ -192,6 +200,26 @@ def main(argv: list[str] | None = None) -> int:
     (args.docs / "RESULTS.md").write_text(results_report.results_page(reports))
     print(f"wrote {args.docs / 'RESULTS.md'} and {results / f'reproduce-{profile.name}.json'}")
     return 0
+
+
+def _publish(args) -> int:
+    from .cli import run_command
+    from .export.publish import publish_references
+    from .export.quantize import quantize_run
+
+    def body() -> None:
+        runs = {}
+        for item in args.publish_run:
+            name, _, run = item.partition("=")
+            if not run:
+                raise ValueError(f"--publish-run wants NAME=RUN, got {item!r}")
+            runs[name] = Path(run)
+        folders = publish_references([n for n in args.publish.split(",") if n], args.docs,
+                                     resolve_data_dir(args.data_dir), quantize_run, runs, cache_dir=args.cache_dir,
+                                     log=lambda m: print(f"[publish] {m}", flush=True))
+        print("published " + ", ".join(str(f) for f in folders))
+
+    return run_command(body)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prior-mode", default="aligned", choices=("aligned", "shuffled"),
                    help="prior maps as computed (aligned) or reassigned between windows (shuffled): the "
                         "guided-attention ablation control; stored in run.json and applied at evaluation")
-    p.add_argument("--init-from", type=Path, default=None, help="run folder or .keras to initialise weights from")
+    p.add_argument("--init-from", type=Path, default=None, help="run folder, .keras, or a pretrained model's name (beats, rhythm, mi) to initialise weights from")
     p.add_argument("--quick", action="store_true", help="smoke profile: minutes on 2 CPU cores")
     p.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     p.add_argument("--patience", type=int, default=5, help="early stopping: epochs without improvement of --monitor")
@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def body() -> None:
+        from .pretrained.registry import resolve_model
+
+        args.init_from = resolve_model(args.init_from)  # a pretrained name -> its verified folder
         train(TrainConfig.from_namespace(args))
 
     return run_command(body, (DataError, FileNotFoundError, ValueError, DownloadError))

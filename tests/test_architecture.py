@@ -18,7 +18,7 @@ PKG = Path(__file__).resolve().parents[1] / "ecgnet_tf"
 REPO = PKG.parent
 
 LAYER = {"settings": 0, "progress": 0, "quiet": 0, "atomic": 0, "claims": 0, "synthetic": 0, "cli": 1, "data": 1, "preprocess": 2, "model": 3, "tasks": 4,
-         "runs": 5, "scoring": 2, "signal_quality": 2, "training": 6, "export": 6, "interpret": 6, "monitor": 6, "bench": 6, "results_report": 6}
+         "runs": 5, "scoring": 2, "signal_quality": 2, "pretrained": 2, "samples": 1, "training": 6, "export": 6, "interpret": 6, "monitor": 6, "bench": 6, "results_report": 6}
 TOP = 7  # command modules at the package root (train, evaluate, explain, ...)
 
 

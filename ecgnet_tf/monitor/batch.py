@@ -49,7 +49,8 @@ def analyze(source: SignalSource, classifier: WindowClassifier, cfg: MonitorConf
 class AnalyzeRequest:
     """One recording to analyse (the ``analyze`` command's options, same names).
 
-    path: WFDB record, .csv or .npy. model: rhythm model (run folder, .tflite or "rr-rule"). fs:
+    path: WFDB record, .csv or .npy. model: rhythm model (pretrained name, run folder, .tflite or
+    "rr-rule"; None: the pretrained pair, rhythm + beats, when shipped). fs:
     sampling rate in Hz (csv / npy). out: output folder (default ``./<name>_monitor``). auto_report /
     review: routing probabilities. beat_model: a mitdb-aami run folder for the per-beat table.
     no_smoothing: ignore the run's validated AF smoothing (``af_smoothing.json``, see
@@ -57,7 +58,7 @@ class AnalyzeRequest:
     """
 
     path: Path
-    model: Path
+    model: Path | str | None = None
     run: Path | None = None
     out: Path | None = None
     fs: float | None = None
@@ -66,7 +67,7 @@ class AnalyzeRequest:
     reference_annotations: str | None = None
     auto_report: float = 0.95
     review: float = 0.85
-    beat_model: Path | None = None
+    beat_model: Path | str | None = None
     max_gap_windows: int = 1
     min_episode_windows: int = 1
     no_html: bool = False
@@ -92,25 +93,41 @@ def analyze_recording(req: AnalyzeRequest) -> tuple[dict, Path]:
     from .sources import open_source
     from ..signal_quality import load_gate
 
+    from ..pretrained import DEFAULT_ANALYZE
+    from ..pretrained.registry import analysis_model
+
     routing = RoutingConfig(auto_report=req.auto_report, review=req.review)
     # validate the input before loading TensorFlow (fast, clear errors)
     probe = open_source(req.path, req.format, req.fs, req.lead, None)
-    if str(req.model) == "rr-rule":
+    model_arg, beat_arg = req.model, req.beat_model
+    if model_arg is None:  # the shipped pair
+        model_arg = DEFAULT_ANALYZE[0]
+        beat_arg = DEFAULT_ANALYZE[1] if beat_arg is None else beat_arg
+    beat_arg = None if str(beat_arg) == "none" else beat_arg
+    run = req.run
+    if str(model_arg) == "rr-rule":
         from .rule import RRRuleClassifier, rule_spec
 
         clf = RRRuleClassifier(rule_spec())
+        model_path = model_arg
     else:
-        clf = load_classifier(req.model, req.run)
-    beat = load_classifier(req.beat_model) if req.beat_model else None
+        model_path, pre_run = analysis_model(model_arg)
+        run = run or pre_run
+        clf = load_classifier(model_path, run)
+    beat = None
+    if beat_arg is not None:
+        beat_path, beat_run = analysis_model(beat_arg)
+        beat = load_classifier(beat_path, beat_run)
     if beat is not None and beat.spec.prior_kind != "beat":
         raise DataError(f"{req.beat_model}: --beat-model needs a beat model (mitdb-aami), got {beat.spec.task}")
     source = open_source(req.path, req.format, req.fs, req.lead, clf.spec.n_leads)
     cfg = MonitorConfig(fs=source.info.fs, routing=routing, max_gap_windows=req.max_gap_windows,
                         min_episode_windows=req.min_episode_windows,
-                        smoothing=None if req.no_smoothing else run_smoothing(req.model, req.run),
+                        smoothing=None if req.no_smoothing or str(model_arg) == "rr-rule"
+                        else run_smoothing(model_path, run),
                         use_quality_gate=not req.no_quality_gate,
                         quality_gate=load_gate(req.quality_gate) if req.quality_gate else None)
     out = Path(req.out or Path(f"{Path(probe.info.path).stem}_monitor"))
-    rep = analyze(source, clf, cfg, out, beat, req.reference_annotations, str(req.model), not req.no_html)
+    rep = analyze(source, clf, cfg, out, beat, req.reference_annotations, str(model_arg), not req.no_html)
     return rep, out
 

@@ -6,7 +6,8 @@ removed), ``normalization.json`` (the training z-score), ``model.keras`` (archit
 weights, no optimizer state: for fine-tuning with ``train --init-from``), ``model_int8.tflite`` (the
 int8 export, with its sidecar metadata), ``af_smoothing.json`` (rhythm models), the model card
 (``<name>.json`` and the generated ``MODEL_CARD.md``) and ``manifest.json`` (SHA-256 of every
-file). The files are written only by ``python -m ecgnet_tf.reproduce --publish`` from a trained run.
+file). The files are written only by ``python -m ecgnet_tf.reproduce --publish`` from a trained run
+(:mod:`ecgnet_tf.export.publish`).
 
 :func:`resolve_model` turns a name (``beats``, ``rhythm``, ``mi``) into that folder after checking
 every checksum, so a damaged or hand-edited file is refused at load time.
@@ -102,3 +103,21 @@ def resolve_model(value: str | Path | None, root: Path = PRETRAINED_DIR) -> Path
     if s in NAMES:
         return verify(s, root)
     return Path(value)
+
+
+def is_pretrained_folder(path: Path | str, root: Path = PRETRAINED_DIR) -> bool:
+    """True for a shipped model's folder (commands must never write into it)."""
+    try:
+        return Path(path).resolve().parent == Path(root).resolve()
+    except OSError:
+        return False
+
+
+def analysis_model(value: str | Path, root: Path = PRETRAINED_DIR) -> tuple[Path, Path | None]:
+    """(model file or run folder, run folder for a .tflite) for the monitor: a pretrained name gives
+    its verified int8 export (fast to load, no TensorFlow start-up) and its folder (smoothing, sidecar)."""
+    s = str(value)
+    if s in NAMES:
+        folder = verify(s, root)
+        return folder / "model_int8.tflite", folder
+    return Path(value), None
