@@ -291,7 +291,7 @@ def test_inspect_explains_size_ops_and_layer_errors(int8, float32_tflite, run, t
     assert size["constant_bytes"]["int8"] > 0 and size["other_bytes"] > 0
     assert sum(size["constant_bytes"].values()) + size["other_bytes"] == size["file_bytes"]
     assert rep["operators"]["ops"] == report["ops"] and rep["operators"]["n_float_input_ops"] >= 1  # QUANTIZE
-    le = rep["layer_errors"]
+    le = rep["layer_error"]
     assert le["n_windows"] == 4 and le["n_compared"] > 0
     f32_self = ins.layer_errors(float32_tflite[0], float32_tflite[0], ins.calibration_feeds(
         run["dir"], 2, data_dir=run["data"], cache_dir=run["cache"]))
