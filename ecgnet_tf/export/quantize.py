@@ -278,10 +278,11 @@ def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io:
     if mode in ("int8", "qat"):
         from .requant import repair
 
-        blob, repaired = repair(blob)
+        blob, repaired = repair(blob)  # the fallback's model is repaired already: nothing left to repair
         report["scale_repairs"] = [{k: r[k] for k in ("op", "input", "output", "input_scale", "input_zero_point",
                                                       "output_scale", "output_zero_point", "relative_value_error")}
-                                   for r in repaired]
+                                   for r in repaired] + list(report.get("float_fallback", {}).get(
+                                       "repaired_scale_mismatches", []))
     report["convert_seconds"] = round(time.time() - t0, 1)
     if not keep_names:
         from .slim import shorten_tensor_names
