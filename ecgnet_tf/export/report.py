@@ -9,7 +9,8 @@ windows), the int8 export with ``--float-fallback auto`` under the size budget (
 metrics on **every** window of the test partition), and ``export.benchmark --compare INT8 FLOAT32``
 (interleaved, one thread, in a process that never loaded TensorFlow). Then the 12x3600 latency pair
 of ``export.reference_models`` (``edge`` int8 against ``paper`` float32, random weights: latency and
-size do not depend on them). Every figure comes from the JSON those commands write; this module
+size do not depend on them). Where int8 is slower than its float32 export, the latency is split by
+section of ops (:mod:`ecgnet_tf.export.profile`). Every figure comes from the JSON those commands write; this module
 only compares them with :data:`TARGETS` and writes ``report.md`` and ``summary.json``.
 
 Exports are reused when their JSON exists (``--fresh`` redoes them), so a crashed run resumes.
@@ -108,26 +109,53 @@ def _cause_agreement(rep: dict) -> str:
 
 def delegation(path: Path) -> dict:
     """How XNNPACK splits a model: its partitions and the ops it leaves to LiteRT's builtin kernels."""
+    from ai_edge_litert.interpreter import Interpreter
+
     from .tflite import make_interpreter, read_tflite
 
-    interp = make_interpreter(read_tflite(path), xnnpack=True)
+    data = read_tflite(path)
+    fused = make_interpreter(data, xnnpack=True)
+    partitions = sum(1 for op in fused._get_ops_details() if op["op_name"] == "DELEGATE")  # noqa: SLF001
+    # one delegate node per delegated op: the ops whose outputs no delegate node writes run on builtin kernels
+    single = Interpreter(model_content=bytes(data), num_threads=1, experimental_disable_delegate_node_fusion=True)
+    single.allocate_tensors()
+    ops = single._get_ops_details()  # noqa: SLF001 - LiteRT's only view of the graph
+    delegated = {int(i) for op in ops if op["op_name"] == "DELEGATE" for i in op["outputs"]}
     left: dict[str, int] = {}
-    ops = interp._get_ops_details()  # noqa: SLF001 - LiteRT's only view of the graph
     for op in ops:
-        if op["op_name"] != "DELEGATE":
+        if op["op_name"] != "DELEGATE" and not {int(i) for i in op["outputs"]} <= delegated:
             left[op["op_name"]] = left.get(op["op_name"], 0) + 1
-    return {"xnnpack_partitions": sum(1 for op in ops if op["op_name"] == "DELEGATE"),
-            "builtin_ops": dict(sorted(left.items(), key=lambda kv: -kv[1]))}
+    return {"xnnpack_partitions": partitions, "builtin_ops": dict(sorted(left.items(), key=lambda kv: -kv[1]))}
 
 
-def _cause_latency(path: Path, reference: Path | None = None) -> str:
-    """The int8 model's XNNPACK partitions and the ops left to the builtin kernels (and the reference's)."""
+def _cause_latency(path: Path, reference: Path | None = None, sections: dict | None = None) -> str:
+    """The sections of ops where the int8 model loses most time against the reference (measured by
+    :func:`~ecgnet_tf.export.profile.compare_sections`), then both models' XNNPACK partitions and the
+    ops left to the builtin kernels."""
     def one(p: Path) -> str:
         d = delegation(p)
         ops = ", ".join(f"{k} {v}" for k, v in d["builtin_ops"].items())
         return f"{p.name}: {d['xnnpack_partitions']} XNNPACK partitions, builtin-kernel ops: {ops or 'none'}"
 
-    return one(path) + ("" if reference is None else "; " + one(reference))
+    text = one(path) + ("" if reference is None else "; " + one(reference))
+    if sections:
+        worst = sorted(sections["sections"], key=lambda r: -(r["int8_ms"] - r["float32_ms"]))[:2]
+        text = ("slowest int8 sections: " + "; ".join(
+            f"ops {r['ops']} ({', '.join(f'{k} {v}' for k, v in r['op_types'].items())}): int8 {r['int8_ms']:.3f} ms "
+            f"vs float32 {r['float32_ms']:.3f} ms" for r in worst) + ". " + text)
+    return text
+
+
+def _sections(int8: Path, float32: Path, out: Path, cfg: ExportReportConfig) -> dict:
+    """:func:`~ecgnet_tf.export.profile.compare_sections` of the pair in its own process (no TensorFlow)."""
+    if cfg.fresh or not out.is_file():
+        code = ("import json, sys; from ecgnet_tf.export.profile import compare_sections; "
+                "from ecgnet_tf.export.tflite import read_tflite; "
+                "json.dump(compare_sections(read_tflite(sys.argv[1]), read_tflite(sys.argv[2]), runs=int(sys.argv[4])), "
+                "open(sys.argv[3], 'w'), indent=2)")
+        subprocess.run([sys.executable, "-c", code, str(int8), str(float32), str(out), str(cfg.bench_runs)],
+                       check=True, stdout=subprocess.DEVNULL)
+    return json.loads(out.read_text())
 
 
 def run_model(task: str, run_dir: Path, cfg: ExportReportConfig, log=print) -> dict:
@@ -148,6 +176,7 @@ def run_model(task: str, run_dir: Path, cfg: ExportReportConfig, log=print) -> d
     bench = _bench([i8, f32], work / "compare.json", cfg)
     p50 = {Path(k).name: v["p50_ms"] for k, v in bench["models"].items()}
     ratio = p50[i8.name] / p50[f32.name]
+    sections = _sections(i8, f32, work / "sections.json", cfg)
     d = r8["metric_deltas"]
     checks = [_check("top1_agreement", r8["parity"]["top1_agreement"]),
               _check("macro_f1_delta_points", abs(d["macro_f1"]["delta_points"])),
@@ -158,7 +187,7 @@ def run_model(task: str, run_dir: Path, cfg: ExportReportConfig, log=print) -> d
             c["cause"] = {"top1_agreement": lambda: _cause_agreement(r8),
                           "macro_f1_delta_points": lambda: "follows the int8 disagreements: " + _cause_agreement(r8),
                           "int8_bytes": lambda: f"float layers kept: {', '.join(r8.get('float_fallback', {}).get('float_layers', [])) or 'none'}",
-                          "latency_ratio": lambda: _cause_latency(i8, f32)}[c["target"]]()
+                          "latency_ratio": lambda: _cause_latency(i8, f32, sections)}[c["target"]]()
     return {"task": task, "run_dir": str(run_dir), "config": r8["config"],
             "int8": {"path": str(i8), "size_bytes": r8["size_bytes"], "parity": r8["parity"],
                      "metric_deltas": d, "float_fallback": {k: r8.get("float_fallback", {}).get(k) for k in
@@ -169,7 +198,7 @@ def run_model(task: str, run_dir: Path, cfg: ExportReportConfig, log=print) -> d
             "float32": {"path": str(f32), "size_bytes": r32["size_bytes"], "parity": r32["parity"],
                         "delegation": delegation(f32)},
             "latency": {"int8_p50_ms": p50[i8.name], "float32_p50_ms": p50[f32.name], "ratio": ratio,
-                        "runs": bench["runs"], "environment": bench["environment"]},
+                        "runs": bench["runs"], "environment": bench["environment"], "sections": sections},
             "checks": checks, "seconds": round(time.time() - t0, 1)}
 
 
@@ -252,6 +281,14 @@ def markdown(summary: dict) -> str:
                   + ", ".join(f"{c} {v['delta_points']:+.2f}" for c, v in d["per_class_f1"].items()),
                   f"- latency p50 int8 {m['latency']['int8_p50_ms']:.2f} ms, float32 {m['latency']['float32_p50_ms']:.2f} ms "
                   f"(ratio {m['latency']['ratio']:.3f}, {m['latency']['runs']} interleaved runs)"]
+        sec = m["latency"].get("sections")
+        if sec:
+            lines += ["", f"Latency by section of ops (`ecgnet_tf.export.profile`: the model cut after each section, "
+                      f"p50 of {sec['runs']} interleaved runs, differences of consecutive cuts):", "",
+                      "| ops | op types | int8 ms | float32 ms |", "|---|---|---|---|"]
+            lines += [f"| {r['ops']} | {', '.join(f'{k} {v}' for k, v in r['op_types'].items())} | {r['int8_ms']:.3f} | "
+                      f"{r['float32_ms']:.3f} |" for r in sec["sections"]]
+            lines.append("")
         if i8["scale_repairs"]:
             lines.append("- int8 codes repaired (a kernel copied them without rescaling; `ecgnet_tf.export.requant`): "
                          + "; ".join(f"{r['op']} `{r['output'][:50]}` ({r['input_scale']:.4g}, {r['input_zero_point']})"

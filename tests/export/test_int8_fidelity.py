@@ -151,3 +151,17 @@ def test_float_fallback_keeps_the_chosen_layers_float():
     assert len(chosen.layers) <= 1 and rep["all_int8"]["size_bytes"] == all_int8.size_bytes
     assert rep["size_cost_bytes"] == chosen.size_bytes - all_int8.size_bytes
     assert FallbackConfig.parse("d1, d2").layers == ("d1", "d2") and FallbackConfig.parse("auto").mode == "auto"
+
+
+def test_latency_sections_line_up_int8_and_float32(tiny_models):
+    from ecgnet_tf.export.profile import _ops, compare_sections, truncate
+
+    i8, f32 = tiny_models["int8"], tiny_models["float32"]
+    cut = truncate(f32, 1)
+    assert len(_ops(cut)) == 2 and TFLiteRunner(cut, xnnpack=False).interp.get_output_details()
+    r = compare_sections(i8, f32, sections=3, runs=3, warmup=1)
+    assert r["sections"][-1]["ops"].endswith(str(r["n_ops"] - 1))
+    assert sum(sum(s["op_types"].values()) for s in r["sections"]) == r["n_ops"]
+    assert r["sections"][-1]["int8_cumulative_ms"] > 0 and r["sections"][-1]["float32_cumulative_ms"] > 0
+    with pytest.raises(ValueError, match="not the same graph"):
+        compare_sections(i8, cut, sections=2, runs=1)
