@@ -11,7 +11,7 @@ def _model(agreement: float) -> dict:
     par = {"n": 100, "subset": "all windows", "top1_agreement": agreement, "mean_abs_prob_diff": 0.01,
            "decision": {"level": "record", "agreement": 0.99, "n": 10, "n_disagree": 1}}
     f1 = {"int8": 0.5, "float": 0.507, "delta": -0.007, "delta_points": -0.7}
-    return {"task": "t", "run_dir": "runs/x", "config": "edge", "checks": checks,
+    return {"task": "t", "run_dir": "runs/x", "config": "edge", "checks": checks, "export_seconds": 3.0,
             "int8": {"size_bytes": 900_000, "parity": par, "scale_repairs": [],
                      "metric_deltas": {"macro_f1": f1, "per_class_f1": {"A": f1}},
                      "float_fallback": {"float_layers": ["d2"], "size_cost_bytes": 10, "selection": {"n": 5},
