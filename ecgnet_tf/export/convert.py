@@ -136,19 +136,26 @@ def training_windows(spec: "ModelSpec", records: "TaskRecords", data_dir: Path, 
                      cache_dir: Path | None = None) -> Calibration:
     """``n`` seeded windows of the TRAINING partition of ``records.split`` only, prepared with ``spec``
     (``spec.prepare(windows.named())``: every named model input, the ECG z-scored)."""
+    return partition_windows(spec, records, data_dir, "train", n, seed, cache_dir)[0]
+
+
+def partition_windows(spec: "ModelSpec", records: "TaskRecords", data_dir: Path, partition: str, n: int,
+                      seed: int = 0, cache_dir: Path | None = None):
+    """(prepared :class:`Calibration`, raw windows) of ``n`` seeded windows of one partition of
+    ``records.split`` ("train": calibration; "val": choosing a float fallback), records spread evenly."""
     from ecgnet_tf.tasks import load_windows
 
     split = records.split
-    n_train = max(1, len(split.train))
-    per_record = max(1, math.ceil(2 * n / n_train))
-    w = load_windows(records, Path(data_dir), list(split.partition("train")), spec.preprocess,
-                     cache_dir=cache_dir, max_per_record=per_record, seed=seed, desc="train windows")
+    ids = list(split.partition(partition))
+    per_record = max(1, math.ceil(2 * n / max(1, len(ids))))
+    w = load_windows(records, Path(data_dir), ids, spec.preprocess,
+                     cache_dir=cache_dir, max_per_record=per_record, seed=seed, desc=f"{partition} windows")
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(len(w), size=min(n, len(w)), replace=False))
     w = w.take(idx)
-    assert set(w.record.tolist()) <= set(split.train), "calibration windows must come from training records"
+    assert set(w.record.tolist()) <= set(ids), f"windows must come from {partition} records"
     feed = spec.prepare(named_inputs(w))
-    return Calibration({k: np.asarray(v, np.float32) for k, v in feed.items()}, w.y, w.record)
+    return Calibration({k: np.asarray(v, np.float32) for k, v in feed.items()}, w.y, w.record), w
 
 
 def representative_dataset(calib: Calibration, names=None):
@@ -256,3 +263,33 @@ def convert_model(model, mode: str, representative=None, io: str = "float") -> b
         representative = _named_representative(representative, _input_names(model))
     with tempfile.TemporaryDirectory(prefix="ecgnet-export-") as tmp:
         return convert(save_for_conversion(model, Path(tmp) / "saved"), mode, representative, io)
+
+
+def calibrate_model(model, representative) -> bytes:
+    """The float TFLite model of a Keras ecgnet model with calibration statistics (min / max of every
+    activation over ``representative``), to be quantised by :func:`quantize_calibrated` (once per
+    float-fallback candidate: calibration is the slow part)."""
+    import tensorflow as tf
+
+    representative = _named_representative(representative, _input_names(model))
+    with tempfile.TemporaryDirectory(prefix="ecgnet-export-") as tmp:
+        conv = tf.lite.TFLiteConverter.from_saved_model(str(save_for_conversion(model, Path(tmp) / "saved")))
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = representative
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv._experimental_calibrate_only = True  # noqa: SLF001 - the converter's calibrate-only switch
+        return conv.convert()
+
+
+def quantize_calibrated(calibrated: bytes, float_nodes=(), io: str = "float") -> bytes:
+    """int8 TFLite bytes of a calibrated model (:func:`calibrate_model`), the ops whose output tensors
+    are named in ``float_nodes`` kept float32 (the converter's ``denylisted_nodes``), builtin ops only.
+    ``io="int8"``: int8 model inputs and outputs."""
+    import tensorflow as tf
+    from tensorflow.lite.python import convert as tfl_convert
+
+    if io not in IO_TYPES:
+        raise ValueError(f"io must be one of {IO_TYPES}, got {io!r}")
+    dtype = tf.int8 if io == "int8" else tf.float32
+    return tfl_convert.mlir_quantize(bytes(calibrated), input_data_type=dtype, output_data_type=dtype,
+                                     denylisted_nodes=list(float_nodes) or None)

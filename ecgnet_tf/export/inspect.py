@@ -2,6 +2,10 @@
 
     python -m export.inspect M.tflite [--float F.tflite --run RUN [--windows 64]] [--json OUT.json]
 
+The JSON has ``float_bytes`` / ``int8_bytes`` (constant data by type), ``tensors`` (every constant
+tensor: name, dtype, bytes, shape), ``ops`` (operator report), ``scale_mismatches`` and
+``layer_error`` (None without ``--float``).
+
 * **Size breakdown** (:func:`tensor_breakdown`): every constant tensor of the flatbuffer by type
   (int8 weights, int32 biases, float32 / float16 constants), the largest float constants by name
   (what could be int8 or computed at run time), and the bytes that are not tensor data (graph,
@@ -44,6 +48,7 @@ def tensor_breakdown(model: bytes, top: int = 10) -> dict:
     count: Counter[str] = Counter()
     floats = []
     seen_buffers: set[int] = set()
+    tensors = []
     for s in range(m.SubgraphsLength()):
         sub = m.Subgraphs(s)
         for t in range(sub.TensorsLength()):
@@ -59,14 +64,18 @@ def tensor_breakdown(model: bytes, top: int = 10) -> dict:
             kind = _TYPE_NAMES.get(ten.Type(), f"type{ten.Type()}")
             by_type[kind] += size
             count[kind] += 1
+            row = {"name": ten.Name().decode(errors="replace"), "dtype": kind, "bytes": size,
+                   "shape": [int(v) for v in ten.ShapeAsNumpy()] if ten.ShapeLength() else []}
+            tensors.append(row)
             if kind in ("float32", "float16"):
-                floats.append({"name": ten.Name().decode(errors="replace"), "dtype": kind, "bytes": size,
-                               "shape": [int(v) for v in ten.ShapeAsNumpy()] if ten.ShapeLength() else []})
+                floats.append(row)
     data = sum(by_type.values())
     floats.sort(key=lambda f: -f["bytes"])
+    tensors.sort(key=lambda f: -f["bytes"])
     return {"file_bytes": len(model), "constant_bytes": dict(by_type), "constant_tensors": dict(count),
             "other_bytes": len(model) - data, "largest_float_constants": floats[:top],
-            "float_constant_bytes": by_type.get("float32", 0) + by_type.get("float16", 0)}
+            "float_constant_bytes": by_type.get("float32", 0) + by_type.get("float16", 0),
+            "int8_constant_bytes": by_type.get("int8", 0), "tensors": tensors}
 
 
 def op_report(model: bytes) -> dict:
@@ -90,6 +99,24 @@ def op_report(model: bytes) -> dict:
             "integer_input_ops": dict(int8_ops.most_common()), "n_float_input_ops": sum(float_ops.values()),
             "xnnpack_partitions": partitions,
             "quantize_dequantize_ops": ops.get("QUANTIZE", 0) + ops.get("DEQUANTIZE", 0)}
+
+
+def _producers(model: bytes) -> dict[str, list[str]]:
+    """Tensor name -> the names of the inputs of the op that writes it (non-constant inputs only)."""
+    interp = make_interpreter(model, xnnpack=False)
+    details = {d["index"]: d for d in interp.get_tensor_details()}
+    outputs = set()
+    ops = interp._get_ops_details()  # noqa: SLF001 - LiteRT's only view of the graph
+    for op in ops:
+        outputs |= {int(i) for i in op["outputs"]}
+    inputs = {d["index"] for d in interp.get_input_details()}
+    out: dict[str, list[str]] = {}
+    for op in ops:
+        ins = [details[int(i)]["name"] for i in op["inputs"] if int(i) in details and (int(i) in outputs or int(i) in inputs)]
+        for o in op["outputs"]:
+            if int(o) in details:
+                out[details[int(o)]["name"]] = ins
+    return out
 
 
 def _intermediates(model: bytes, feeds: list[dict[str, np.ndarray]]) -> dict[str, list[np.ndarray]]:
@@ -126,10 +153,18 @@ def _intermediates(model: bytes, feeds: list[dict[str, np.ndarray]]) -> dict[str
     return out
 
 
-def layer_errors(int8_model: bytes, float_model: bytes, feeds: list[dict[str, np.ndarray]], top: int = 15) -> dict:
+def layer_errors(int8_model: bytes, float_model: bytes, feeds: list[dict[str, np.ndarray]], top: int = 15,
+                 flag_added: float = 0.25) -> dict:
     """Relative RMS error of the int8 model's tensors against the float model's tensors of the same
-    name and shape, over ``feeds`` (named model inputs, one window each). Worst first."""
+    name and shape, over ``feeds`` (named model inputs, one window each). Worst first.
+
+    ``added_error`` of a tensor: its error minus the largest error of the tensors its op reads (what
+    that op itself adds; an error inherited from upstream adds nothing). ``flagged``: the tensors
+    whose op adds more than ``flag_added`` (relative RMS), in graph order: the layers to keep float or
+    repair, where the error starts rather than everywhere it propagates to.
+    """
     a, b = _intermediates(int8_model, feeds), _intermediates(float_model, feeds)
+    producers = _producers(int8_model)
     rows = []
     for name, vals in a.items():
         ref = b.get(name)
@@ -141,8 +176,26 @@ def layer_errors(int8_model: bytes, float_model: bytes, feeds: list[dict[str, np
             continue
         rows.append({"tensor": name, "shape": list(vals[0].shape),
                      "relative_rms_error": float(np.sqrt(np.mean((x - y) ** 2)) / rms)})
+    err = {r["tensor"]: r["relative_rms_error"] for r in rows}
+    order = {name: k for k, name in enumerate(producers)}
+
+    def upstream(name: str, depth: int = 0) -> float:
+        """Largest error among the compared tensors the op reads (through uncompared ones)."""
+        worst = 0.0
+        for i in producers.get(name, []):
+            if i in err:
+                worst = max(worst, err[i])
+            elif depth < 8:
+                worst = max(worst, upstream(i, depth + 1))
+        return worst
+
+    for r in rows:
+        r["input_error"] = upstream(r["tensor"])
+        r["added_error"] = r["relative_rms_error"] - r["input_error"]
+    flagged = sorted((r for r in rows if r["added_error"] > flag_added), key=lambda r: order.get(r["tensor"], 1 << 30))
     rows.sort(key=lambda r: -r["relative_rms_error"])
     return {"n_compared": len(rows), "n_windows": len(feeds), "worst": rows[:top],
+            "flag_added_error": flag_added, "flagged": flagged,
             "median_relative_rms_error": float(np.median([r["relative_rms_error"] for r in rows])) if rows else None}
 
 
@@ -162,14 +215,20 @@ def calibration_feeds(run_dir: Path, n: int, seed: int = 0, data_dir: Path | Non
 def inspect_model(path: Path, float_path: Path | None = None, run_dir: Path | None = None, windows: int = 32,
                   data_dir: Path | None = None, cache_dir: Path | None = None) -> dict:
     """The full diagnosis of ``path`` (see the module docstring)."""
+    from .requant import scale_mismatches
+
     model = read_tflite(path)
-    rep = {"model": str(path), "size": tensor_breakdown(model), "operators": op_report(model)}
+    size = tensor_breakdown(model)
+    ops = op_report(model)
+    rep = {"model": str(path), "float_bytes": size["float_constant_bytes"], "int8_bytes": size["int8_constant_bytes"],
+           "tensors": size["tensors"], "ops": ops, "scale_mismatches": scale_mismatches(model), "layer_error": None,
+           "size": {k: v for k, v in size.items() if k != "tensors"}, "operators": ops}
     if float_path is not None:
         if run_dir is None:
             raise ValueError("--float needs --run (the windows to compare the two models on)")
         feeds = calibration_feeds(Path(run_dir), windows, data_dir=data_dir, cache_dir=cache_dir)
-        rep["layer_errors"] = layer_errors(model, read_tflite(float_path), feeds)
-        rep["layer_errors"]["float_model"] = str(float_path)
+        rep["layer_error"] = layer_errors(model, read_tflite(float_path), feeds)
+        rep["layer_error"]["float_model"] = str(float_path)
     return rep
 
 
@@ -187,12 +246,25 @@ def markdown(rep: dict) -> str:
               f"Ops computing in float (first input float32): {o['n_float_input_ops']} "
               f"({', '.join(f'{k} {v}' for k, v in o['float_input_ops'].items()) or 'none'}); "
               f"QUANTIZE/DEQUANTIZE ops: {o['quantize_dequantize_ops']}; XNNPACK partitions: {o['xnnpack_partitions']}."]
-    le = rep.get("layer_errors")
+    mm = rep.get("scale_mismatches") or []
+    if mm:
+        lines += ["", "int8 codes a kernel copies without rescaling, read in other units downstream "
+                  "(repaired by export.quantize, see ecgnet_tf.export.requant):", "",
+                  "| op | output tensor | input (scale, zero point) | output (scale, zero point) | max error / output range |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {r['op']} | `{r['output'][:60]}` | ({r['input_scale']:.6g}, {r['input_zero_point']}) | "
+                  f"({r['output_scale']:.6g}, {r['output_zero_point']}) | {r['relative_value_error']:.3f} |" for r in mm]
+    le = rep.get("layer_error")
     if le:
         lines += ["", f"Per-tensor int8 error against `{Path(le['float_model']).name}` over {le['n_windows']} calibration "
                   f"windows ({le['n_compared']} tensors matched by name; median relative RMS error "
                   f"{le['median_relative_rms_error']:.4f}):", "", "| tensor | shape | relative RMS error |", "|---|---|---|"]
         lines += [f"| `{r['tensor'][:80]}` | {r['shape']} | {r['relative_rms_error']:.4f} |" for r in le["worst"]]
+        lines += ["", f"Where the error starts (ops adding more than {le['flag_added_error']} relative RMS error to "
+                  "what they read, in graph order):", "", "| tensor | error of its inputs | error added |", "|---|---|---|"]
+        lines += [f"| `{r['tensor'][:80]}` | {r['input_error']:.4f} | {r['added_error']:.4f} |" for r in le["flagged"]]
+        if not le["flagged"]:
+            lines.append("| none | | |")
     return "\n".join(lines) + "\n"
 
 

@@ -2,7 +2,15 @@
 
     python -m export.quantize RUN_DIR --mode {int8,qat,float16,dynamic,float32} [--out model.tflite]
                               [--io {int8,float}] [--data-dir D] [--calibration N] [--max-eval N]
+                              [--float-fallback none|auto|LAYER,...] [--max-bytes B]
                               [--format {tflite,c-array}]
+
+Parity (``parity``: top-1 agreement, probability differences, and ``parity.decision``: agreement of
+the task-level decisions, per beat or per record) and the task metrics of both models
+(``metric_deltas``: macro and per-class F1, int8 minus float) use every window of the run's test
+partition unless ``--max-eval``. ``--float-fallback`` keeps chosen layers float32
+(:mod:`ecgnet_tf.export.fallback`); every int8 model is checked for int8 codes a kernel would read in
+the wrong units and repaired (:mod:`ecgnet_tf.export.requant`, ``scale_repairs`` in the report).
 
 ``--format c-array`` additionally writes ``M.h`` / ``M.cc``: the model as a C array for TensorFlow
 Lite for Microcontrollers, with the operators to register and a tensor-arena estimate
@@ -42,6 +50,7 @@ from .convert import (
     representative_dataset,
     training_windows,
 )
+from .fallback import FallbackConfig
 from .tflite import FlexOpsError, TFLiteRunner, assert_builtin_only, flex_ops, io_details, op_histogram
 
 SIZE_TARGET_BYTES = {"edge": int(3.5e6)}  # paper claim: int8 edge model <= 3.5 MB
@@ -167,6 +176,37 @@ def parity(tflite_probs: np.ndarray, float_probs: np.ndarray) -> dict:
             "mean_abs_prob_diff": float(diff.mean()), "n": int(len(a))}
 
 
+def metric_deltas(int8_metrics: dict, float_metrics: dict) -> dict:
+    """int8 minus float task metrics: macro F1 and per-class F1 (fractions 0..1; ``delta_points`` in
+    percentage points), from two :func:`~ecgnet_tf.training.evaluation.task_metrics` results."""
+    def row(a, b):
+        return {"int8": a, "float": b, "delta": a - b, "delta_points": 100.0 * (a - b)}
+
+    return {"level": int8_metrics.get("level"),
+            "macro_f1": row(int8_metrics["macro"]["f1"], float_metrics["macro"]["f1"]),
+            "accuracy": row(int8_metrics["accuracy"], float_metrics["accuracy"]),
+            "per_class_f1": {c: row(int8_metrics["per_class"][c]["f1"], float_metrics["per_class"][c]["f1"])
+                             for c in float_metrics["per_class"]}}
+
+
+def decision_agreement(spec, windows, p_tflite: np.ndarray, p_float: np.ndarray) -> dict:
+    """Agreement of the task-level decisions (``spec.decide``: per beat, or per record after aggregating
+    its windows) made from the TFLite and the float probabilities; multi-label tasks compare every
+    label at the decision threshold."""
+    ids_a, a = spec.decide(windows.record, p_tflite, windows.ok)
+    ids_b, b = spec.decide(windows.record, p_float, windows.ok)
+    if list(ids_a) != list(ids_b):
+        raise ValueError("the two models' decisions cover different records")
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if spec.multilabel:
+        same = np.all((a >= 0.5) == (b >= 0.5), axis=1)  # the metrics' threshold
+    else:
+        same = a.argmax(1) == b.argmax(1)
+    level = "beat" if spec.decision.aggregation == "none" else "record"
+    return {"level": level, "n": int(len(same)), "agreement": float(same.mean()) if len(same) else float("nan"),
+            "n_disagree": int((~same).sum())}
+
+
 def _json_safe(obj):
     if isinstance(obj, dict):
         return {str(k): _json_safe(v) for k, v in obj.items()}
@@ -183,12 +223,16 @@ def _json_safe(obj):
 def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io: str = "float",
                  data_dir: Path | None = None, calibration: int = 1000, max_eval: int | None = None,
                  seed: int = 0, cache_dir: Path | None = None, qat_windows: int = 256, qat_epochs: int = 1,
-                 threads: int = 1, model=None, keep_names: bool = False) -> dict:
+                 threads: int = 1, model=None, keep_names: bool = False,
+                 fallback: "FallbackConfig | None" = None) -> dict:
     """Convert ``run_dir``'s model, write ``out`` (.tflite) and ``out.with_suffix('.json')``; return the report.
 
     ``model`` overrides the float Keras model (default: ``run_dir/model.keras``). Internal tensor names
     are shortened (:func:`~ecgnet_tf.export.slim.shorten_tensor_names`: same results, smaller file)
-    unless ``keep_names``.
+    unless ``keep_names``. int8 models are repaired where a kernel would read int8 codes in the wrong
+    units (:func:`~ecgnet_tf.export.requant.repair`). ``fallback`` (int8 only): layers kept float,
+    chosen on the run's validation windows (:mod:`~ecgnet_tf.export.fallback`). Parity and task
+    metrics use every window of the test partition unless ``max_eval``.
     """
     from ecgnet_tf.runs import ModelSpec, RunConfig, load_model
     from ecgnet_tf.training.evaluation import task_metrics
@@ -226,7 +270,19 @@ def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io:
         info["partition"] = "train"
         report["qat"] = info
     t0 = time.time()
-    blob = convert_model(export_model, mode, representative, io)
+    if mode == "int8" and fallback is not None and fallback.mode != "none":
+        blob, report["float_fallback"] = _int8_with_fallback(fmodel, export_model, spec, records, data_dir,
+                                                              representative, io, fallback, seed, cache_dir)
+    else:
+        blob = convert_model(export_model, mode, representative, io)
+    if mode in ("int8", "qat"):
+        from .requant import repair
+
+        blob, repaired = repair(blob)  # the fallback's model is repaired already: nothing left to repair
+        report["scale_repairs"] = [{k: r[k] for k in ("op", "input", "output", "input_scale", "input_zero_point",
+                                                      "output_scale", "output_zero_point", "relative_value_error")}
+                                   for r in repaired] + list(report.get("float_fallback", {}).get(
+                                       "repaired_scale_mismatches", []))
     report["convert_seconds"] = round(time.time() - t0, 1)
     if not keep_names:
         from .slim import shorten_tensor_names
@@ -252,12 +308,32 @@ def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io:
     p_tfl = runner.predict_feed(spec.prepare(named))
     report["parity"] = {**parity(p_tfl, p_float), "partition": "test",
                         "subset": f"{len(w)} seeded windows" if max_eval is not None else "all windows"}
+    report["parity"]["decision"] = decision_agreement(spec, w, p_tfl, p_float)
     report["task_metrics"] = task_metrics(spec, w, p_tfl)
     report["float_task_metrics"] = task_metrics(spec, w, p_float)
+    report["metric_deltas"] = metric_deltas(report["task_metrics"], report["float_task_metrics"])
     report["seconds"] = round(time.time() - t_start, 1)
     report = _json_safe(report)
     out.with_suffix(".json").write_text(json.dumps(report, indent=2))
     return report
+
+
+def _int8_with_fallback(fmodel, export_model, spec, records, data_dir: Path, representative, io: str,
+                        fallback: "FallbackConfig", seed: int, cache_dir: Path | None) -> tuple[bytes, dict]:
+    """int8 bytes with the float fallback ``fallback`` asks for, chosen on validation windows (training
+    windows other than the calibration ones when the run has no validation records); (bytes, report)."""
+    from .convert import calibrate_model, partition_windows, quantize_calibrated
+    from .fallback import choose_fallback
+
+    partition = "val" if records.split.partition("val") else "train"
+    sel, sel_w = partition_windows(spec, records, data_dir, partition, fallback.selection_windows,
+                                   seed + 1, cache_dir)
+    p_sel = spec.predict(fmodel, named_inputs(sel_w))
+    calibrated = calibrate_model(export_model, representative)
+    chosen, rep = choose_fallback(calibrated, sel.inputs, p_sel, fallback,
+                                  lambda cal, nodes: quantize_calibrated(cal, nodes, io))
+    rep["selection"]["partition"] = partition
+    return chosen.model, rep
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -276,14 +352,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep-names", action="store_true",
                    help="keep the converter's long internal tensor names (default: shortened; same results)")
+    p.add_argument("--float-fallback", default="none", metavar="none|auto|LAYER,...",
+                   help="int8: layers kept float32. auto: chosen greedily on validation windows until "
+                        "--target-agreement (see ecgnet_tf.export.fallback); or Keras layer names")
+    p.add_argument("--target-agreement", type=float, default=0.995,
+                   help="--float-fallback auto: stop at this top-1 agreement with the float model (0..1)")
+    p.add_argument("--max-bytes", type=int, default=None,
+                   help="--float-fallback auto: size budget of the exported file (bytes)")
+    p.add_argument("--max-float-layers", type=int, default=4, help="--float-fallback auto: at most this many")
+    p.add_argument("--selection", type=int, default=600,
+                   help="--float-fallback: validation windows the fallback is measured on")
     p.add_argument("--format", default="tflite", choices=("tflite", "c-array"),
                    help="c-array: also write M.h / M.cc (C array for TensorFlow Lite for Microcontrollers)")
     a = p.parse_args(argv)
     from ecgnet_tf.data.errors import DataError
 
     try:
+        fallback = FallbackConfig.parse(a.float_fallback, target_agreement=a.target_agreement,
+                                        max_bytes=a.max_bytes, max_layers=a.max_float_layers,
+                                        selection_windows=a.selection)
+        if fallback.mode != "none" and a.mode != "int8":
+            raise ValueError("--float-fallback needs --mode int8")
         r = quantize_run(a.run_dir, a.mode, a.out, a.io, a.data_dir, a.calibration, a.max_eval, a.seed,
-                         a.cache_dir, a.qat_windows, a.qat_epochs, a.threads, keep_names=a.keep_names)
+                         a.cache_dir, a.qat_windows, a.qat_epochs, a.threads, keep_names=a.keep_names,
+                         fallback=fallback)
     except QATUnsupportedError as exc:
         print(f"error: --mode qat is not supported for this model: {exc}", file=sys.stderr)
         return 3

@@ -291,10 +291,32 @@ def test_inspect_explains_size_ops_and_layer_errors(int8, float32_tflite, run, t
     assert size["constant_bytes"]["int8"] > 0 and size["other_bytes"] > 0
     assert sum(size["constant_bytes"].values()) + size["other_bytes"] == size["file_bytes"]
     assert rep["operators"]["ops"] == report["ops"] and rep["operators"]["n_float_input_ops"] >= 1  # QUANTIZE
-    le = rep["layer_errors"]
+    le = rep["layer_error"]
     assert le["n_windows"] == 4 and le["n_compared"] > 0
     f32_self = ins.layer_errors(float32_tflite[0], float32_tflite[0], ins.calibration_feeds(
         run["dir"], 2, data_dir=run["data"], cache_dir=run["cache"]))
     assert f32_self["worst"][0]["relative_rms_error"] == 0.0  # a model against itself: no error anywhere
     assert "relative RMS error" in ins.markdown(rep)
     assert ins.main([str(tmp_path / "missing.tflite")]) == 2
+
+
+def test_parity_uses_the_whole_test_partition_by_default(run, ctx, float_model):
+    from ecgnet_tf.export.fallback import FallbackConfig
+
+    out = run["dir"] / "export" / "m_int8_all.tflite"
+    report = q.quantize_run(run["dir"], "int8", out, data_dir=run["data"], calibration=16, cache_dir=run["cache"],
+                            model=float_model, fallback=FallbackConfig(mode="layers", layers=("probs",),
+                                                                       selection_windows=16))
+    n_test = len(ctx.eval_windows(None))
+    par = report["parity"]
+    assert par["n"] == n_test == report["task_metrics"]["n"] and par["subset"] == "all windows"
+    assert par["decision"]["level"] == "beat" and par["decision"]["n"] == n_test
+    assert par["decision"]["agreement"] == pytest.approx(par["top1_agreement"])  # beat task: one decision per window
+    d = report["metric_deltas"]
+    assert d["macro_f1"]["delta"] == pytest.approx(report["task_metrics"]["macro"]["f1"]
+                                                   - report["float_task_metrics"]["macro"]["f1"], nan_ok=True)
+    assert set(d["per_class_f1"]) == set(ctx.spec.classes)
+    fb = report["float_fallback"]
+    assert fb["float_layers"] == ["probs"] and fb["selection"]["n"] <= 16
+    assert fb["chosen"]["size_bytes"] == report["size_bytes"]
+    assert "scale_repairs" in report
