@@ -19,6 +19,8 @@ from ..data.errors import DataError
 from ..runs import ModelSpec, load_model
 from ..pretrained.registry import MANIFEST, NAMES, PRETRAINED_DIR, folder_of, sha256
 
+#: size budget of a shipped int8 file (the edge-model issue's target)
+INT8_BUDGET_BYTES = 1_000_000
 #: files of a run copied as they are
 COPIED = ("normalization.json", "af_smoothing.json", "split.json")
 #: run.json keys that name places on the publishing machine (dropped: a user's data is elsewhere)
@@ -146,8 +148,12 @@ def publish(name: str, run_dir: Path, quantize_run, data_dir: Path | None = None
     log(f"{name}: saving the float model without optimizer state")
     load_model(run_dir / "model.keras").save(tmp / "model.keras")
     log(f"{name}: int8 export with parity on the whole test partition")
+    from .fallback import FallbackConfig
+
+    # layers kept float when that brings the int8 file closer to the float model, chosen on the run's
+    # validation windows within the 1 MB budget (export.fallback)
     rep = quantize_run(run_dir, "int8", tmp / "model_int8.tflite", data_dir=data_dir, cache_dir=cache_dir,
-                       max_eval=max_eval)
+                       max_eval=max_eval, fallback=FallbackConfig(mode="auto", max_bytes=INT8_BUDGET_BYTES))
     sidecar = _read(tmp / "model_int8.json")
     sidecar.setdefault("metadata", {})["run_dir"] = None  # the sidecar must not point at the publisher's disk
     write_json(tmp / "model_int8.json", sidecar, indent=1)

@@ -338,7 +338,8 @@ def _int8_with_fallback(fmodel, export_model, spec, records, data_dir: Path, rep
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m export.quantize", description=__doc__.splitlines()[0])
-    p.add_argument("run_dir", type=Path)
+    p.add_argument("run_dir", help="run folder, or a pretrained model's name (beats, rhythm, mi; needs the data "
+                                   "for calibration and parity: --data-dir / $ECGNET_DATA)")
     p.add_argument("--mode", default="int8", choices=MODES)
     p.add_argument("--out", type=Path, default=None, help="output .tflite (default RUN_DIR/model_<mode>.tflite)")
     p.add_argument("--io", default="float", choices=IO_TYPES, help="input/output dtype of int8 / qat models")
@@ -366,8 +367,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="c-array: also write M.h / M.cc (C array for TensorFlow Lite for Microcontrollers)")
     a = p.parse_args(argv)
     from ecgnet_tf.data.errors import DataError
+    from ecgnet_tf.pretrained.registry import is_pretrained_folder, resolve_model
+    from ecgnet_tf.settings import resolve_data_dir
 
     try:
+        a.run_dir = resolve_model(a.run_dir)
+        if is_pretrained_folder(a.run_dir):  # never write into the package; its run.json names no data
+            a.out = a.out or Path(f"{a.run_dir.name}_{a.mode}.tflite")
+            a.data_dir = resolve_data_dir(a.data_dir)
         fallback = FallbackConfig.parse(a.float_fallback, target_agreement=a.target_agreement,
                                         max_bytes=a.max_bytes, max_layers=a.max_float_layers,
                                         selection_windows=a.selection)
