@@ -144,6 +144,28 @@ def markdown(s: dict, out: Path) -> str:
                   "unreadable records are answered `~` (an abstention counts as an error for an N, A or O record, so "
                   "F1(N, A, O) falls when the gate abstains, even where that is the right call):", "", *_robust_table(rr["rows"], "challenge_f1", "F1(N, A, O)"), ""]
         L += ["![robustness](quality_robustness.png)", ""]
+    gate = _load(out, "gate.json")
+    if gate:
+        fo = gate["fitted_on"]
+        L += ["## The shipped gate (`ecgnet_tf/signal_quality/default_gate.json`)", "",
+              f"Fitted on {fo.get('records')} CinC 2017 records ({fo.get('partitions')}, split `{fo.get('split')}`; "
+              f"{fo.get('noisy_records')} labelled `~`), {fo.get('windows')} windows of {gate['window_s']:g} s every "
+              f"{gate['step_s']:g} s. A window is rejected when a hard rule fires or its score exceeds "
+              f"**{gate['window_threshold']:.3f}** (chosen out of fold on those records for false rejection <= "
+              f"{fo.get('target_frr')}: out-of-fold sensitivity {_f(fo.get('oof_sensitivity'))}, false rejection "
+              f"{_f(fo.get('oof_false_rejection'))}); a recording is unreadable when >= "
+              f"{gate['record_fraction']:.0%} of its windows are rejected.", "",
+              "| hard rule | threshold |", "|---|---|"]
+        h = gate["hard"]
+        L += [f"| FLAT_LINE | a constant run >= {h['flat_s']:g} s or robust amplitude < {h['min_amplitude_mv']:g} mV |",
+              f"| CLIPPING | > {h['clipped_fraction']:.0%} of samples at a rail in runs >= 20 ms |",
+              f"| SATURATION | robust amplitude > {h['saturation_mv']:g} mV |",
+              f"| HF_NOISE | 40-100 Hz share of the 0.5-100 Hz power > {h['hf_share']:g} |", "",
+              "| score feature (standardised) | coefficient | reason named |", "|---|---|---|"]
+        from ..signal_quality.features import GATE_FEATURES
+
+        L += [f"| {f} | {c:+.3f} | {GATE_FEATURES.get(f, '')} |" for f, c in zip(gate["features"], gate["coef"])]
+        L += [f"| intercept | {gate['intercept']:+.3f} | |", ""]
     if thr:
         L += ["## Throughput and memory (24-hour synthetic recording)", "",
               f"{thr['hours']:g} h at {thr['fs']:g} Hz, streamed in 60-s chunks: {thr['cpu_s']:.1f} s CPU "
