@@ -216,7 +216,8 @@ def evaluate_run(run_dir: Path, data_dir: Path | None = None, records: list[str]
     data_dir = Path(data_dir or cfg.data_dir)
     split = load_split(run_dir)
     ids = list(records) if records else list(split.partition(partition))
-    if records and data_dir.resolve() == Path(cfg.data_dir).resolve():
+    # a shipped pretrained model's run.json names no data folder: its split is of the public database
+    if records and (cfg.data_dir is None or data_dir.resolve() == Path(cfg.data_dir).resolve()):
         seen = sorted(set(ids) & (set(split.train) | set(split.val)))
         if seen:
             print(f"warning: {len(seen)} record(s) ({', '.join(seen[:10])}{', ...' if len(seen) > 10 else ''}) "

@@ -63,3 +63,22 @@ def test_readme_first_command_on_the_sample_without_any_data(tmp_path, monkeypat
     out2 = tmp_path / "O2"
     assert analyze.main([str(SAMPLE_PATH), "--model", "rhythm", "--out", str(out2)]) == 0
     assert (out2 / "report.html").is_file()
+
+
+@pytest.mark.realdata
+def test_evaluate_by_name_writes_outside_the_package(shared_data, tmp_path, monkeypatch, capsys):
+    from ecgnet_tf import evaluate
+
+    monkeypatch.chdir(tmp_path)
+    before = {p.name: p.stat().st_mtime for p in verify("beats").iterdir()}
+    assert evaluate.main(["beats", "--data-dir", str(shared_data), "--records", "100"]) == 0
+    m = json.loads((tmp_path / "beats_evaluation" / "metrics.json").read_text())
+    assert m["n_records"] == 1 and m["n"] > 2000 and m["accuracy"] > 0.9
+    assert {p.name: p.stat().st_mtime for p in verify("beats").iterdir()} == before
+
+
+@pytest.mark.slow
+def test_train_init_from_a_pretrained_name(trained_run):
+    run = trained_run("mitdb-aami", "edge-rr", "--init-from", "beats")
+    cfg = json.loads((run / "run.json").read_text())
+    assert cfg["init_from"].endswith("pretrained/beats")
