@@ -372,7 +372,8 @@ def make_golden(run_dir: Path, out: Path, tflite: Path | None = None, seconds: f
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m export.golden", description=__doc__.splitlines()[0])
-    p.add_argument("run_dir", type=Path, help="run folder from python -m ecgnet_tf.train")
+    p.add_argument("run_dir", help="run folder from python -m ecgnet_tf.train, or a pretrained model's name "
+                                   "(beats, rhythm, mi)")
     p.add_argument("--out", type=Path, required=True, help="output folder for the JSON files")
     p.add_argument("--tflite", type=Path, default=None, help="TFLite model to record outputs of (e.g. the int8 edge "
                    "model from export.quantize); default: a float32 batch-1 conversion")
@@ -382,12 +383,16 @@ def main(argv: list[str] | None = None) -> int:
                    "300 cinc2017, 360 mitdb, 500 ptbxl)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    from ..data.errors import DataError
+    from ..pretrained.registry import resolve_model
+
     try:
+        args.run_dir = resolve_model(args.run_dir)
         if args.tflite is not None and not args.tflite.is_file():
             raise FileNotFoundError(f"{args.tflite}: no such TFLite file")
         s = make_golden(args.run_dir, args.out, args.tflite, args.seconds, args.fs, args.seed,
                         make_tflite=not args.no_tflite)
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(s, indent=2))

@@ -206,9 +206,13 @@ def calibration_feeds(run_dir: Path, n: int, seed: int = 0, data_dir: Path | Non
     from .convert import training_windows
     from .quantize import run_records
 
+    from ..settings import resolve_data_dir
+
     spec = ModelSpec.from_run(run_dir)
-    records = run_records(run_dir, data_dir)
-    calib = training_windows(spec, records, Path(data_dir or RunConfig.load(run_dir).data_dir), n, seed, cache_dir)
+    # a pretrained model's run.json names no data folder: the setting ($ECGNET_DATA, ./data) then
+    dd = Path(data_dir or RunConfig.load(run_dir).data_dir or resolve_data_dir(None))
+    records = run_records(run_dir, dd)
+    calib = training_windows(spec, records, dd, n, seed, cache_dir)
     return [{k: v[i:i + 1] for k, v in calib.inputs.items()} for i in range(len(calib))]
 
 
@@ -274,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--float", dest="float_model", type=Path, default=None,
                    help="float32 .tflite of the same run for the per-tensor int8 error (export both models with "
                         "python -m export.quantize RUN --keep-names, so internal tensors can be matched by name)")
-    p.add_argument("--run", type=Path, default=None, help="the run folder (its training windows feed the comparison)")
+    p.add_argument("--run", default=None,
+                   help="the run folder or a pretrained name (its training windows feed the comparison)")
     p.add_argument("--windows", type=int, default=32, help="calibration windows for the per-tensor error")
     p.add_argument("--data-dir", type=Path, default=None)
     p.add_argument("--cache-dir", type=Path, default=None)
@@ -284,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     from ..data.errors import DataError
 
     try:
-        rep = inspect_model(a.model, a.float_model, a.run, a.windows, a.data_dir, a.cache_dir)
+        from ..pretrained.registry import resolve_model
+
+        rep = inspect_model(a.model, a.float_model, resolve_model(a.run), a.windows, a.data_dir, a.cache_dir)
     except (DataError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
