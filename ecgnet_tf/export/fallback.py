@@ -13,6 +13,10 @@ them, e.g. a BiLSTM's fused LSTM ops join that BiLSTM). ``auto`` (:func:`choose_
 greedy forward selection: each step keeps float the layer whose fallback raises selection
 agreement most (ties: smaller file), within ``max_bytes``, until ``target_agreement`` is met, no
 layer helps, or ``max_layers`` are float.
+
+``weights="float16"`` stores the float layers' weights as float16 behind DEQUANTIZE ops
+(:func:`~ecgnet_tf.export.fp16_weights.float16_weights`) in every candidate, so the size budget and the
+agreement are those of the file that is written.
 """
 from __future__ import annotations
 
@@ -23,11 +27,13 @@ from typing import Callable
 
 import numpy as np
 
+from .fp16_weights import float16_weights
 from .requant import repair
 from .slim import shorten_tensor_names
 from .tflite import TFLiteRunner, make_interpreter
 
 FALLBACK_MODES = ("none", "auto", "layers")
+WEIGHT_TYPES = ("float32", "float16")
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,8 @@ class FallbackConfig:
     budget of the exported (name-shortened) file, bytes (None: no budget). ``max_layers``: at most
     this many float layers. ``selection_windows``: validation windows the choice is measured on.
     ``shortlist``: after the first step, only the layers that helped most on their own are retried.
+    ``weights``: how the float layers' weights are stored, "float32" or "float16" (computed in float32
+    either way).
     """
 
     mode: str = "none"
@@ -49,6 +57,11 @@ class FallbackConfig:
     max_layers: int = 4
     selection_windows: int = 600
     shortlist: int = 8
+    weights: str = "float32"
+
+    def __post_init__(self):
+        if self.weights not in WEIGHT_TYPES:
+            raise ValueError(f"float-fallback weights must be one of {WEIGHT_TYPES}, got {self.weights!r}")
 
     @staticmethod
     def parse(text: str, **kw) -> "FallbackConfig":
@@ -72,10 +85,18 @@ class Candidate:
     agreement: float
     mean_abs_prob_diff: float
     repaired: list[dict] = field(default_factory=list, repr=False)
+    float16: list[dict] = field(default_factory=list, repr=False)
 
     def summary(self) -> dict:
         return {"float_layers": list(self.layers), "size_bytes": self.size_bytes,
                 "selection_agreement": self.agreement, "selection_mean_abs_prob_diff": self.mean_abs_prob_diff}
+
+    def float16_summary(self) -> dict:
+        """The weights stored as float16: tensor count, bytes before / after, largest relative rounding error."""
+        return {"tensors": len(self.float16), "float32_bytes": sum(r["float32_bytes"] for r in self.float16),
+                "float16_bytes": sum(r["float16_bytes"] for r in self.float16),
+                "readers": sorted({k for r in self.float16 for k in r["readers"]}),
+                "max_relative_error": max((r["max_relative_error"] for r in self.float16), default=0.0)}
 
 
 # ---------------------------------------------------------------------------------------------- groups
@@ -147,8 +168,10 @@ def _natural(layer: str) -> list:
 
 # ---------------------------------------------------------------------------------------------- trying
 def try_fallback(calibrated: bytes, groups: dict[str, list[str]], layers: tuple[str, ...],
-                 feed: dict[str, np.ndarray], p_float: np.ndarray, quantize: Callable[..., bytes]) -> Candidate:
-    """Quantise ``calibrated`` with ``layers`` float, repair scale mismatches, measure on ``feed``.
+                 feed: dict[str, np.ndarray], p_float: np.ndarray, quantize: Callable[..., bytes],
+                 weights: str = "float32") -> Candidate:
+    """Quantise ``calibrated`` with ``layers`` float, repair scale mismatches, store the float weights
+    as ``weights`` ("float32" or "float16"), measure on ``feed``.
 
     ``model`` keeps the converter's tensor names; ``size_bytes`` is that of the name-shortened file."""
     unknown = [name for name in layers if name not in groups]
@@ -157,10 +180,13 @@ def try_fallback(calibrated: bytes, groups: dict[str, list[str]], layers: tuple[
                          f"{', '.join(sorted(groups, key=_natural))}")
     nodes = [n for name in layers for n in groups[name]]
     blob, rows = repair(quantize(calibrated, nodes))
+    half: list[dict] = []
+    if weights == "float16" and layers:
+        blob, half = float16_weights(blob)
     size = len(shorten_tensor_names(blob))  # the exported file's size (same results, short names)
     p = TFLiteRunner(blob, xnnpack=False).predict_feed(feed)
     return Candidate(tuple(layers), blob, size, float(np.mean(p.argmax(1) == np.asarray(p_float).argmax(1))),
-                     float(np.mean(np.abs(p - p_float))), rows)
+                     float(np.mean(np.abs(p - p_float))), rows, half)
 
 
 def _better(a: Candidate, b: Candidate | None) -> bool:
@@ -174,14 +200,14 @@ def choose_fallback(calibrated: bytes, feed: dict[str, np.ndarray], p_float: np.
     """The fallback ``cfg`` asks for (see the module docstring); returns (chosen candidate, report)."""
     t0 = time.time()
     groups = layer_groups(calibrated)
-    base = try_fallback(calibrated, groups, (), feed, p_float, quantize)
-    report: dict = {"mode": cfg.mode, "selection": {"partition": "val", "n": int(len(p_float))},
+    base = try_fallback(calibrated, groups, (), feed, p_float, quantize, cfg.weights)
+    report: dict = {"mode": cfg.mode, "weights": cfg.weights, "selection": {"partition": "val", "n": int(len(p_float))},
                     "target_agreement": cfg.target_agreement, "max_bytes": cfg.max_bytes,
                     "layers_available": sorted(groups, key=_natural), "all_int8": base.summary(), "steps": []}
     if cfg.mode == "none":
         chosen = base
     elif cfg.mode == "layers":
-        chosen = try_fallback(calibrated, groups, tuple(cfg.layers), feed, p_float, quantize)
+        chosen = try_fallback(calibrated, groups, tuple(cfg.layers), feed, p_float, quantize, cfg.weights)
     else:
         chosen = base
         single: dict[str, Candidate] = {}
@@ -191,7 +217,8 @@ def choose_fallback(calibrated: bytes, feed: dict[str, np.ndarray], p_float: np.
             for layer in pool:
                 if layer in chosen.layers:
                     continue
-                cand = try_fallback(calibrated, groups, chosen.layers + (layer,), feed, p_float, quantize)
+                cand = try_fallback(calibrated, groups, chosen.layers + (layer,), feed, p_float, quantize,
+                                    cfg.weights)
                 if not chosen.layers:
                     single[layer] = cand
                 if cfg.max_bytes is not None and cand.size_bytes > cfg.max_bytes:
@@ -210,7 +237,8 @@ def choose_fallback(calibrated: bytes, feed: dict[str, np.ndarray], p_float: np.
                 f"{chosen.size_bytes:,} bytes")
     report.update({"float_layers": list(chosen.layers),
                    "float_nodes": [n for name in chosen.layers for n in groups[name]],
-                   "chosen": chosen.summary(), "size_cost_bytes": chosen.size_bytes - base.size_bytes,
+                   "chosen": chosen.summary(), "float16_weights": chosen.float16_summary(),
+                   "size_cost_bytes": chosen.size_bytes - base.size_bytes,
                    "target_met_on_selection": chosen.agreement >= cfg.target_agreement,
                    "repaired_scale_mismatches": [{k: r[k] for k in ("op", "input", "output", "input_scale",
                                                                     "input_zero_point", "output_scale",

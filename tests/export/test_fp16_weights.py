@@ -1,0 +1,107 @@
+"""float16 storage of float-fallback weights (ecgnet_tf.export.fp16_weights) on a tiny BiLSTM model."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ecgnet_tf.export import convert as cv
+from ecgnet_tf.export.fallback import FallbackConfig, layer_groups, try_fallback
+from ecgnet_tf.export.fp16_weights import float16_weights
+from ecgnet_tf.export.inspect import tensor_breakdown
+from ecgnet_tf.export.tflite import TFLiteRunner, assert_builtin_only
+
+T = 32  # samples per window
+
+
+def _tiny_bilstm():
+    """ecg + prior (1, T, 1) -> conv (16) -> BiLSTM (2 x 32) -> mean -> "probs" (3)."""
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(0)
+    ecg = keras.Input((T, 1), batch_size=1, name="ecg")
+    prior = keras.Input((T, 1), batch_size=1, name="prior")
+    x = keras.layers.Concatenate(name="join")([ecg, prior])
+    x = keras.layers.Conv1D(16, 3, padding="same", activation="relu", name="conv")(x)
+    x = keras.layers.Bidirectional(keras.layers.LSTM(32, return_sequences=True), name="bilstm")(x)
+    x = keras.layers.GlobalAveragePooling1D(name="gap")(x)
+    out = keras.layers.Dense(3, activation="softmax", name="probs")(x)
+    return keras.Model({"ecg": ecg, "prior": prior}, out, name="tiny_bilstm")
+
+
+def _feed(n: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {"ecg": rng.standard_normal((n, T, 1)).astype(np.float32),
+            "prior": rng.random((n, T, 1)).astype(np.float32)}
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    model = _tiny_bilstm()
+    f = _feed(32)
+
+    def representative():
+        for i in range(32):
+            yield {"ecg": f["ecg"][i:i + 1], "prior": f["prior"][i:i + 1]}
+
+    calibrated = cv.calibrate_model(model, representative)
+    x = _feed(24, seed=1)
+    return {"model": model, "calibrated": calibrated, "groups": layer_groups(calibrated), "x": x,
+            "p_float": model.predict(x, verbose=0), "float32": cv.convert_model(model, "float32")}
+
+
+def _lstm_weight_types(blob: bytes) -> set[int]:
+    """TFLite type codes of the constant (or DEQUANTIZE-fed) weight inputs 1..8 of every sequence LSTM."""
+    from ecgnet_tf.export.requant import _builtin_names, _op_name, _unpack
+
+    model, names = _unpack(blob), _builtin_names()
+    sg = model.subgraphs[0]
+    producer = {int(o): op for op in sg.operators for o in op.outputs}
+    types = set()
+    for op in sg.operators:
+        if _op_name(model, op, names) == "UNIDIRECTIONAL_SEQUENCE_LSTM":
+            for i in op.inputs[1:9]:
+                src = producer.get(int(i))
+                types.add(sg.tensors[src.inputs[0]].type if src is not None else sg.tensors[i].type)
+    return types
+
+
+def test_float16_weights_of_a_float32_model_stay_within_float16_rounding(tiny):
+    f32 = tiny["float32"]
+    half, rows = float16_weights(f32)
+    assert rows and all(r["max_relative_error"] <= 2.0 ** -11 for r in rows)
+    assert {"UNIDIRECTIONAL_SEQUENCE_LSTM"} <= {k for r in rows for k in r["readers"]}
+    assert len(half) < len(f32) - sum(r["float32_bytes"] - r["float16_bytes"] for r in rows) + 4096
+    assert tensor_breakdown(half)["constant_bytes"].get("float16", 0) == sum(r["float16_bytes"] for r in rows)
+    assert _lstm_weight_types(half) == {1}  # float16 (TFLite type code 1) behind DEQUANTIZE
+    ops = assert_builtin_only(half)
+    assert ops["DEQUANTIZE"] == len(rows)
+    for xnnpack in (False, True):
+        p32 = TFLiteRunner(f32, xnnpack=xnnpack).predict_feed(tiny["x"])
+        p16 = TFLiteRunner(half, xnnpack=xnnpack).predict_feed(tiny["x"])
+        assert np.abs(p16 - p32).max() < 2e-3
+
+
+def test_fallback_with_float16_weights_keeps_outputs_and_shrinks_the_file(tiny):
+    args = (tiny["calibrated"], tiny["groups"], ("bilstm",), tiny["x"], tiny["p_float"], cv.quantize_calibrated)
+    f32 = try_fallback(*args)
+    f16 = try_fallback(*args, weights="float16")
+    assert _lstm_weight_types(f32.model) == {0} and _lstm_weight_types(f16.model) == {1}
+    assert f16.float16 and f16.float16_summary()["readers"] == ["UNIDIRECTIONAL_SEQUENCE_LSTM"]
+    saved = f16.float16_summary()["float32_bytes"] - f16.float16_summary()["float16_bytes"]
+    assert f16.size_bytes < f32.size_bytes - 0.9 * saved
+    assert assert_builtin_only(f16.model)  # no Flex or custom ops
+    for xnnpack in (False, True):
+        p32 = TFLiteRunner(f32.model, xnnpack=xnnpack).predict_feed(tiny["x"])
+        p16 = TFLiteRunner(f16.model, xnnpack=xnnpack).predict_feed(tiny["x"])
+        assert np.abs(p16 - p32).max() <= 2 / 256  # the int8 output step, at most twice
+    # an all-int8 model has no float weights: nothing to store as float16
+    base = try_fallback(tiny["calibrated"], tiny["groups"], (), tiny["x"], tiny["p_float"], cv.quantize_calibrated,
+                        weights="float16")
+    assert base.float16 == [] and float16_weights(base.model)[0] == base.model
+
+
+def test_fallback_config_weights():
+    assert FallbackConfig.parse("bilstm0,bilstm1", weights="float16").weights == "float16"
+    assert FallbackConfig().weights == "float32"
+    with pytest.raises(ValueError, match="weights"):
+        FallbackConfig(weights="int4")
