@@ -15,8 +15,9 @@ agreement most (ties: smaller file), within ``max_bytes``, until ``target_agreem
 layer helps, or ``max_layers`` are float.
 
 ``weights="float16"`` stores the float layers' weights as float16 behind DEQUANTIZE ops
-(:func:`~ecgnet_tf.export.fp16_weights.float16_weights`) in every candidate, so the size budget and the
-agreement are those of the file that is written.
+(:func:`~ecgnet_tf.export.fp16_weights.float16_weights`), ``weights="int8"`` stores the float LSTMs' gate
+weights as int8 for LiteRT's hybrid kernels (:func:`~ecgnet_tf.export.hybrid_weights.int8_weights`),
+in every candidate, so the size budget and the agreement are those of the file that is written.
 """
 from __future__ import annotations
 
@@ -28,12 +29,13 @@ from typing import Callable
 import numpy as np
 
 from .fp16_weights import float16_weights
+from .hybrid_weights import int8_weights
 from .requant import repair
 from .slim import shorten_tensor_names
 from .tflite import TFLiteRunner, make_interpreter
 
 FALLBACK_MODES = ("none", "auto", "layers")
-WEIGHT_TYPES = ("float32", "float16")
+WEIGHT_TYPES = ("float32", "float16", "int8")
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,8 @@ class FallbackConfig:
     budget of the exported (name-shortened) file, bytes (None: no budget). ``max_layers``: at most
     this many float layers. ``selection_windows``: validation windows the choice is measured on.
     ``shortlist``: after the first step, only the layers that helped most on their own are retried.
-    ``weights``: how the float layers' weights are stored, "float32" or "float16" (computed in float32
-    either way).
+    ``weights``: how the float layers' weights are stored: "float32", "float16" (computed in float32), or
+    "int8" (LSTM gate weights only, hybrid kernels: float32 activations, int8 matrix products).
     """
 
     mode: str = "none"
@@ -85,18 +87,19 @@ class Candidate:
     agreement: float
     mean_abs_prob_diff: float
     repaired: list[dict] = field(default_factory=list, repr=False)
-    float16: list[dict] = field(default_factory=list, repr=False)
+    stored: list[dict] = field(default_factory=list, repr=False)
 
     def summary(self) -> dict:
         return {"float_layers": list(self.layers), "size_bytes": self.size_bytes,
                 "selection_agreement": self.agreement, "selection_mean_abs_prob_diff": self.mean_abs_prob_diff}
 
-    def float16_summary(self) -> dict:
-        """The weights stored as float16: tensor count, bytes before / after, largest relative rounding error."""
-        return {"tensors": len(self.float16), "float32_bytes": sum(r["float32_bytes"] for r in self.float16),
-                "float16_bytes": sum(r["float16_bytes"] for r in self.float16),
-                "readers": sorted({k for r in self.float16 for k in r["readers"]}),
-                "max_relative_error": max((r["max_relative_error"] for r in self.float16), default=0.0)}
+    def stored_summary(self) -> dict:
+        """The float layers' weights stored in fewer bytes: tensor count, bytes before / after, ops reading
+        them, largest rounding error over a tensor's largest magnitude."""
+        return {"tensors": len(self.stored), "float32_bytes": sum(r["float32_bytes"] for r in self.stored),
+                "stored_bytes": sum(r["stored_bytes"] for r in self.stored),
+                "readers": sorted({k for r in self.stored for k in r["readers"]}),
+                "max_relative_error": max((r["max_relative_error"] for r in self.stored), default=0.0)}
 
 
 # ---------------------------------------------------------------------------------------------- groups
@@ -171,7 +174,7 @@ def try_fallback(calibrated: bytes, groups: dict[str, list[str]], layers: tuple[
                  feed: dict[str, np.ndarray], p_float: np.ndarray, quantize: Callable[..., bytes],
                  weights: str = "float32") -> Candidate:
     """Quantise ``calibrated`` with ``layers`` float, repair scale mismatches, store the float weights
-    as ``weights`` ("float32" or "float16"), measure on ``feed``.
+    as ``weights`` (:data:`WEIGHT_TYPES`), measure on ``feed``.
 
     ``model`` keeps the converter's tensor names; ``size_bytes`` is that of the name-shortened file."""
     unknown = [name for name in layers if name not in groups]
@@ -180,13 +183,13 @@ def try_fallback(calibrated: bytes, groups: dict[str, list[str]], layers: tuple[
                          f"{', '.join(sorted(groups, key=_natural))}")
     nodes = [n for name in layers for n in groups[name]]
     blob, rows = repair(quantize(calibrated, nodes))
-    half: list[dict] = []
-    if weights == "float16" and layers:
-        blob, half = float16_weights(blob)
+    stored: list[dict] = []
+    if weights != "float32" and layers:
+        blob, stored = (float16_weights if weights == "float16" else int8_weights)(blob)
     size = len(shorten_tensor_names(blob))  # the exported file's size (same results, short names)
     p = TFLiteRunner(blob, xnnpack=False).predict_feed(feed)
     return Candidate(tuple(layers), blob, size, float(np.mean(p.argmax(1) == np.asarray(p_float).argmax(1))),
-                     float(np.mean(np.abs(p - p_float))), rows, half)
+                     float(np.mean(np.abs(p - p_float))), rows, stored)
 
 
 def _better(a: Candidate, b: Candidate | None) -> bool:
@@ -237,7 +240,7 @@ def choose_fallback(calibrated: bytes, feed: dict[str, np.ndarray], p_float: np.
                 f"{chosen.size_bytes:,} bytes")
     report.update({"float_layers": list(chosen.layers),
                    "float_nodes": [n for name in chosen.layers for n in groups[name]],
-                   "chosen": chosen.summary(), "float16_weights": chosen.float16_summary(),
+                   "chosen": chosen.summary(), "stored_weights": chosen.stored_summary(),
                    "size_cost_bytes": chosen.size_bytes - base.size_bytes,
                    "target_met_on_selection": chosen.agreement >= cfg.target_agreement,
                    "repaired_scale_mismatches": [{k: r[k] for k in ("op", "input", "output", "input_scale",

@@ -100,7 +100,7 @@ def float16_weights(data: bytes, ops: tuple[str, ...] = WEIGHT_OPS, min_elements
             inserted.append(op)
             rows.append({"subgraph": s, "tensor": (t.name or b"").decode(errors="replace"),
                          "shape": [int(v) for v in t.shape] if t.shape is not None else [], "readers": kinds,
-                         "float32_bytes": int(w32.nbytes), "float16_bytes": int(w16.nbytes),
+                         "float32_bytes": int(w32.nbytes), "stored_bytes": int(w16.nbytes),
                          "max_relative_error": float(np.max(np.abs(w16.astype(np.float32) - w32))
                                                            / max(float(np.max(np.abs(w32))), 1e-30))})
         if inserted:

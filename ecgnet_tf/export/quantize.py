@@ -3,7 +3,7 @@
     python -m export.quantize RUN_DIR --mode {int8,qat,float16,dynamic,float32} [--out model.tflite]
                               [--io {int8,float}] [--data-dir D] [--calibration N] [--max-eval N]
                               [--float-fallback none|auto|LAYER,...] [--max-bytes B]
-                              [--fallback-weights {float32,float16}]
+                              [--fallback-weights {float32,float16,int8}]
                               [--format {tflite,c-array}]
 
 Parity (``parity``: top-1 agreement, probability differences, and ``parity.decision``: agreement of
@@ -11,7 +11,8 @@ the task-level decisions, per beat or per record) and the task metrics of both m
 (``metric_deltas``: macro and per-class F1, int8 minus float) use every window of the run's test
 partition unless ``--max-eval``. ``--float-fallback`` keeps chosen layers float32
 (:mod:`ecgnet_tf.export.fallback`), their weights stored as float16 with ``--fallback-weights float16``
-(:mod:`ecgnet_tf.export.fp16_weights`); every int8 model is checked for int8 codes a kernel would read in
+(:mod:`ecgnet_tf.export.fp16_weights`) or, for LSTMs, as int8 for hybrid kernels with ``int8``
+(:mod:`ecgnet_tf.export.hybrid_weights`); every int8 model is checked for int8 codes a kernel would read in
 the wrong units and repaired (:mod:`ecgnet_tf.export.requant`, ``scale_repairs`` in the report).
 
 ``--format c-array`` additionally writes ``M.h`` / ``M.cc``: the model as a C array for TensorFlow
@@ -363,9 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-bytes", type=int, default=None,
                    help="--float-fallback auto: size budget of the exported file (bytes)")
     p.add_argument("--max-float-layers", type=int, default=4, help="--float-fallback auto: at most this many")
-    p.add_argument("--fallback-weights", default="float32", choices=("float32", "float16"),
+    p.add_argument("--fallback-weights", default="float32", choices=("float32", "float16", "int8"),
                    help="--float-fallback: store the float layers' weights as float16 (DEQUANTIZE to float32 "
-                        "at load; computed in float32 either way)")
+                        "at load), or the float LSTMs' gate weights as int8 (hybrid kernels: float activations)")
     p.add_argument("--selection", type=int, default=600,
                    help="--float-fallback: validation windows the fallback is measured on")
     p.add_argument("--format", default="tflite", choices=("tflite", "c-array"),

@@ -192,7 +192,7 @@ def run_model(task: str, run_dir: Path, cfg: ExportReportConfig, log=print) -> d
     return {"task": task, "run_dir": str(run_dir), "config": r8["config"],
             "int8": {"path": str(i8), "size_bytes": r8["size_bytes"], "parity": r8["parity"],
                      "metric_deltas": d, "float_fallback": {k: r8.get("float_fallback", {}).get(k) for k in
-                                                            ("float_layers", "weights", "float16_weights",
+                                                            ("float_layers", "weights", "stored_weights",
                                                              "chosen", "all_int8", "size_cost_bytes",
                                                              "selection", "steps")},
                      "scale_repairs": r8.get("scale_repairs") or (r8.get("float_fallback") or {}).get(
@@ -252,11 +252,12 @@ def _fmt(c: dict) -> str:
 
 
 def _weights_note(fb: dict) -> str:
-    """", weights float16 (N tensors, A -> B B)" when the float layers' weights are stored as float16."""
-    h = fb.get("float16_weights") or {}
-    if fb.get("weights") != "float16" or not h.get("tensors"):
+    """", weights stored as float16 (N tensors, A -> B B, ...)" when the float layers' weights are not float32."""
+    h = fb.get("stored_weights") or {}
+    if fb.get("weights") in (None, "float32") or not h.get("tensors"):
         return ""
-    return (f", weights stored as float16 ({h['tensors']} tensors, {h['float32_bytes']:,} -> {h['float16_bytes']:,} B, "
+    return (f", weights stored as {fb['weights']} ({', '.join(h['readers'])}: {h['tensors']} tensors, "
+            f"{h['float32_bytes']:,} -> {h['stored_bytes']:,} B, "
             f"rounding error at most {h['max_relative_error']:.1e} of a tensor's largest weight)")
 
 
@@ -340,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out-dir", type=Path, default=Path("docs/results/export"))
     p.add_argument("--work-dir", type=Path, default=Path("runs/export-report"))
     p.add_argument("--float-fallback", default="auto")
-    p.add_argument("--fallback-weights", default="float32", choices=("float32", "float16"),
+    p.add_argument("--fallback-weights", default="float32", choices=("float32", "float16", "int8"),
                    help="storage of the float-fallback layers' weights (see export.quantize)")
     p.add_argument("--max-bytes", type=int, default=1_000_000)
     p.add_argument("--selection", type=int, default=600)

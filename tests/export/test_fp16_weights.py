@@ -1,4 +1,5 @@
-"""float16 storage of float-fallback weights (ecgnet_tf.export.fp16_weights) on a tiny BiLSTM model."""
+"""Compact storage of float-fallback weights on a tiny BiLSTM model: float16 behind DEQUANTIZE
+(ecgnet_tf.export.fp16_weights) and int8 LSTM gate weights for hybrid kernels (ecgnet_tf.export.hybrid_weights)."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 from ecgnet_tf.export import convert as cv
 from ecgnet_tf.export.fallback import FallbackConfig, layer_groups, try_fallback
 from ecgnet_tf.export.fp16_weights import float16_weights
+from ecgnet_tf.export.hybrid_weights import int8_weights
 from ecgnet_tf.export.inspect import tensor_breakdown
 from ecgnet_tf.export.tflite import TFLiteRunner, assert_builtin_only
 
@@ -70,8 +72,8 @@ def test_float16_weights_of_a_float32_model_stay_within_float16_rounding(tiny):
     half, rows = float16_weights(f32)
     assert rows and all(r["max_relative_error"] <= 2.0 ** -11 for r in rows)
     assert {"UNIDIRECTIONAL_SEQUENCE_LSTM"} <= {k for r in rows for k in r["readers"]}
-    assert len(half) < len(f32) - sum(r["float32_bytes"] - r["float16_bytes"] for r in rows) + 4096
-    assert tensor_breakdown(half)["constant_bytes"].get("float16", 0) == sum(r["float16_bytes"] for r in rows)
+    assert len(half) < len(f32) - sum(r["float32_bytes"] - r["stored_bytes"] for r in rows) + 4096
+    assert tensor_breakdown(half)["constant_bytes"].get("float16", 0) == sum(r["stored_bytes"] for r in rows)
     assert _lstm_weight_types(half) == {1}  # float16 (TFLite type code 1) behind DEQUANTIZE
     ops = assert_builtin_only(half)
     assert ops["DEQUANTIZE"] == len(rows)
@@ -86,8 +88,8 @@ def test_fallback_with_float16_weights_keeps_outputs_and_shrinks_the_file(tiny):
     f32 = try_fallback(*args)
     f16 = try_fallback(*args, weights="float16")
     assert _lstm_weight_types(f32.model) == {0} and _lstm_weight_types(f16.model) == {1}
-    assert f16.float16 and f16.float16_summary()["readers"] == ["UNIDIRECTIONAL_SEQUENCE_LSTM"]
-    saved = f16.float16_summary()["float32_bytes"] - f16.float16_summary()["float16_bytes"]
+    assert f16.stored and f16.stored_summary()["readers"] == ["UNIDIRECTIONAL_SEQUENCE_LSTM"]
+    saved = f16.stored_summary()["float32_bytes"] - f16.stored_summary()["stored_bytes"]
     assert f16.size_bytes < f32.size_bytes - 0.9 * saved
     assert assert_builtin_only(f16.model)  # no Flex or custom ops
     for xnnpack in (False, True):
@@ -97,11 +99,31 @@ def test_fallback_with_float16_weights_keeps_outputs_and_shrinks_the_file(tiny):
     # an all-int8 model has no float weights: nothing to store as float16
     base = try_fallback(tiny["calibrated"], tiny["groups"], (), tiny["x"], tiny["p_float"], cv.quantize_calibrated,
                         weights="float16")
-    assert base.float16 == [] and float16_weights(base.model)[0] == base.model
+    assert base.stored == [] and float16_weights(base.model)[0] == base.model
+
+
+def test_int8_lstm_weights_run_the_hybrid_kernel_close_to_float(tiny):
+    args = (tiny["calibrated"], tiny["groups"], ("bilstm",), tiny["x"], tiny["p_float"], cv.quantize_calibrated)
+    f32 = try_fallback(*args)
+    hyb = try_fallback(*args, weights="int8")
+    assert _lstm_weight_types(hyb.model) == {9}  # int8 gate weights; the LSTM's input stays float32
+    s = hyb.stored_summary()
+    assert s["tensors"] == 16 and s["stored_bytes"] * 4 == s["float32_bytes"] and s["max_relative_error"] <= 0.5 / 127
+    assert hyb.size_bytes < f32.size_bytes - 0.9 * (s["float32_bytes"] - s["stored_bytes"])
+    assert assert_builtin_only(hyb.model)
+    for xnnpack in (False, True):
+        p32 = TFLiteRunner(f32.model, xnnpack=xnnpack).predict_feed(tiny["x"])
+        p8 = TFLiteRunner(hyb.model, xnnpack=xnnpack).predict_feed(tiny["x"])
+        assert np.abs(p8 - p32).max() <= 0.05
+    # a float32 model: every sequence LSTM converted, nothing else
+    blob, rows = int8_weights(tiny["float32"])
+    assert len(rows) == 16 and {r["readers"][0] for r in rows} == {"UNIDIRECTIONAL_SEQUENCE_LSTM"}
+    p32 = TFLiteRunner(tiny["float32"], xnnpack=False).predict_feed(tiny["x"])
+    assert np.abs(TFLiteRunner(blob, xnnpack=False).predict_feed(tiny["x"]) - p32).max() <= 0.05
 
 
 def test_fallback_config_weights():
     assert FallbackConfig.parse("bilstm0,bilstm1", weights="float16").weights == "float16"
-    assert FallbackConfig().weights == "float32"
+    assert FallbackConfig().weights == "float32" and FallbackConfig(weights="int8").weights == "int8"
     with pytest.raises(ValueError, match="weights"):
         FallbackConfig(weights="int4")
