@@ -18,6 +18,9 @@ layer helps, or ``max_layers`` are float.
 (:func:`~ecgnet_tf.export.fp16_weights.float16_weights`), ``weights="int8"`` stores the float LSTMs' gate
 weights as int8 for LiteRT's hybrid kernels (:func:`~ecgnet_tf.export.hybrid_weights.int8_weights`),
 in every candidate, so the size budget and the agreement are those of the file that is written.
+``lstm=True`` keeps every layer with a sequence-LSTM op (the BiLSTMs, :func:`lstm_layers`) float in
+every candidate, whatever else is chosen: LiteRT's int8 LSTM kernel is the slowest part of the int8
+models, its float and hybrid kernels are several times faster (``export.profile``).
 """
 from __future__ import annotations
 
@@ -50,6 +53,8 @@ class FallbackConfig:
     ``shortlist``: after the first step, only the layers that helped most on their own are retried.
     ``weights``: how the float layers' weights are stored: "float32", "float16" (computed in float32), or
     "int8" (LSTM gate weights only, hybrid kernels: float32 activations, int8 matrix products).
+    ``lstm``: the BiLSTM layers stay float in every candidate (in addition to ``layers`` / the greedy
+    choice; ``max_layers`` counts the others).
     """
 
     mode: str = "none"
@@ -60,10 +65,16 @@ class FallbackConfig:
     selection_windows: int = 600
     shortlist: int = 8
     weights: str = "float32"
+    lstm: bool = False
 
     def __post_init__(self):
         if self.weights not in WEIGHT_TYPES:
             raise ValueError(f"float-fallback weights must be one of {WEIGHT_TYPES}, got {self.weights!r}")
+
+    @property
+    def active(self) -> bool:
+        """Whether any layer stays float."""
+        return self.mode != "none" or self.lstm
 
     @staticmethod
     def parse(text: str, **kw) -> "FallbackConfig":
@@ -165,6 +176,15 @@ def layer_groups(calibrated: bytes) -> dict[str, list[str]]:
     return groups
 
 
+def lstm_layers(calibrated: bytes, groups: dict[str, list[str]]) -> tuple[str, ...]:
+    """The Keras layers of ``groups`` (:func:`layer_groups`) that hold a sequence-LSTM op (the BiLSTMs)."""
+    interp = make_interpreter(calibrated, xnnpack=False)
+    names = {d["index"]: d["name"] for d in interp.get_tensor_details()}
+    outs = {names[int(i)] for op in interp._get_ops_details()  # noqa: SLF001 - LiteRT's only view of the graph
+            if "SEQUENCE_LSTM" in op["op_name"] for i in op["outputs"] if int(i) in names}
+    return tuple(sorted((k for k, v in groups.items() if "/" not in k and outs & set(v)), key=_natural))
+
+
 def _natural(layer: str) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", layer)]
 
@@ -203,32 +223,36 @@ def choose_fallback(calibrated: bytes, feed: dict[str, np.ndarray], p_float: np.
     """The fallback ``cfg`` asks for (see the module docstring); returns (chosen candidate, report)."""
     t0 = time.time()
     groups = layer_groups(calibrated)
+    start = lstm_layers(calibrated, groups) if cfg.lstm else ()
     base = try_fallback(calibrated, groups, (), feed, p_float, quantize, cfg.weights)
-    report: dict = {"mode": cfg.mode, "weights": cfg.weights, "selection": {"partition": "val", "n": int(len(p_float))},
+    report: dict = {"mode": cfg.mode, "weights": cfg.weights, "lstm_layers": list(start), "selection": {"partition": "val", "n": int(len(p_float))},
                     "target_agreement": cfg.target_agreement, "max_bytes": cfg.max_bytes,
                     "layers_available": sorted(groups, key=_natural), "all_int8": base.summary(), "steps": []}
-    if cfg.mode == "none":
+    if cfg.mode == "none" and not start:
         chosen = base
-    elif cfg.mode == "layers":
-        chosen = try_fallback(calibrated, groups, tuple(cfg.layers), feed, p_float, quantize, cfg.weights)
+    elif cfg.mode in ("none", "layers"):
+        layers = start + tuple(k for k in cfg.layers if k not in start)
+        chosen = try_fallback(calibrated, groups, layers, feed, p_float, quantize, cfg.weights)
     else:
-        chosen = base
+        chosen = try_fallback(calibrated, groups, start, feed, p_float, quantize, cfg.weights) if start else base
+        if start:
+            report["start"] = chosen.summary()
         single: dict[str, Candidate] = {}
-        pool = list(groups)
-        while chosen.agreement < cfg.target_agreement and len(chosen.layers) < cfg.max_layers:
+        pool = [k for k in groups if k not in start and not any(k.startswith(s + "/") for s in start)]
+        while chosen.agreement < cfg.target_agreement and len(chosen.layers) < cfg.max_layers + len(start):
             best = None
             for layer in pool:
                 if layer in chosen.layers:
                     continue
                 cand = try_fallback(calibrated, groups, chosen.layers + (layer,), feed, p_float, quantize,
                                     cfg.weights)
-                if not chosen.layers:
+                if len(chosen.layers) == len(start):
                     single[layer] = cand
                 if cfg.max_bytes is not None and cand.size_bytes > cfg.max_bytes:
                     continue
                 if _better(cand, best):
                     best = cand
-            if not chosen.layers:  # later steps retry only the layers that helped most alone
+            if len(chosen.layers) == len(start):  # later steps retry only the layers that helped most alone
                 pool = sorted(single, key=lambda k: (-single[k].agreement, single[k].mean_abs_prob_diff))[:cfg.shortlist]
                 report["single_layer"] = {k: v.summary() for k, v in sorted(
                     single.items(), key=lambda kv: (-kv[1].agreement, kv[1].mean_abs_prob_diff))}

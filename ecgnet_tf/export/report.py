@@ -46,6 +46,7 @@ class ExportReportConfig:
     work_dir: Path = Path("runs/export-report")
     fallback: str = "auto"
     fallback_weights: str = "float32"
+    float_lstm: bool = False
     max_bytes: int = 1_000_000
     target_agreement: float = 0.995
     selection: int = 600
@@ -96,6 +97,9 @@ def _cause_agreement(rep: dict) -> str:
     single = fb.get("single_layer") or {}
     over = [(k, v) for k, v in single.items() if v["selection_agreement"] >= fb.get("target_agreement", 1)]
     parts = [f"all-int8 selection agreement {fb['all_int8']['selection_agreement']:.4f}" if fb.get("all_int8") else ""]
+    if fb.get("lstm_layers") and fb.get("start"):
+        parts.append(f"BiLSTMs {', '.join(fb['lstm_layers'])} float ({fb.get('weights')} weights): "
+                     f"{fb['start']['selection_agreement']:.4f}; single layers below are tried on top of them")
     if fb.get("float_layers"):
         parts.append(f"chosen float layers {', '.join(fb['float_layers'])} -> "
                      f"{fb['chosen']['selection_agreement']:.4f} on {fb['selection']['n']} validation windows")
@@ -169,9 +173,11 @@ def run_model(task: str, run_dir: Path, cfg: ExportReportConfig, log=print) -> d
     t0 = time.time()
     log(f"{task}: float32 export")
     r32 = _export(run_dir, "float32", f32, cfg, max_eval=cfg.float_parity_windows)
-    log(f"{task}: int8 export, float fallback {cfg.fallback}, parity on every test window")
+    log(f"{task}: int8 export, float fallback {cfg.fallback}{' + BiLSTMs' if cfg.float_lstm else ''} "
+        f"(weights {cfg.fallback_weights}), parity on every test window")
     fb = FallbackConfig.parse(cfg.fallback, target_agreement=cfg.target_agreement, max_bytes=cfg.max_bytes,
-                              selection_windows=cfg.selection, weights=cfg.fallback_weights)
+                              selection_windows=cfg.selection, weights=cfg.fallback_weights,
+                              lstm=cfg.float_lstm)
     r8 = _export(run_dir, "int8", i8, cfg, fallback=fb)
     log(f"{task}: benchmark --compare int8 float32")
     bench = _bench([i8, f32], work / "compare.json", cfg)
@@ -192,7 +198,7 @@ def run_model(task: str, run_dir: Path, cfg: ExportReportConfig, log=print) -> d
     return {"task": task, "run_dir": str(run_dir), "config": r8["config"],
             "int8": {"path": str(i8), "size_bytes": r8["size_bytes"], "parity": r8["parity"],
                      "metric_deltas": d, "float_fallback": {k: r8.get("float_fallback", {}).get(k) for k in
-                                                            ("float_layers", "weights", "stored_weights",
+                                                            ("float_layers", "weights", "stored_weights", "lstm_layers", "start",
                                                              "chosen", "all_int8", "size_cost_bytes",
                                                              "selection", "steps")},
                      "scale_repairs": r8.get("scale_repairs") or (r8.get("float_fallback") or {}).get(
@@ -343,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--float-fallback", default="auto")
     p.add_argument("--fallback-weights", default="float32", choices=("float32", "float16", "int8"),
                    help="storage of the float-fallback layers' weights (see export.quantize)")
+    p.add_argument("--float-lstm", action="store_true", help="keep every BiLSTM float (see export.quantize)")
     p.add_argument("--max-bytes", type=int, default=1_000_000)
     p.add_argument("--selection", type=int, default=600)
     p.add_argument("--bench-runs", type=int, default=100)
@@ -354,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = DEFAULT_RUNS if not a.run else tuple(tuple(r.split("=", 1)) for r in a.run)
     stages = ("export", "bench", "report") if a.no_reference else ("export", "bench", "reference", "report")
     cfg = ExportReportConfig(runs=runs, out_dir=a.out_dir, work_dir=a.work_dir, fallback=a.float_fallback,
-                             fallback_weights=a.fallback_weights, max_bytes=a.max_bytes, selection=a.selection, bench_runs=a.bench_runs,
+                             fallback_weights=a.fallback_weights, float_lstm=a.float_lstm, max_bytes=a.max_bytes, selection=a.selection, bench_runs=a.bench_runs,
                              data_dir=a.data_dir, cache_dir=a.cache_dir, fresh=a.fresh, stages=stages)
     from ..data.errors import DataError
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ecgnet_tf.export import convert as cv
-from ecgnet_tf.export.fallback import FallbackConfig, layer_groups, try_fallback
+from ecgnet_tf.export.fallback import FallbackConfig, choose_fallback, layer_groups, lstm_layers, try_fallback
 from ecgnet_tf.export.fp16_weights import float16_weights
 from ecgnet_tf.export.hybrid_weights import int8_weights
 from ecgnet_tf.export.inspect import tensor_breakdown
@@ -127,3 +127,16 @@ def test_fallback_config_weights():
     assert FallbackConfig().weights == "float32" and FallbackConfig(weights="int8").weights == "int8"
     with pytest.raises(ValueError, match="weights"):
         FallbackConfig(weights="int4")
+
+
+def test_float_lstm_keeps_the_bilstm_float_in_every_candidate(tiny):
+    assert lstm_layers(tiny["calibrated"], tiny["groups"]) == ("bilstm",)
+    quiet = dict(log=lambda *_: None)
+    for cfg in (FallbackConfig(mode="auto", lstm=True, weights="int8", target_agreement=1.01, max_layers=1),
+                FallbackConfig(mode="none", lstm=True, weights="int8")):
+        chosen, rep = choose_fallback(tiny["calibrated"], tiny["x"], tiny["p_float"], cfg, cv.quantize_calibrated,
+                                      **quiet)
+        assert chosen.layers[0] == "bilstm" and rep["lstm_layers"] == ["bilstm"] and len(chosen.layers) <= 2
+        assert _lstm_weight_types(chosen.model) == {9} and rep["stored_weights"]["tensors"] == 16
+        assert all(v["float_layers"][0] == "bilstm" for v in rep.get("single_layer", {}).values())
+    assert FallbackConfig(lstm=True).active and not FallbackConfig().active
