@@ -223,7 +223,8 @@ def reference_pair(cfg: ExportReportConfig, log=print) -> dict:
     for path, config, mode in ((edge, "edge", "int8"), (paper, "paper", "float32")):
         if cfg.fresh or not path.with_suffix(".json").is_file():
             log(f"reference {config} {mode} {leads}x{samples}")
-            export_reference(config, samples, leads, mode, path)
+            export_reference(config, samples, leads, mode, path, lstm_weights=(
+                cfg.fallback_weights if cfg.float_lstm and mode == "int8" else None))
         info[path.name] = json.loads(path.with_suffix(".json").read_text())
     bench = _bench([edge, paper], work / "compare.json", cfg)
     p50 = {Path(k).name: v["p50_ms"] for k, v in bench["models"].items()}
@@ -265,6 +266,12 @@ def _weights_note(fb: dict) -> str:
     return (f", weights stored as {fb['weights']} ({', '.join(h['readers'])}: {h['tensors']} tensors, "
             f"{h['float32_bytes']:,} -> {h['stored_bytes']:,} B, "
             f"rounding error at most {h['max_relative_error']:.1e} of a tensor's largest weight)")
+
+
+def _lstm_note(info: dict) -> str:
+    """" (BiLSTMs float, int8 weights)" for a reference model exported with ``lstm_weights``."""
+    f = info.get("float_lstm")
+    return f" (BiLSTMs {', '.join(f['layers'])} float, {f['weights']} weights)" if f else ""
 
 
 def markdown(summary: dict) -> str:
@@ -315,7 +322,8 @@ def markdown(summary: dict) -> str:
                                      f" -> ({r['output_scale']:.4g}, {r['output_zero_point']})" for r in i8["scale_repairs"]))
     if ref:
         lines += ["", f"## Reference pair {ref['shape']['leads']}x{ref['shape']['samples']} (random weights, latency and size only)", "",
-                  f"- edge int8 {ref['edge_int8']['size_bytes']:,} B, p50 {ref['latency']['edge_int8_p50_ms']:.2f} ms; "
+                  f"- edge int8{_lstm_note(ref['edge_int8'])} {ref['edge_int8']['size_bytes']:,} B, "
+                  f"p50 {ref['latency']['edge_int8_p50_ms']:.2f} ms; "
                   f"paper float32 {ref['paper_float32']['size_bytes']:,} B, p50 {ref['latency']['paper_float32_p50_ms']:.2f} ms; "
                   f"speedup {ref['latency']['speedup']:.2f}x"]
     lines += ["", "Raw JSON of every export and benchmark: `" + summary["work_dir"] + "` (not in git); "

@@ -140,3 +140,17 @@ def test_float_lstm_keeps_the_bilstm_float_in_every_candidate(tiny):
         assert _lstm_weight_types(chosen.model) == {9} and rep["stored_weights"]["tensors"] == 16
         assert all(v["float_layers"][0] == "bilstm" for v in rep.get("single_layer", {}).values())
     assert FallbackConfig(lstm=True).active and not FallbackConfig().active
+
+
+def test_reference_model_with_hybrid_lstm(tmp_path):
+    import json
+
+    from ecgnet_tf.export.reference_models import export_reference
+
+    info = export_reference("edge", 360, 1, "int8", tmp_path / "edge.tflite", lstm_weights="int8")
+    assert info["float_lstm"] == {"layers": ["bilstm0", "bilstm1"], "weights": "int8"}
+    blob = (tmp_path / "edge.tflite").read_bytes()
+    assert _lstm_weight_types(blob) == {9} and assert_builtin_only(blob)
+    assert json.loads((tmp_path / "edge.json").read_text())["float_lstm"]["weights"] == "int8"
+    with pytest.raises(ValueError, match="int8"):
+        export_reference("edge", 360, 1, "float32", tmp_path / "f.tflite", lstm_weights="int8")
