@@ -15,8 +15,8 @@ agreement most (ties: smaller file), within ``max_bytes``, until ``target_agreem
 layer helps, or ``max_layers`` are float.
 
 ``weights="float16"`` stores the float layers' weights as float16 behind DEQUANTIZE ops
-(:func:`~ecgnet_tf.export.fp16_weights.float16_weights`), ``weights="int8"`` stores the float LSTMs' gate
-weights as int8 for LiteRT's hybrid kernels (:func:`~ecgnet_tf.export.hybrid_weights.int8_weights`),
+(:func:`~ecgnet_tf.export.fp16_weights.float16_weights`), ``weights="int8"`` stores the weight matrices of
+float LSTMs and fully-connected ops as int8 for LiteRT's hybrid kernels (:func:`~ecgnet_tf.export.hybrid_weights.int8_weights`),
 in every candidate, so the size budget and the agreement are those of the file that is written.
 ``lstm=True`` keeps every layer with a sequence-LSTM op (the BiLSTMs, :func:`lstm_layers`) float in
 every candidate, whatever else is chosen: LiteRT's int8 LSTM kernel is the slowest part of the int8
@@ -52,7 +52,8 @@ class FallbackConfig:
     this many float layers. ``selection_windows``: validation windows the choice is measured on.
     ``shortlist``: after the first step, only the layers that helped most on their own are retried.
     ``weights``: how the float layers' weights are stored: "float32", "float16" (computed in float32), or
-    "int8" (LSTM gate weights only, hybrid kernels: float32 activations, int8 matrix products).
+    "int8" (the weight matrices of float LSTMs and fully-connected ops; hybrid kernels: float32
+    activations, int8 matrix products).
     ``lstm``: the BiLSTM layers stay float in every candidate (in addition to ``layers`` / the greedy
     choice; ``max_layers`` counts the others).
     """

@@ -115,9 +115,15 @@ def test_int8_lstm_weights_run_the_hybrid_kernel_close_to_float(tiny):
         p32 = TFLiteRunner(f32.model, xnnpack=xnnpack).predict_feed(tiny["x"])
         p8 = TFLiteRunner(hyb.model, xnnpack=xnnpack).predict_feed(tiny["x"])
         assert np.abs(p8 - p32).max() <= 0.05
-    # a float32 model: every sequence LSTM converted, nothing else
+    # a float fully-connected layer gets int8 weights too (hybrid FULLY_CONNECTED)
+    fc_args = (tiny["calibrated"], tiny["groups"], ("probs",), tiny["x"], tiny["p_float"], cv.quantize_calibrated)
+    fc32, fc8 = try_fallback(*fc_args), try_fallback(*fc_args, weights="int8")
+    assert [r["readers"] for r in fc8.stored] == [["FULLY_CONNECTED"]]
+    p32 = TFLiteRunner(fc32.model, xnnpack=False).predict_feed(tiny["x"])
+    assert np.abs(TFLiteRunner(fc8.model, xnnpack=False).predict_feed(tiny["x"]) - p32).max() <= 0.02
+    # a float32 model: every sequence LSTM and fully-connected op converted, nothing else
     blob, rows = int8_weights(tiny["float32"])
-    assert len(rows) == 16 and {r["readers"][0] for r in rows} == {"UNIDIRECTIONAL_SEQUENCE_LSTM"}
+    assert len(rows) == 17 and {r["readers"][0] for r in rows} == {"UNIDIRECTIONAL_SEQUENCE_LSTM", "FULLY_CONNECTED"}
     p32 = TFLiteRunner(tiny["float32"], xnnpack=False).predict_feed(tiny["x"])
     assert np.abs(TFLiteRunner(blob, xnnpack=False).predict_feed(tiny["x"]) - p32).max() <= 0.05
 
