@@ -15,9 +15,10 @@ agreement most (ties: smaller file), within ``max_bytes``, until ``target_agreem
 layer helps, or ``max_layers`` are float.
 
 ``weights="float16"`` stores the float layers' weights as float16 behind DEQUANTIZE ops
-(:func:`~ecgnet_tf.export.fp16_weights.float16_weights`), ``weights="int8"`` stores the weight matrices of
-float LSTMs and fully-connected ops as int8 for LiteRT's hybrid kernels (:func:`~ecgnet_tf.export.hybrid_weights.int8_weights`),
-in every candidate, so the size budget and the agreement are those of the file that is written.
+(:func:`~ecgnet_tf.export.fp16_weights.float16_weights`), ``weights="int8"`` stores the weight
+matrices of float LSTMs and fully-connected ops as int8 for LiteRT's hybrid kernels
+(:func:`~ecgnet_tf.export.hybrid_weights.int8_weights`), in every candidate, so the size budget and
+the agreement are those of the file that is written.
 ``lstm=True`` keeps every layer with a sequence-LSTM op (the BiLSTMs, :func:`lstm_layers`) float in
 every candidate, whatever else is chosen: LiteRT's int8 LSTM kernel is the slowest part of the int8
 models, its float and hybrid kernels are several times faster (``export.profile``).
@@ -226,7 +227,8 @@ def choose_fallback(calibrated: bytes, feed: dict[str, np.ndarray], p_float: np.
     groups = layer_groups(calibrated)
     start = lstm_layers(calibrated, groups) if cfg.lstm else ()
     base = try_fallback(calibrated, groups, (), feed, p_float, quantize, cfg.weights)
-    report: dict = {"mode": cfg.mode, "weights": cfg.weights, "lstm_layers": list(start), "selection": {"partition": "val", "n": int(len(p_float))},
+    report: dict = {"mode": cfg.mode, "weights": cfg.weights, "lstm_layers": list(start),
+                    "selection": {"partition": "val", "n": int(len(p_float))},
                     "target_agreement": cfg.target_agreement, "max_bytes": cfg.max_bytes,
                     "layers_available": sorted(groups, key=_natural), "all_int8": base.summary(), "steps": []}
     if cfg.mode == "none" and not start:

@@ -25,9 +25,12 @@ _FLOAT32, _INT8 = 0, 9  # TFLite TensorType codes
 
 def int8_weights(data: bytes, ops: tuple[str, ...] = tuple(HYBRID_WEIGHT_INPUTS)) -> tuple[bytes, list[dict]]:
     """``data`` (TFLite bytes) with the float32 weight matrices of every float op of type ``ops`` stored
-    as int8 (see the module docstring). An op is converted only when its input 0 is float32 and all its
-    weight matrices are float32 constants read by nothing else. Returns (bytes, one row per tensor: subgraph, name, shape, readers, bytes before
-    and after, ``max_relative_error``: largest rounding error over the tensor's largest magnitude)."""
+    as int8 (see the module docstring). An op is converted only when its input 0 is float32 and all
+    its weight matrices are float32 constants read by nothing else.
+
+    Returns (bytes, one row per tensor: subgraph, name, shape, readers, bytes before and after,
+    ``max_relative_error``: the largest rounding error over the tensor's largest magnitude).
+    """
     import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
@@ -45,7 +48,9 @@ def int8_weights(data: bytes, ops: tuple[str, ...] = tuple(HYBRID_WEIGHT_INPUTS)
         for op in sg.operators:
             kind = _op_name(model, op, names)
             slots = HYBRID_WEIGHT_INPUTS.get(kind) if kind in ops else None
-            if not slots or len(op.inputs) <= max(slots) or op.inputs[0] < 0 or sg.tensors[op.inputs[0]].type != _FLOAT32:
+            if not slots or len(op.inputs) <= max(slots) or op.inputs[0] < 0:
+                continue
+            if sg.tensors[op.inputs[0]].type != _FLOAT32:  # an int8 op: nothing to do
                 continue
             idx = [int(op.inputs[k]) for k in slots]
             tensors = [sg.tensors[i] for i in idx]

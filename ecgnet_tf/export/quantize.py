@@ -10,9 +10,11 @@ Parity (``parity``: top-1 agreement, probability differences, and ``parity.decis
 the task-level decisions, per beat or per record) and the task metrics of both models
 (``metric_deltas``: macro and per-class F1, int8 minus float) use every window of the run's test
 partition unless ``--max-eval``. ``--float-fallback`` keeps chosen layers float32
-(:mod:`ecgnet_tf.export.fallback`), their weights stored as float16 with ``--fallback-weights float16``
-(:mod:`ecgnet_tf.export.fp16_weights`) or, for LSTMs and fully-connected ops, as int8 for hybrid kernels with ``int8``
-(:mod:`ecgnet_tf.export.hybrid_weights`); ``--float-lstm`` keeps every BiLSTM float on top; every int8 model is checked for int8 codes a kernel would read in
+(:mod:`ecgnet_tf.export.fallback`); ``--float-lstm`` keeps every BiLSTM float too. The float layers'
+weights are stored as float32, as float16 (``--fallback-weights float16``,
+:mod:`ecgnet_tf.export.fp16_weights`) or, those of LSTMs and fully-connected ops, as int8 for
+LiteRT's hybrid kernels (``--fallback-weights int8``, :mod:`ecgnet_tf.export.hybrid_weights`). Every
+int8 model is checked for int8 codes a kernel would read in
 the wrong units and repaired (:mod:`ecgnet_tf.export.requant`, ``scale_repairs`` in the report).
 
 ``--format c-array`` additionally writes ``M.h`` / ``M.cc``: the model as a C array for TensorFlow
@@ -366,7 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-float-layers", type=int, default=4, help="--float-fallback auto: at most this many")
     p.add_argument("--fallback-weights", default="float32", choices=("float32", "float16", "int8"),
                    help="--float-fallback: store the float layers' weights as float16 (DEQUANTIZE to float32 "
-                        "at load), or the float LSTM / fully-connected weights as int8 (hybrid kernels: float activations)")
+                        "at load), or the float LSTM / fully-connected weights as int8 (hybrid kernels: "
+                        "float activations)")
     p.add_argument("--float-lstm", action="store_true",
                    help="int8: keep every BiLSTM float (on top of --float-fallback; weights per --fallback-weights)")
     p.add_argument("--selection", type=int, default=600,

@@ -198,7 +198,8 @@ def run_model(task: str, run_dir: Path, cfg: ExportReportConfig, log=print) -> d
     return {"task": task, "run_dir": str(run_dir), "config": r8["config"],
             "int8": {"path": str(i8), "size_bytes": r8["size_bytes"], "parity": r8["parity"],
                      "metric_deltas": d, "float_fallback": {k: r8.get("float_fallback", {}).get(k) for k in
-                                                            ("float_layers", "weights", "stored_weights", "lstm_layers", "start",
+                                                            ("float_layers", "weights", "stored_weights", "lstm_layers",
+                                                             "start",
                                                              "chosen", "all_int8", "size_cost_bytes",
                                                              "selection", "steps")},
                      "scale_repairs": r8.get("scale_repairs") or (r8.get("float_fallback") or {}).get(
@@ -309,7 +310,8 @@ def markdown(summary: dict) -> str:
         d = i8["metric_deltas"]
         lines += ["", f"## {m['task']} (`{m['run_dir']}`, {m['config']})", "",
                   f"- int8 file {i8['size_bytes']:,} B (float32 {m['float32']['size_bytes']:,} B); float layers: "
-                  f"{', '.join(fb.get('float_layers') or []) or 'none'}{_weights_note(fb)} (size cost {fb.get('size_cost_bytes') or 0:,} B; "
+                  f"{', '.join(fb.get('float_layers') or []) or 'none'}{_weights_note(fb)} "
+                  f"(size cost {fb.get('size_cost_bytes') or 0:,} B; "
                   f"validation agreement all-int8 {fb['all_int8']['selection_agreement']:.4f} -> chosen "
                   f"{fb['chosen']['selection_agreement']:.4f} on {fb['selection']['n']} windows)" if fb.get("chosen") else
                   f"- int8 file {i8['size_bytes']:,} B (float32 {m['float32']['size_bytes']:,} B)",
@@ -385,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     runs = DEFAULT_RUNS if not a.run else tuple(tuple(r.split("=", 1)) for r in a.run)
     stages = ("export", "bench", "report") if a.no_reference else ("export", "bench", "reference", "report")
     cfg = ExportReportConfig(runs=runs, out_dir=a.out_dir, work_dir=a.work_dir, fallback=a.float_fallback,
-                             fallback_weights=a.fallback_weights, float_lstm=a.float_lstm, max_bytes=a.max_bytes, selection=a.selection, bench_runs=a.bench_runs,
+                             fallback_weights=a.fallback_weights, float_lstm=a.float_lstm, max_bytes=a.max_bytes,
+                             selection=a.selection, bench_runs=a.bench_runs,
                              data_dir=a.data_dir, cache_dir=a.cache_dir, fresh=a.fresh, stages=stages)
     from ..data.errors import DataError
 
