@@ -13,6 +13,15 @@ them, e.g. a BiLSTM's fused LSTM ops join that BiLSTM). ``auto`` (:func:`choose_
 greedy forward selection: each step keeps float the layer whose fallback raises selection
 agreement most (ties: smaller file), within ``max_bytes``, until ``target_agreement`` is met, no
 layer helps, or ``max_layers`` are float.
+
+``weights="float16"`` stores the float layers' weights as float16 behind DEQUANTIZE ops
+(:func:`~ecgnet_tf.export.fp16_weights.float16_weights`), ``weights="int8"`` stores the weight
+matrices of float LSTMs and fully-connected ops as int8 for LiteRT's hybrid kernels
+(:func:`~ecgnet_tf.export.hybrid_weights.int8_weights`), in every candidate, so the size budget and
+the agreement are those of the file that is written.
+``lstm=True`` keeps every layer with a sequence-LSTM op (the BiLSTMs, :func:`lstm_layers`) float in
+every candidate, whatever else is chosen: LiteRT's int8 LSTM kernel is the slowest part of the int8
+models, its float and hybrid kernels are several times faster (``export.profile``).
 """
 from __future__ import annotations
 
@@ -23,11 +32,14 @@ from typing import Callable
 
 import numpy as np
 
+from .fp16_weights import float16_weights
+from .hybrid_weights import int8_weights
 from .requant import repair
 from .slim import shorten_tensor_names
 from .tflite import TFLiteRunner, make_interpreter
 
 FALLBACK_MODES = ("none", "auto", "layers")
+WEIGHT_TYPES = ("float32", "float16", "int8")
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,11 @@ class FallbackConfig:
     budget of the exported (name-shortened) file, bytes (None: no budget). ``max_layers``: at most
     this many float layers. ``selection_windows``: validation windows the choice is measured on.
     ``shortlist``: after the first step, only the layers that helped most on their own are retried.
+    ``weights``: how the float layers' weights are stored: "float32", "float16" (computed in float32), or
+    "int8" (the weight matrices of float LSTMs and fully-connected ops; hybrid kernels: float32
+    activations, int8 matrix products).
+    ``lstm``: the BiLSTM layers stay float in every candidate (in addition to ``layers`` / the greedy
+    choice; ``max_layers`` counts the others).
     """
 
     mode: str = "none"
@@ -49,6 +66,17 @@ class FallbackConfig:
     max_layers: int = 4
     selection_windows: int = 600
     shortlist: int = 8
+    weights: str = "float32"
+    lstm: bool = False
+
+    def __post_init__(self):
+        if self.weights not in WEIGHT_TYPES:
+            raise ValueError(f"float-fallback weights must be one of {WEIGHT_TYPES}, got {self.weights!r}")
+
+    @property
+    def active(self) -> bool:
+        """Whether any layer stays float."""
+        return self.mode != "none" or self.lstm
 
     @staticmethod
     def parse(text: str, **kw) -> "FallbackConfig":
@@ -72,10 +100,19 @@ class Candidate:
     agreement: float
     mean_abs_prob_diff: float
     repaired: list[dict] = field(default_factory=list, repr=False)
+    stored: list[dict] = field(default_factory=list, repr=False)
 
     def summary(self) -> dict:
         return {"float_layers": list(self.layers), "size_bytes": self.size_bytes,
                 "selection_agreement": self.agreement, "selection_mean_abs_prob_diff": self.mean_abs_prob_diff}
+
+    def stored_summary(self) -> dict:
+        """The float layers' weights stored in fewer bytes: tensor count, bytes before / after, ops reading
+        them, largest rounding error over a tensor's largest magnitude."""
+        return {"tensors": len(self.stored), "float32_bytes": sum(r["float32_bytes"] for r in self.stored),
+                "stored_bytes": sum(r["stored_bytes"] for r in self.stored),
+                "readers": sorted({k for r in self.stored for k in r["readers"]}),
+                "max_relative_error": max((r["max_relative_error"] for r in self.stored), default=0.0)}
 
 
 # ---------------------------------------------------------------------------------------------- groups
@@ -141,14 +178,25 @@ def layer_groups(calibrated: bytes) -> dict[str, list[str]]:
     return groups
 
 
+def lstm_layers(calibrated: bytes, groups: dict[str, list[str]]) -> tuple[str, ...]:
+    """The Keras layers of ``groups`` (:func:`layer_groups`) that hold a sequence-LSTM op (the BiLSTMs)."""
+    interp = make_interpreter(calibrated, xnnpack=False)
+    names = {d["index"]: d["name"] for d in interp.get_tensor_details()}
+    outs = {names[int(i)] for op in interp._get_ops_details()  # noqa: SLF001 - LiteRT's only view of the graph
+            if "SEQUENCE_LSTM" in op["op_name"] for i in op["outputs"] if int(i) in names}
+    return tuple(sorted((k for k, v in groups.items() if "/" not in k and outs & set(v)), key=_natural))
+
+
 def _natural(layer: str) -> list:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", layer)]
 
 
 # ---------------------------------------------------------------------------------------------- trying
 def try_fallback(calibrated: bytes, groups: dict[str, list[str]], layers: tuple[str, ...],
-                 feed: dict[str, np.ndarray], p_float: np.ndarray, quantize: Callable[..., bytes]) -> Candidate:
-    """Quantise ``calibrated`` with ``layers`` float, repair scale mismatches, measure on ``feed``.
+                 feed: dict[str, np.ndarray], p_float: np.ndarray, quantize: Callable[..., bytes],
+                 weights: str = "float32") -> Candidate:
+    """Quantise ``calibrated`` with ``layers`` float, repair scale mismatches, store the float weights
+    as ``weights`` (:data:`WEIGHT_TYPES`), measure on ``feed``.
 
     ``model`` keeps the converter's tensor names; ``size_bytes`` is that of the name-shortened file."""
     unknown = [name for name in layers if name not in groups]
@@ -157,10 +205,13 @@ def try_fallback(calibrated: bytes, groups: dict[str, list[str]], layers: tuple[
                          f"{', '.join(sorted(groups, key=_natural))}")
     nodes = [n for name in layers for n in groups[name]]
     blob, rows = repair(quantize(calibrated, nodes))
+    stored: list[dict] = []
+    if weights != "float32" and layers:
+        blob, stored = (float16_weights if weights == "float16" else int8_weights)(blob)
     size = len(shorten_tensor_names(blob))  # the exported file's size (same results, short names)
     p = TFLiteRunner(blob, xnnpack=False).predict_feed(feed)
     return Candidate(tuple(layers), blob, size, float(np.mean(p.argmax(1) == np.asarray(p_float).argmax(1))),
-                     float(np.mean(np.abs(p - p_float))), rows)
+                     float(np.mean(np.abs(p - p_float))), rows, stored)
 
 
 def _better(a: Candidate, b: Candidate | None) -> bool:
@@ -174,31 +225,37 @@ def choose_fallback(calibrated: bytes, feed: dict[str, np.ndarray], p_float: np.
     """The fallback ``cfg`` asks for (see the module docstring); returns (chosen candidate, report)."""
     t0 = time.time()
     groups = layer_groups(calibrated)
-    base = try_fallback(calibrated, groups, (), feed, p_float, quantize)
-    report: dict = {"mode": cfg.mode, "selection": {"partition": "val", "n": int(len(p_float))},
+    start = lstm_layers(calibrated, groups) if cfg.lstm else ()
+    base = try_fallback(calibrated, groups, (), feed, p_float, quantize, cfg.weights)
+    report: dict = {"mode": cfg.mode, "weights": cfg.weights, "lstm_layers": list(start),
+                    "selection": {"partition": "val", "n": int(len(p_float))},
                     "target_agreement": cfg.target_agreement, "max_bytes": cfg.max_bytes,
                     "layers_available": sorted(groups, key=_natural), "all_int8": base.summary(), "steps": []}
-    if cfg.mode == "none":
+    if cfg.mode == "none" and not start:
         chosen = base
-    elif cfg.mode == "layers":
-        chosen = try_fallback(calibrated, groups, tuple(cfg.layers), feed, p_float, quantize)
+    elif cfg.mode in ("none", "layers"):
+        layers = start + tuple(k for k in cfg.layers if k not in start)
+        chosen = try_fallback(calibrated, groups, layers, feed, p_float, quantize, cfg.weights)
     else:
-        chosen = base
+        chosen = try_fallback(calibrated, groups, start, feed, p_float, quantize, cfg.weights) if start else base
+        if start:
+            report["start"] = chosen.summary()
         single: dict[str, Candidate] = {}
-        pool = list(groups)
-        while chosen.agreement < cfg.target_agreement and len(chosen.layers) < cfg.max_layers:
+        pool = [k for k in groups if k not in start and not any(k.startswith(s + "/") for s in start)]
+        while chosen.agreement < cfg.target_agreement and len(chosen.layers) < cfg.max_layers + len(start):
             best = None
             for layer in pool:
                 if layer in chosen.layers:
                     continue
-                cand = try_fallback(calibrated, groups, chosen.layers + (layer,), feed, p_float, quantize)
-                if not chosen.layers:
+                cand = try_fallback(calibrated, groups, chosen.layers + (layer,), feed, p_float, quantize,
+                                    cfg.weights)
+                if len(chosen.layers) == len(start):
                     single[layer] = cand
                 if cfg.max_bytes is not None and cand.size_bytes > cfg.max_bytes:
                     continue
                 if _better(cand, best):
                     best = cand
-            if not chosen.layers:  # later steps retry only the layers that helped most alone
+            if len(chosen.layers) == len(start):  # later steps retry only the layers that helped most alone
                 pool = sorted(single, key=lambda k: (-single[k].agreement, single[k].mean_abs_prob_diff))[:cfg.shortlist]
                 report["single_layer"] = {k: v.summary() for k, v in sorted(
                     single.items(), key=lambda kv: (-kv[1].agreement, kv[1].mean_abs_prob_diff))}
@@ -210,7 +267,8 @@ def choose_fallback(calibrated: bytes, feed: dict[str, np.ndarray], p_float: np.
                 f"{chosen.size_bytes:,} bytes")
     report.update({"float_layers": list(chosen.layers),
                    "float_nodes": [n for name in chosen.layers for n in groups[name]],
-                   "chosen": chosen.summary(), "size_cost_bytes": chosen.size_bytes - base.size_bytes,
+                   "chosen": chosen.summary(), "stored_weights": chosen.stored_summary(),
+                   "size_cost_bytes": chosen.size_bytes - base.size_bytes,
                    "target_met_on_selection": chosen.agreement >= cfg.target_agreement,
                    "repaired_scale_mismatches": [{k: r[k] for k in ("op", "input", "output", "input_scale",
                                                                     "input_zero_point", "output_scale",

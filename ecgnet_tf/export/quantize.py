@@ -3,13 +3,18 @@
     python -m export.quantize RUN_DIR --mode {int8,qat,float16,dynamic,float32} [--out model.tflite]
                               [--io {int8,float}] [--data-dir D] [--calibration N] [--max-eval N]
                               [--float-fallback none|auto|LAYER,...] [--max-bytes B]
+                              [--fallback-weights {float32,float16,int8}] [--float-lstm]
                               [--format {tflite,c-array}]
 
 Parity (``parity``: top-1 agreement, probability differences, and ``parity.decision``: agreement of
 the task-level decisions, per beat or per record) and the task metrics of both models
 (``metric_deltas``: macro and per-class F1, int8 minus float) use every window of the run's test
 partition unless ``--max-eval``. ``--float-fallback`` keeps chosen layers float32
-(:mod:`ecgnet_tf.export.fallback`); every int8 model is checked for int8 codes a kernel would read in
+(:mod:`ecgnet_tf.export.fallback`); ``--float-lstm`` keeps every BiLSTM float too. The float layers'
+weights are stored as float32, as float16 (``--fallback-weights float16``,
+:mod:`ecgnet_tf.export.fp16_weights`) or, those of LSTMs and fully-connected ops, as int8 for
+LiteRT's hybrid kernels (``--fallback-weights int8``, :mod:`ecgnet_tf.export.hybrid_weights`). Every
+int8 model is checked for int8 codes a kernel would read in
 the wrong units and repaired (:mod:`ecgnet_tf.export.requant`, ``scale_repairs`` in the report).
 
 ``--format c-array`` additionally writes ``M.h`` / ``M.cc``: the model as a C array for TensorFlow
@@ -270,7 +275,7 @@ def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io:
         info["partition"] = "train"
         report["qat"] = info
     t0 = time.time()
-    if mode == "int8" and fallback is not None and fallback.mode != "none":
+    if mode == "int8" and fallback is not None and fallback.active:
         blob, report["float_fallback"] = _int8_with_fallback(fmodel, export_model, spec, records, data_dir,
                                                               representative, io, fallback, seed, cache_dir)
     else:
@@ -361,6 +366,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-bytes", type=int, default=None,
                    help="--float-fallback auto: size budget of the exported file (bytes)")
     p.add_argument("--max-float-layers", type=int, default=4, help="--float-fallback auto: at most this many")
+    p.add_argument("--fallback-weights", default="float32", choices=("float32", "float16", "int8"),
+                   help="--float-fallback: store the float layers' weights as float16 (DEQUANTIZE to float32 "
+                        "at load), or the float LSTM / fully-connected weights as int8 (hybrid kernels: "
+                        "float activations)")
+    p.add_argument("--float-lstm", action="store_true",
+                   help="int8: keep every BiLSTM float (on top of --float-fallback; weights per --fallback-weights)")
     p.add_argument("--selection", type=int, default=600,
                    help="--float-fallback: validation windows the fallback is measured on")
     p.add_argument("--format", default="tflite", choices=("tflite", "c-array"),
@@ -377,9 +388,10 @@ def main(argv: list[str] | None = None) -> int:
             a.data_dir = resolve_data_dir(a.data_dir)
         fallback = FallbackConfig.parse(a.float_fallback, target_agreement=a.target_agreement,
                                         max_bytes=a.max_bytes, max_layers=a.max_float_layers,
-                                        selection_windows=a.selection)
-        if fallback.mode != "none" and a.mode != "int8":
-            raise ValueError("--float-fallback needs --mode int8")
+                                        selection_windows=a.selection, weights=a.fallback_weights,
+                                        lstm=a.float_lstm)
+        if fallback.active and a.mode != "int8":
+            raise ValueError("--float-fallback / --float-lstm need --mode int8")
         r = quantize_run(a.run_dir, a.mode, a.out, a.io, a.data_dir, a.calibration, a.max_eval, a.seed,
                          a.cache_dir, a.qat_windows, a.qat_epochs, a.threads, keep_names=a.keep_names,
                          fallback=fallback)

@@ -45,6 +45,8 @@ class ExportReportConfig:
     out_dir: Path = Path("docs/results/export")
     work_dir: Path = Path("runs/export-report")
     fallback: str = "auto"
+    fallback_weights: str = "float32"
+    float_lstm: bool = False
     max_bytes: int = 1_000_000
     target_agreement: float = 0.995
     selection: int = 600
@@ -95,6 +97,9 @@ def _cause_agreement(rep: dict) -> str:
     single = fb.get("single_layer") or {}
     over = [(k, v) for k, v in single.items() if v["selection_agreement"] >= fb.get("target_agreement", 1)]
     parts = [f"all-int8 selection agreement {fb['all_int8']['selection_agreement']:.4f}" if fb.get("all_int8") else ""]
+    if fb.get("lstm_layers") and fb.get("start"):
+        parts.append(f"BiLSTMs {', '.join(fb['lstm_layers'])} float ({fb.get('weights')} weights): "
+                     f"{fb['start']['selection_agreement']:.4f}; single layers below are tried on top of them")
     if fb.get("float_layers"):
         parts.append(f"chosen float layers {', '.join(fb['float_layers'])} -> "
                      f"{fb['chosen']['selection_agreement']:.4f} on {fb['selection']['n']} validation windows")
@@ -168,9 +173,11 @@ def run_model(task: str, run_dir: Path, cfg: ExportReportConfig, log=print) -> d
     t0 = time.time()
     log(f"{task}: float32 export")
     r32 = _export(run_dir, "float32", f32, cfg, max_eval=cfg.float_parity_windows)
-    log(f"{task}: int8 export, float fallback {cfg.fallback}, parity on every test window")
+    log(f"{task}: int8 export, float fallback {cfg.fallback}{' + BiLSTMs' if cfg.float_lstm else ''} "
+        f"(weights {cfg.fallback_weights}), parity on every test window")
     fb = FallbackConfig.parse(cfg.fallback, target_agreement=cfg.target_agreement, max_bytes=cfg.max_bytes,
-                              selection_windows=cfg.selection)
+                              selection_windows=cfg.selection, weights=cfg.fallback_weights,
+                              lstm=cfg.float_lstm)
     r8 = _export(run_dir, "int8", i8, cfg, fallback=fb)
     log(f"{task}: benchmark --compare int8 float32")
     bench = _bench([i8, f32], work / "compare.json", cfg)
@@ -191,7 +198,9 @@ def run_model(task: str, run_dir: Path, cfg: ExportReportConfig, log=print) -> d
     return {"task": task, "run_dir": str(run_dir), "config": r8["config"],
             "int8": {"path": str(i8), "size_bytes": r8["size_bytes"], "parity": r8["parity"],
                      "metric_deltas": d, "float_fallback": {k: r8.get("float_fallback", {}).get(k) for k in
-                                                            ("float_layers", "chosen", "all_int8", "size_cost_bytes",
+                                                            ("float_layers", "weights", "stored_weights", "lstm_layers",
+                                                             "start",
+                                                             "chosen", "all_int8", "size_cost_bytes",
                                                              "selection", "steps")},
                      "scale_repairs": r8.get("scale_repairs") or (r8.get("float_fallback") or {}).get(
                          "repaired_scale_mismatches", []), "ops": r8["ops"], "delegation": delegation(i8)},
@@ -215,7 +224,8 @@ def reference_pair(cfg: ExportReportConfig, log=print) -> dict:
     for path, config, mode in ((edge, "edge", "int8"), (paper, "paper", "float32")):
         if cfg.fresh or not path.with_suffix(".json").is_file():
             log(f"reference {config} {mode} {leads}x{samples}")
-            export_reference(config, samples, leads, mode, path)
+            export_reference(config, samples, leads, mode, path, lstm_weights=(
+                cfg.fallback_weights if cfg.float_lstm and mode == "int8" else None))
         info[path.name] = json.loads(path.with_suffix(".json").read_text())
     bench = _bench([edge, paper], work / "compare.json", cfg)
     p50 = {Path(k).name: v["p50_ms"] for k, v in bench["models"].items()}
@@ -249,12 +259,41 @@ def _fmt(c: dict) -> str:
     return f"{m:.3f}"
 
 
+def _weights_note(fb: dict) -> str:
+    """", weights stored as float16 (N tensors, A -> B B, ...)" when the float layers' weights are not float32."""
+    h = fb.get("stored_weights") or {}
+    if fb.get("weights") in (None, "float32") or not h.get("tensors"):
+        return ""
+    return (f", weights stored as {fb['weights']} ({', '.join(h['readers'])}: {h['tensors']} tensors, "
+            f"{h['float32_bytes']:,} -> {h['stored_bytes']:,} B, "
+            f"rounding error at most {h['max_relative_error']:.1e} of a tensor's largest weight)")
+
+
+def _lstm_note(info: dict) -> str:
+    """" (BiLSTMs float, int8 weights)" for a reference model exported with ``lstm_weights``."""
+    f = info.get("float_lstm")
+    return f" (BiLSTMs {', '.join(f['layers'])} float, {f['weights']} weights)" if f else ""
+
+
+def _options_note(o: dict | None) -> str:
+    """The command's fallback options, as flags."""
+    if not o:
+        return ""
+    flags = [f"--float-fallback {o['float_fallback']}", f"--max-bytes {o['max_bytes']}"]
+    if o.get("float_lstm"):
+        flags.append("--float-lstm")
+    if o.get("fallback_weights", "float32") != "float32":
+        flags.append(f"--fallback-weights {o['fallback_weights']}")
+    return " Options: `" + " ".join(flags) + "`."
+
+
 def markdown(summary: dict) -> str:
     lines = ["# int8 export report (generated by `python -m export.report`)", "",
              f"Generated {summary['generated']} on `{summary['host_cpu']}` (exports: "
              + ", ".join(f"{m['task']} {m['export_seconds']:.0f} s" for m in summary["models"]) + ") "
              "(latency: one thread, models interleaved in one process, XNNPACK). Parity and task metrics: every "
-             "window of each run's test partition. Float fallback: chosen on validation windows only.", "",
+             "window of each run's test partition. Float fallback: chosen on validation windows only."
+             + _options_note(summary.get("options")), "",
              "| model | target | threshold | measured | met | margin | measured cause when missed |", "|---|---|---|---|---|---|---|"]
     rows = [(m["task"], c) for m in summary["models"] for c in m["checks"]]
     ref = summary.get("reference")
@@ -271,7 +310,8 @@ def markdown(summary: dict) -> str:
         d = i8["metric_deltas"]
         lines += ["", f"## {m['task']} (`{m['run_dir']}`, {m['config']})", "",
                   f"- int8 file {i8['size_bytes']:,} B (float32 {m['float32']['size_bytes']:,} B); float layers: "
-                  f"{', '.join(fb.get('float_layers') or []) or 'none'} (size cost {fb.get('size_cost_bytes') or 0:,} B; "
+                  f"{', '.join(fb.get('float_layers') or []) or 'none'}{_weights_note(fb)} "
+                  f"(size cost {fb.get('size_cost_bytes') or 0:,} B; "
                   f"validation agreement all-int8 {fb['all_int8']['selection_agreement']:.4f} -> chosen "
                   f"{fb['chosen']['selection_agreement']:.4f} on {fb['selection']['n']} windows)" if fb.get("chosen") else
                   f"- int8 file {i8['size_bytes']:,} B (float32 {m['float32']['size_bytes']:,} B)",
@@ -297,7 +337,8 @@ def markdown(summary: dict) -> str:
                                      f" -> ({r['output_scale']:.4g}, {r['output_zero_point']})" for r in i8["scale_repairs"]))
     if ref:
         lines += ["", f"## Reference pair {ref['shape']['leads']}x{ref['shape']['samples']} (random weights, latency and size only)", "",
-                  f"- edge int8 {ref['edge_int8']['size_bytes']:,} B, p50 {ref['latency']['edge_int8_p50_ms']:.2f} ms; "
+                  f"- edge int8{_lstm_note(ref['edge_int8'])} {ref['edge_int8']['size_bytes']:,} B, "
+                  f"p50 {ref['latency']['edge_int8_p50_ms']:.2f} ms; "
                   f"paper float32 {ref['paper_float32']['size_bytes']:,} B, p50 {ref['latency']['paper_float32_p50_ms']:.2f} ms; "
                   f"speedup {ref['latency']['speedup']:.2f}x"]
     lines += ["", "Raw JSON of every export and benchmark: `" + summary["work_dir"] + "` (not in git); "
@@ -314,6 +355,9 @@ def export_report(cfg: ExportReportConfig, log=print) -> dict:
     ref = reference_pair(cfg, log) if "reference" in cfg.stages else None
     summary = {"generated": time.strftime("%Y-%m-%d %H:%M"), "host_cpu": _cpu_name(), "work_dir": str(cfg.work_dir),
                "targets": {k: {"threshold": v[0], "kind": v[1], "what": v[2]} for k, v in TARGETS.items()},
+               "options": {"float_fallback": cfg.fallback, "fallback_weights": cfg.fallback_weights,
+                           "float_lstm": cfg.float_lstm, "max_bytes": cfg.max_bytes, "selection": cfg.selection,
+                           "bench_runs": cfg.bench_runs},
                "models": models, "reference": ref, "seconds": round(time.time() - t0, 1)}
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -329,6 +373,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out-dir", type=Path, default=Path("docs/results/export"))
     p.add_argument("--work-dir", type=Path, default=Path("runs/export-report"))
     p.add_argument("--float-fallback", default="auto")
+    p.add_argument("--fallback-weights", default="float32", choices=("float32", "float16", "int8"),
+                   help="storage of the float-fallback layers' weights (see export.quantize)")
+    p.add_argument("--float-lstm", action="store_true", help="keep every BiLSTM float (see export.quantize)")
     p.add_argument("--max-bytes", type=int, default=1_000_000)
     p.add_argument("--selection", type=int, default=600)
     p.add_argument("--bench-runs", type=int, default=100)
@@ -340,7 +387,8 @@ def main(argv: list[str] | None = None) -> int:
     runs = DEFAULT_RUNS if not a.run else tuple(tuple(r.split("=", 1)) for r in a.run)
     stages = ("export", "bench", "report") if a.no_reference else ("export", "bench", "reference", "report")
     cfg = ExportReportConfig(runs=runs, out_dir=a.out_dir, work_dir=a.work_dir, fallback=a.float_fallback,
-                             max_bytes=a.max_bytes, selection=a.selection, bench_runs=a.bench_runs,
+                             fallback_weights=a.fallback_weights, float_lstm=a.float_lstm, max_bytes=a.max_bytes,
+                             selection=a.selection, bench_runs=a.bench_runs,
                              data_dir=a.data_dir, cache_dir=a.cache_dir, fresh=a.fresh, stages=stages)
     from ..data.errors import DataError
 

@@ -33,3 +33,15 @@ def test_markdown_shows_every_target_and_the_cause_of_a_miss():
                       "models": [_model(0.99)], "reference": None})
     assert md.count("| t |") == 4 and "**missed**" in md and "best single float layer mhsa" in md
     assert "0.9900" in md and "900,000 B" in md and "-0.70 points" in md
+
+
+def test_markdown_names_the_options_and_the_stored_weights():
+    m = _model(0.99)
+    m["int8"]["float_fallback"].update({"weights": "int8", "stored_weights": {
+        "tensors": 32, "float32_bytes": 917_504, "stored_bytes": 229_376, "readers": ["UNIDIRECTIONAL_SEQUENCE_LSTM"],
+        "max_relative_error": 0.004}})
+    md = rp.markdown({"generated": "now", "seconds": 1, "host_cpu": "cpu", "work_dir": "runs/w", "models": [m],
+                      "reference": None, "options": {"float_fallback": "auto", "max_bytes": 1_000_000,
+                                                     "float_lstm": True, "fallback_weights": "int8"}})
+    assert "`--float-fallback auto --max-bytes 1000000 --float-lstm --fallback-weights int8`" in md
+    assert "weights stored as int8 (UNIDIRECTIONAL_SEQUENCE_LSTM: 32 tensors, 917,504 -> 229,376 B" in md
