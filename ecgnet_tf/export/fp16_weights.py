@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .requant import _builtin_names, _op_name, _unpack
-from .tflite import check_flatbuffer
+from .tflite import pack_model
 
 #: float kernels that read their weights from any float32 tensor (so also from a DEQUANTIZE output)
 WEIGHT_OPS = ("UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM", "FULLY_CONNECTED", "CONV_2D",
@@ -58,7 +58,6 @@ def float16_weights(data: bytes, ops: tuple[str, ...] = WEIGHT_OPS,
     after, ``max_relative_error``: the largest rounding error over the tensor's largest magnitude).
     A model without such constants comes back unchanged.
     """
-    import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
     model = _unpack(data)
@@ -112,8 +111,4 @@ def float16_weights(data: bytes, ops: tuple[str, ...] = WEIGHT_OPS,
             sg.operators[0:0] = inserted
     if not rows:
         return bytes(data), []
-    builder = flatbuffers.Builder(len(data))
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    out = bytes(builder.Output())
-    check_flatbuffer(out)
-    return out, rows
+    return pack_model(model, len(data)), rows

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .requant import _builtin_names, _op_name, _unpack
-from .tflite import check_flatbuffer
+from .tflite import pack_model
 
 #: op -> the inputs holding its weight matrices (LSTM: input-to-gate 1-4, recurrent 5-8)
 HYBRID_WEIGHT_INPUTS = {"UNIDIRECTIONAL_SEQUENCE_LSTM": tuple(range(1, 9)), "FULLY_CONNECTED": (1,)}
@@ -31,7 +31,6 @@ def int8_weights(data: bytes, ops: tuple[str, ...] = tuple(HYBRID_WEIGHT_INPUTS)
     Returns (bytes, one row per tensor: subgraph, name, shape, readers, bytes before and after,
     ``max_relative_error``: the largest rounding error over the tensor's largest magnitude).
     """
-    import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
     model = _unpack(data)
@@ -76,8 +75,4 @@ def int8_weights(data: bytes, ops: tuple[str, ...] = tuple(HYBRID_WEIGHT_INPUTS)
                              "max_relative_error": float(np.max(np.abs(q * scale - w)) / top) if top > 0 else 0.0})
     if not rows:
         return bytes(data), []
-    builder = flatbuffers.Builder(len(data))
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    out = bytes(builder.Output())
-    check_flatbuffer(out)
-    return out, rows
+    return pack_model(model, len(data)), rows

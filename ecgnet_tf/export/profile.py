@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from .tflite import check_flatbuffer
+from .tflite import check_flatbuffer, pack_model
 
 _QDQ = ("QUANTIZE", "DEQUANTIZE")
 
@@ -36,7 +36,6 @@ def _ops(data: bytes) -> list[str]:
 
 def truncate(data: bytes, k: int) -> bytes:
     """``data`` with only operators ``0..k`` of subgraph 0, op ``k``'s first output as the model output."""
-    import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
     check_flatbuffer(data)
@@ -45,9 +44,7 @@ def truncate(data: bytes, k: int) -> bytes:
     sg.operators = sg.operators[:k + 1]
     sg.outputs = [int(sg.operators[k].outputs[0])]
     model.signatureDefs = []
-    b = flatbuffers.Builder(len(data) + 1024)
-    b.Finish(model.Pack(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
+    return pack_model(model, len(data) + 1024, check=False)
 
 
 def _timer(data: bytes, seed: int = 0):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .tflite import check_flatbuffer
+from .tflite import check_flatbuffer, pack_model
 
 #: int8 kernels that move codes without rescaling (output must have the input's parameters)
 SAME_SCALE_OPS = ("REVERSE_V2", "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "TRANSPOSE", "STRIDED_SLICE", "SLICE",
@@ -107,7 +107,6 @@ def repair(data: bytes, min_relative_error: float = 0.0) -> tuple[bytes, list[di
     (int8 -> int8 requantisation) to the original output tensor. Returns (bytes, the repaired rows)."""
     import copy
 
-    import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
     model = _unpack(data)
@@ -149,8 +148,4 @@ def repair(data: bytes, min_relative_error: float = 0.0) -> tuple[bytes, list[di
             q.builtinOptions = schema.QuantizeOptionsT()
             inserted.append(q)
         sg.operators[k + 1:k + 1] = inserted
-    builder = flatbuffers.Builder(len(data) + 4096)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    out_bytes = bytes(builder.Output())
-    check_flatbuffer(out_bytes)
-    return out_bytes, rows
+    return pack_model(model, len(data) + 4096), rows

@@ -9,7 +9,7 @@ quantisation parameters and results are unchanged: bit-identical outputs (tested
 """
 from __future__ import annotations
 
-from .tflite import check_flatbuffer
+from .tflite import check_flatbuffer, pack_model
 
 
 def _protected(model) -> list[set[int]]:
@@ -24,7 +24,6 @@ def _protected(model) -> list[set[int]]:
 
 def shorten_tensor_names(data: bytes) -> bytes:
     """``data`` (a TFLite flatbuffer) with internal tensors renamed ``t<index>`` (see the module docstring)."""
-    import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
     check_flatbuffer(data)
@@ -34,8 +33,4 @@ def shorten_tensor_names(data: bytes) -> bytes:
         for i, t in enumerate(sg.tensors):
             if i not in keep[s]:
                 t.name = f"t{i}".encode()
-    builder = flatbuffers.Builder(len(data))
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    out = bytes(builder.Output())
-    check_flatbuffer(out)
-    return out
+    return pack_model(model, len(data))

@@ -33,6 +33,19 @@ def read_tflite(path: str | Path) -> bytes:
     return data
 
 
+def pack_model(model, size_hint: int = 0, check: bool = True) -> bytes:
+    """Serialise an object-API TFLite ``ModelT`` (as edited by slim / requant / the weight rewrites) to
+    .tflite bytes; ``check`` parses the result (:func:`check_flatbuffer`)."""
+    import flatbuffers
+
+    builder = flatbuffers.Builder(max(size_hint, 1024))
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    out = bytes(builder.Output())
+    if check:
+        check_flatbuffer(out)
+    return out
+
+
 def check_flatbuffer(data: bytes, name: str = "model") -> None:
     """Raise ``ModelFileError`` unless ``data`` parses as a TFLite model with at least one subgraph."""
     from ai_edge_litert import schema_py_generated as schema
