@@ -315,7 +315,7 @@ def write_outputs(res: dict, json_path: Path | None, md_path: Path | None, png_p
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m export.benchmark", description=__doc__.splitlines()[0])
-    p.add_argument("model", nargs="?", type=Path, help=".tflite model")
+    p.add_argument("model", nargs="?", type=Path, help=".tflite model, or a pretrained name (beats, rhythm, mi)")
     p.add_argument("--compare", nargs="+", type=Path, default=None, metavar="MODEL",
                    help="benchmark several models interleaved and report ratios vs the first")
     p.add_argument("--profile", default="host", choices=tuple(PROFILES))
@@ -335,9 +335,14 @@ def main(argv: list[str] | None = None) -> int:
         models = [a.model] + models
     if not models:
         p.error("give a MODEL.tflite or --compare A.tflite B.tflite ...")
+    from ..data.errors import DataError
+    from ..pretrained.registry import analysis_model
+
     try:
+        # a pretrained name (beats, rhythm, mi) stands for its verified int8 file
+        models = [analysis_model(m)[0] for m in models]
         res = run_benchmark(models, a.profile, a.threads, a.runs, a.warmup, a.host_single_core_score, a.seed, a.fs)
-    except ModelFileError as exc:
+    except (ModelFileError, DataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:

@@ -82,3 +82,13 @@ def test_train_init_from_a_pretrained_name(trained_run):
     run = trained_run("mitdb-aami", "edge-rr", "--init-from", "beats")
     cfg = json.loads((run / "run.json").read_text())
     assert cfg["init_from"].endswith("pretrained/beats")
+
+
+def test_benchmark_by_name(tmp_path):
+    from ecgnet_tf.export import benchmark
+
+    out = tmp_path / "b.json"
+    assert benchmark.main(["beats", "--runs", "3", "--warmup", "1", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["model"].endswith("pretrained/beats/model_int8.tflite") and res["p50_ms"] > 0
+    assert benchmark.main(["nothing-by-that-name"]) == 2
