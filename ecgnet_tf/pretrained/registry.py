@@ -106,7 +106,7 @@ def resolve_model(value: str | Path | None, root: Path = PRETRAINED_DIR) -> Path
 
 
 def is_pretrained_folder(path: Path | str, root: Path = PRETRAINED_DIR) -> bool:
-    """True for a shipped model's folder (commands must never write into it)."""
+    """True for a folder of the shipped models or the sample (commands must never write into it)."""
     try:
         return Path(path).resolve().parent == Path(root).resolve()
     except OSError:

@@ -1,4 +1,5 @@
-"""The synthetic sample recording shipped with the package (for the README's first command).
+"""The synthetic sample recording shipped with the package (for the README's first command), in
+``ecgnet_tf/pretrained/sample/``.
 
 ``synthetic_af`` is a 5-minute single-lead WFDB record at 250 Hz made by :mod:`ecgnet_tf.synthetic`:
 sinus rhythm with ectopic beats (S and V), two AF episodes (60-150 s and 210-270 s), with beat and
@@ -14,7 +15,8 @@ import numpy as np
 
 from ..synthetic import synth_ecg
 
-SAMPLE_DIR = Path(__file__).resolve().parent
+#: shipped next to the pretrained models (the only place the repository keeps generated binary files)
+SAMPLE_DIR = Path(__file__).resolve().parents[1] / "pretrained" / "sample"
 SAMPLE_NAME = "synthetic_af"
 SAMPLE_PATH = SAMPLE_DIR / SAMPLE_NAME
 SAMPLE_FS = 250.0
