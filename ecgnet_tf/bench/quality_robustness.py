@@ -122,15 +122,12 @@ def rhythm_robustness(run_dir: Path, data_dir: Path, records: Sequence[str], con
     """Per condition: record-level F1(N, A, O) of ``run_dir``'s CinC 2017 network and, when the run
     has one, its record model, on ``records``; with the gate, unreadable records are answered ``~``."""
     from ..tasks.record_table import signal_record_features
-    from ..training.record_model import RecordInputs, RecordModel
+    from ..training.record_model import RecordInputs, RecordModel, has_record_model
 
     spec = ModelSpec.from_run(run_dir)
     task = get_task(spec.task)
     model = load_model(Path(run_dir) / "model.keras")
-    try:
-        rm = RecordModel.load(run_dir)
-    except Exception:  # noqa: BLE001 - no record model: network decisions only
-        rm = None
+    rm = RecordModel.load(run_dir) if has_record_model(run_dir) else None  # else network decisions only
     noise_idx = spec.classes.index("~")
     labels = cinc2017.read_reference(data_dir)
     recs = {r: cinc2017.load_record(data_dir, r, labels[r]) for r in records}

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 from ..atomic import write_json, write_text
 from ..claims import PUBLISHED_BEAT_BASELINES, PUBLISHED_RHYTHM_BASELINES
 from ..data.errors import DataError
+from ..results_report import git_state
 from ..runs import ModelSpec, load_model
 from ..pretrained.registry import MANIFEST, NAMES, PRETRAINED_DIR, folder_of, sha256
 
@@ -36,14 +36,6 @@ LIMITS = {
               "(the record-level trees of the study are not shipped); 60 % of the public records were available.",
     "mi": "12-lead PTB-XL (100 Hz), 987 of its records; MI vs normal only.",
 }
-
-
-def git_commit(repo: Path = PRETRAINED_DIR.parents[1]) -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None
 
 
 def _read(path: Path) -> dict:
@@ -176,7 +168,7 @@ def publish(name: str, run_dir: Path, quantize_run, data_dir: Path | None = None
     write_json(tmp / "model_int8.json", sidecar, indent=1)
     parity = {k: rep["parity"][k] for k in rep["parity"] if isinstance(rep["parity"][k], (int, float, str))}
     size = {"int8": (tmp / "model_int8.tflite").stat().st_size, "float": (tmp / "model.keras").stat().st_size}
-    card = model_card(name, run_dir, spec, parity, size, study, git_commit())
+    card = model_card(name, run_dir, spec, parity, size, study, git_state(PRETRAINED_DIR.parents[1])["commit"])
     write_json(tmp / f"{name}.json", card, indent=1)
     write_text(tmp / "MODEL_CARD.md", card_markdown(card))
     files = {p.name: sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import preprocess as pp
-from ..preprocess.sqi import SQI_NAMES, window_sqi
+from ..preprocess.sqi import sqi_matrix, window_sqi
 from ..signal_quality import QualityGate, default_gate
 from ..tasks.inputs import ModelInputs, beat_inputs, segment_inputs
 from .blocks import BlockGeometry, Chunk, cut_windows, preprocess_chunk
@@ -229,9 +229,8 @@ class Monitor:
         rows = []
         for st in seg.starts:
             a = max(0, int(round(st / self.spec.fs * fs_in)) - raw0)
-            sq = window_sqi(raw[a:a + w_in, self.cfg.rpeak_lead], fs_in)
-            rows.append([sq[k] for k in SQI_NAMES])
-        d = self.gate.decide(np.array(rows, np.float64).reshape(len(rows), len(SQI_NAMES)))
+            rows.append(window_sqi(raw[a:a + w_in, self.cfg.rpeak_lead], fs_in))
+        d = self.gate.decide(sqi_matrix(rows))
         return d.ok, d.reasons, d.score
 
     def _analyse(self, seg: ModelInputs, k0: int, chunk: Chunk, raw: np.ndarray | None = None,

@@ -37,6 +37,7 @@ A window with too few beats for an index gets the index's worst value (0 for the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 from scipy import signal as sps
@@ -189,6 +190,11 @@ def flat_and_clipping(x: np.ndarray, fs: float, cfg: SqiConfig = SqiConfig()) ->
     at_max = _run_mask(x2 >= x2.max() - tol, rl).mean()
     at_min = _run_mask(x2 <= x2.min() + tol, rl).mean()
     return float(run[0] / fs), float(max(at_max, at_min))
+
+
+def sqi_matrix(rows: Sequence[dict[str, float]]) -> np.ndarray:
+    """(m, len(SQI_NAMES)) float64 array of ``m`` :func:`window_sqi` results (columns in SQI_NAMES order)."""
+    return np.array([[r[k] for k in SQI_NAMES] for r in rows], np.float64).reshape(len(rows), len(SQI_NAMES))
 
 
 def window_sqi(x: np.ndarray, fs: float, cfg: SqiConfig = SqiConfig(),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..preprocess.sqi import SQI_NAMES, SqiConfig, window_sqi
+from ..preprocess.sqi import SQI_NAMES, SqiConfig, sqi_matrix, window_sqi
 
 #: gate feature -> reason named when that feature pushes a window over the threshold
 GATE_FEATURES: dict[str, str] = {
@@ -53,7 +53,7 @@ def sqi_table(x: np.ndarray, fs: float, window_s: float = 10.0, step_s: float = 
     starts = window_starts(x.size, fs, window_s, step_s)
     w = int(round(window_s * fs))
     rows = [window_sqi(x[s:s + w], fs, cfg) for s in starts]
-    return starts, np.array([[r[k] for k in SQI_NAMES] for r in rows], np.float64).reshape(len(rows), len(SQI_NAMES))
+    return starts, sqi_matrix(rows)
 
 
 def gate_features(sqis: np.ndarray) -> np.ndarray:

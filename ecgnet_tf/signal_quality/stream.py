@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from ..preprocess.sqi import SQI_NAMES, SqiConfig, window_sqi
+from ..preprocess.sqi import SqiConfig, sqi_matrix, window_sqi
 from .gate import QualityGate
 
 
@@ -65,8 +65,7 @@ def stream_quality(chunks: Iterable[np.ndarray], fs: float, gate: QualityGate,
     (``stats``: see :func:`_windows`)."""
     for start, x in _windows(chunks, fs, gate.window_s, gate.step_s, stats):
         sq = window_sqi(x, fs, cfg)
-        row = np.array([[sq[k] for k in SQI_NAMES]])
-        d = gate.decide(row)
+        d = gate.decide(sqi_matrix([sq]))
         yield WindowQuality(start / fs, bool(d.ok[0]), float(d.score[0]), tuple(d.reasons[0]), sq)
 
 
