@@ -36,6 +36,9 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
     "rrwn-under": ("--config", "edge-rr-wn", "--balance", "undersample"),
     "rr-smote": ("--config", "edge-rr", "--balance", "smote"),
     "rr-under-wce": ("--config", "edge-rr", "--balance", "undersample", "--loss", "weighted_ce"),
+    # + the beat-template input (the beat's shape against the patient's previous beats)
+    "rrt-under": ("--config", "edge-rrt", "--balance", "undersample"),
+    "rrt-under-wce": ("--config", "edge-rrt", "--balance", "undersample", "--loss", "weighted_ce"),
 }
 #: training schedule shared by every run of the study
 SCHEDULE: tuple[str, ...] = ("--task", "mitdb-aami", "--epochs", "6", "--patience", "3", "--monitor", "val_macro_f1")

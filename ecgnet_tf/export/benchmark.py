@@ -104,6 +104,8 @@ def _random_inputs(runner: TFLiteRunner, rng: np.random.Generator) -> dict[str, 
             x = rng.random(shape).astype(dtype)
         elif name == "rr":  # RR-interval features: seconds and ratios, all positive
             x = rng.uniform(0.4, 1.6, size=shape).astype(dtype)
+        elif name == "morph":  # beat-template features: correlations near 1, ratios near 1, deviations near 0
+            x = np.clip(rng.normal(0.5, 0.5, size=shape), -1.0, 2.0).astype(dtype)
         else:
             x = rng.standard_normal(shape).astype(dtype)
         out[name] = x

@@ -192,6 +192,10 @@ def pipeline_config(run_dir: Path, fs_in: float) -> dict:
     if has_rr and not beats:
         raise ValueError(f"{run_dir}: rhythm-feature models (an 'rr' input on segment task {task.name}, e.g. "
                          "--config edge-rhythm) have no phone port yet; golden vectors cover beat RR models only")
+    if "morph" in spec.inputs:
+        raise ValueError(f"{run_dir}: beat-template models (a 'morph' input, e.g. --config edge-rrt) have no phone "
+                         "port yet (preprocess.TemplateTracker is not in the Android core); golden vectors cover "
+                         "beat RR models without it")
     inputs = {"ecg": [1, w, task.n_leads], "prior": [1, w, 1]}
     if has_rr:
         inputs["rr"] = [1, len(pp.RR_FEATURE_NAMES)]

@@ -179,7 +179,7 @@ def dequantize_output(d: dict, y: np.ndarray) -> np.ndarray:
 
 
 MODEL_INPUTS: tuple[str, ...] = ("ecg", "prior")  # every ecgnet model has these; others (e.g. "rr") may follow
-KNOWN_INPUTS: tuple[str, ...] = ("ecg", "prior", "rr")
+KNOWN_INPUTS: tuple[str, ...] = ("ecg", "prior", "rr", "morph")
 
 
 def _signature(interp) -> dict | None:

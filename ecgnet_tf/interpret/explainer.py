@@ -157,8 +157,9 @@ def explain_run(req: ExplainRequest) -> dict:
     from ..tasks import task_record_windows
 
     spec, data_dir = run_spec(req.model, req.data_dir)
-    if "rr" in spec.inputs:
-        raise ValueError(f"{req.model}: explaining models with an RR-interval input is not supported yet")
+    if "rr" in spec.inputs or "morph" in spec.inputs:
+        raise ValueError(f"{req.model}: explaining models with an RR-interval or beat-template input is not "
+                         "supported yet")
     task = get_task(req.task or spec.task)
     pcfg = spec.preprocess
     out = Path(req.out or req.model / "explain")

@@ -107,7 +107,8 @@ def build_model(
     """Build (uncompiled) ecgnet for ``n_samples`` x ``n_leads`` inputs and ``n_classes`` outputs.
 
     Inputs are named ``"ecg"`` (T, C) and ``"prior"`` (T, 1), plus ``"rr"`` (``cfg.rr_features``,) RR-interval
-    features of the beat when ``cfg.rr_features`` (a small rhythm branch joined before the dense layers);
+    features of the beat when ``cfg.rr_features`` (a small rhythm branch joined before the dense layers)
+    and ``"morph"`` (``cfg.morph_features``,) beat-template features joining that branch's input;
     the output layer is ``"probs"``
     (softmax, or sigmoid when ``multilabel``). ``batch_size`` fixes the batch dimension (use 1 for
     TFLite export). Weights are deterministic given ``keras.utils.set_random_seed``.
@@ -171,6 +172,10 @@ def build_model(
         rr = keras.Input(shape=(cfg.rr_features,), batch_size=batch_size, name="rr", dtype="float32")
         inputs.append(rr)
         r = LogCompress(name="rr_log")(rr)
+        if cfg.morph_features:
+            morph = keras.Input(shape=(cfg.morph_features,), batch_size=batch_size, name="morph", dtype="float32")
+            inputs.append(morph)
+            r = keras.layers.Concatenate(name="rr_morph")([r, morph])
         for i, units in enumerate(cfg.rr_units):
             r = keras.layers.Dense(units, activation="relu", name=f"rr_dense{i}")(r)
         x = keras.layers.Concatenate(name="morphology_rhythm")([x, r])

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..preprocess.rhythm import RHYTHM_FEATURE_NAMES
+from ..preprocess.beat_template import TEMPLATE_FEATURE_NAMES
 
 LADDER: tuple[str, ...] = (
     "baseline",
@@ -85,6 +86,9 @@ class ModelConfig:
     # or the segment window's rhythm features (segment tasks, preprocess.rhythm_features)
     rr_features: int = 0
     rr_units: tuple[int, ...] = (32, 16)
+    # beat-template branch input (input "morph"), 0 = none: the beat's shape against the patient's recent
+    # beats (beat tasks, preprocess.template_features); joins the rhythm branch's input
+    morph_features: int = 0
     # standardise every window over time (its own mean and scale) before the stem
     window_norm: bool = False
 
@@ -114,6 +118,10 @@ class ModelConfig:
             raise ValueError("lstm_layers and resu_depth must be >= 0")
         if self.rr_features < 0:
             raise ValueError("rr_features must be >= 0 (0: no RR input)")
+        if self.morph_features < 0:
+            raise ValueError("morph_features must be >= 0 (0: no beat-template input)")
+        if self.morph_features and not self.rr_features:
+            raise ValueError("morph_features needs rr_features: the template features join the rhythm branch")
 
     # ------------------------------------------------------------------ derived values
     @property
@@ -201,6 +209,8 @@ _CONFIGS: dict[str, ModelConfig] = {
     "edge-noguided": _EDGE.replace(name="edge-noguided", guided_attention=False),
     # edge + a rhythm branch on the beat's RR-interval features (beat tasks; issue: inter-patient SVEB)
     "edge-rr": _EDGE.replace(name="edge-rr", rr_features=8),
+    # edge-rr + the beat-template features (patient-relative morphology; issue: inter-patient beats)
+    "edge-rrt": _EDGE.replace(name="edge-rrt", rr_features=8, morph_features=len(TEMPLATE_FEATURE_NAMES)),
     # edge-rr on per-window amplitude-normalised input (issue: inter-patient SVEB, normalisation trial)
     "edge-rr-wn": _EDGE.replace(name="edge-rr-wn", rr_features=8, window_norm=True),
     # edge + a rhythm branch on each segment window's rhythm features (segment tasks; issue: AF, CinC 2017)

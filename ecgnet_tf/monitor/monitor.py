@@ -111,6 +111,9 @@ class Monitor:
         # RR features of the stream's beats (beat models with a rhythm branch): running statistics over
         # every beat so far, one beat of look-ahead (see preprocess.RRTracker)
         self._rr = pp.RRTracker(spec.fs)
+        # beat-template features (beat models with the "morph" input): the median of the stream's
+        # previous beats, carried across blocks (see preprocess.TemplateTracker); made at the beat model's rate
+        self._template: pp.TemplateTracker | None = None
 
     # ------------------------------------------------------------------ public API
     @property
@@ -355,6 +358,11 @@ class Monitor:
         named = m.named()
         if rr is not None:
             named["rr"] = rr[m.kept]
+        if "morph" in bspec.inputs:  # the stream's template, not one restarted in every block
+            if self._template is None:
+                self._template = pp.TemplateTracker(fsb)
+            segs = pp.centre_segments(m.x, fsb, self._template.config)
+            named["morph"] = np.stack([self._template.push(s) for s in segs]).astype(np.float32)
         feed = bspec.prepare(named)
         probs = bspec.decision.rescale(bc.predict_feed(feed))  # the model's decision rule (class_scale)
         top = probs.argmax(axis=1)

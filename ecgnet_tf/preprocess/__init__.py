@@ -1,6 +1,8 @@
 """Signal preprocessing: baseline removal, filtering, R-peak detection, resampling, segmentation,
 normalisation, quality gating, physiological prior maps, and the RR features of beats (``rr``) and of
-segment windows (``rhythm``)."""
+segment windows (``rhythm``), and beat-template features (``beat_template``)."""
+from .beat_template import (TEMPLATE_FEATURE_NAMES, TemplateConfig, TemplateTracker, centre_segments,
+                            template_features)
 from .baseline import (estimate_baseline_kalman, kalman_lambda, remove_baseline_highpass,
                        remove_baseline_kalman, remove_baseline_median)
 from .filters import band_power, band_sos, bandpass, effective_band, hf_power_retained, highpass, notch
@@ -24,5 +26,6 @@ __all__ = [
     "refine_rpeaks", "remove_baseline_highpass", "remove_baseline_kalman", "remove_baseline_median",
     "resample_indices", "resample_signal", "preprocess_signal",
     "RR_FEATURE_NAMES", "RRConfig", "RRTracker", "rr_features",
+    "TEMPLATE_FEATURE_NAMES", "TemplateConfig", "TemplateTracker", "centre_segments", "template_features",
     "RHYTHM_FEATURE_NAMES", "RhythmConfig", "rhythm_features", "rhythm_rows", "PRIOR_MODES", "shuffle_priors",
 ]

@@ -118,7 +118,8 @@ class ModelSpec:
     def from_run(cls, run_dir: Path) -> "ModelSpec":
         """Spec of a training run folder (run.json + normalization.json)."""
         cfg = RunConfig.load(run_dir)
-        inputs = ("ecg", "prior") + (("rr",) if cfg.model_config.get("rr_features", 0) else ())
+        inputs = (("ecg", "prior") + (("rr",) if cfg.model_config.get("rr_features", 0) else ())
+                  + (("morph",) if cfg.model_config.get("morph_features", 0) else ()))
         spec = cls.for_task(cfg.task, cfg.preprocess_config(), load_zscore(run_dir), inputs)
         if cfg.prior_mode != "aligned":
             spec = dataclasses.replace(spec, prior_mode=cfg.prior_mode)
@@ -185,9 +186,10 @@ class ModelSpec:
         ``inputs``: "ecg" (n, T, C) preprocessed windows in mV (z-scored here with the run's
         statistics), "prior" (n, T) or (n, T, 1) prior maps and, for models with a rhythm branch,
         "rr" (n, F): the beat's RR-interval features (beat tasks) or the window's rhythm features
-        (segment tasks), all >= 0 (the model log-compresses them). Returns exactly
-        the model's inputs (:attr:`inputs`): {"ecg": (n, T, C) float32, "prior": (n, T, 1) float32,
-        "rr": (n, F) float32}. New model inputs are added here, keyed by name.
+        (segment tasks), all >= 0 (the model log-compresses them), and for models with the
+        beat-template input "morph" (n, M) (:func:`ecgnet_tf.preprocess.template_features`). Returns
+        exactly the model's inputs (:attr:`inputs`): {"ecg": (n, T, C) float32, "prior": (n, T, 1)
+        float32, "rr": (n, F) float32, "morph": (n, M) float32}. New model inputs are added here, keyed by name.
         """
         missing = [k for k in self.inputs if k not in inputs]
         if missing:
@@ -199,6 +201,8 @@ class ModelSpec:
                 "prior": prior if prior.ndim == 3 else prior[..., None]}
         if "rr" in self.inputs:
             feed["rr"] = np.asarray(inputs["rr"], np.float32)
+        if "morph" in self.inputs:
+            feed["morph"] = np.asarray(inputs["morph"], np.float32)
         return feed
 
     def predict(self, model, inputs: Mapping[str, np.ndarray], batch_size: int = 128) -> np.ndarray:

@@ -71,6 +71,8 @@ class ModelInputs:
     RR-interval features of the centre beat (:func:`ecgnet_tf.preprocess.rr_features` over all the
     record's beats: one beat of look-ahead); segment layouts, the rhythm features of the window's own
     R peaks (:func:`ecgnet_tf.preprocess.rhythm_features`, nothing outside the window). None when not made.
+    morph: the model's "morph" input (beat layouts), (n, F) float32 beat-template features of each
+    window's centre beat against the previous windows' beats (:func:`beat_morph`). None otherwise.
     """
 
     x: np.ndarray
@@ -81,6 +83,7 @@ class ModelInputs:
     padded: int = 0
     quality: list | None = field(default=None, repr=False)
     rr: np.ndarray | None = None
+    morph: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.x)
@@ -98,11 +101,21 @@ class ModelInputs:
         return ModelInputs(self.x[idx], self.prior[idx], [self.rpeaks[i] for i in idx], self.starts[idx],
                            None if self.kept is None else self.kept[idx], self.padded,
                            None if self.quality is None else [self.quality[i] for i in idx],
-                           None if self.rr is None else self.rr[idx])
+                           None if self.rr is None else self.rr[idx],
+                           None if self.morph is None else self.morph[idx])
 
     def named(self) -> dict[str, np.ndarray]:
         """The named model inputs (not yet z-scored), as :meth:`ecgnet_tf.runs.ModelSpec.prepare` takes them."""
-        return {"ecg": self.x, "prior": self.prior, **({} if self.rr is None else {"rr": self.rr})}
+        return {"ecg": self.x, "prior": self.prior, **({} if self.rr is None else {"rr": self.rr}),
+                **({} if self.morph is None else {"morph": self.morph})}
+
+
+def beat_morph(windows: np.ndarray, fs: float) -> np.ndarray:
+    """(n, F) float32 beat-template features ("morph" input) of one record's beat-centred windows
+    ((n, T, C), in beat order, preprocessed mV at ``fs`` Hz): :func:`ecgnet_tf.preprocess.template_features`
+    with the default :class:`~ecgnet_tf.preprocess.TemplateConfig`. The window cache stores the windows,
+    not these rows, so training computes them from cached windows with this same function."""
+    return pp.template_features(windows, fs)
 
 
 def beat_inputs(layout: WindowLayout, x: np.ndarray, fs: float, beats: np.ndarray) -> ModelInputs:
@@ -110,7 +123,8 @@ def beat_inputs(layout: WindowLayout, x: np.ndarray, fs: float, beats: np.ndarra
 
     Beats whose window crosses the signal edges are dropped (``kept`` lists the others). Every
     window's R peaks are all ``beats`` inside it; its prior is centred on its own beat; its RR features
-    come from all ``beats`` (intervals in s; the beat after it is its one beat of look-ahead).
+    come from all ``beats`` (intervals in s; the beat after it is its one beat of look-ahead); its
+    template features (``morph``) from the previous kept windows (:func:`beat_morph`).
     """
     beats = np.asarray(beats, dtype=np.int64)
     w = window_samples(layout, fs)
@@ -120,7 +134,7 @@ def beat_inputs(layout: WindowLayout, x: np.ndarray, fs: float, beats: np.ndarra
     prior = round_prior(pp.prior_map(np.array([w // 2]), w, fs, layout.prior_kind))
     rr = pp.rr_features(beats, fs)[kept] if len(beats) else np.zeros((0, len(pp.RR_FEATURE_NAMES)), np.float32)
     return ModelInputs(win.astype(np.float32), np.broadcast_to(prior, (len(win), w)).copy(), rel,
-                       starts.astype(np.int64), kept, rr=rr.astype(np.float32))
+                       starts.astype(np.int64), kept, rr=rr.astype(np.float32), morph=beat_morph(win, fs))
 
 
 def segment_inputs(layout: WindowLayout, x: np.ndarray, fs: float, rpeaks: np.ndarray,

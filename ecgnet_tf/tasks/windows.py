@@ -4,7 +4,8 @@ The cache key is the task, the preprocessing config hash, the record's label and
 size, mtime) of every file of the record (header, signal files, annotations), so a changed config,
 label or file is recomputed (and a damaged file then refused by the loader) and nothing is
 recomputed per epoch. Each record gives ECG windows (n, T, C) float32, their prior maps (n, T), labels, a
-quality flag per window and the "rr" rows (beat RR-interval features or segment rhythm features).
+quality flag per window and the "rr" rows (beat RR-interval features or segment rhythm features); beat
+tasks also get the "morph" rows (beat-template features), computed from the cached windows when loaded.
 :func:`iter_windows` yields them record by record (bounded memory); :func:`load_windows` joins them.
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from .. import preprocess as pp
 from ..progress import progress
 from ..data import cinc2017, mitdb, ptbxl
 from ..data.errors import DataError
-from .inputs import beat_inputs, is_beat_layout, segment_inputs, window_samples
+from .inputs import beat_inputs, beat_morph, is_beat_layout, segment_inputs, window_samples
 from .records import TaskRecords, catalog
 from .spec import TaskSpec
 
@@ -47,21 +48,24 @@ class Windows:
     record: np.ndarray  # (n,) record id of each window
     ok: np.ndarray  # (n,) bool, window passed the quality gate
     rr: np.ndarray  # (n, F) float32 "rr" rows: beat RR-interval features, or segment rhythm features
+    morph: np.ndarray  # (n, M) float32 beat-template features (beat tasks), (n, 0) for segment tasks
 
     def __len__(self) -> int:
         return len(self.x)
 
     def take(self, idx: np.ndarray) -> "Windows":
-        return Windows(self.x[idx], self.prior[idx], self.y[idx], self.record[idx], self.ok[idx], self.rr[idx])
+        return Windows(self.x[idx], self.prior[idx], self.y[idx], self.record[idx], self.ok[idx], self.rr[idx],
+                       self.morph[idx])
 
     def named(self) -> dict[str, np.ndarray]:
         """The named model inputs, not yet prepared (see :meth:`ecgnet_tf.runs.ModelSpec.prepare`)."""
-        return {"ecg": self.x, "prior": self.prior, **({"rr": self.rr} if self.rr.shape[1] else {})}
+        return {"ecg": self.x, "prior": self.prior, **({"rr": self.rr} if self.rr.shape[1] else {}),
+                **({"morph": self.morph} if self.morph.shape[1] else {})}
 
     @staticmethod
     def concat(parts: list["Windows"]) -> "Windows":
         return Windows(*(np.concatenate([getattr(p, f) for p in parts])
-                         for f in ("x", "prior", "y", "record", "ok", "rr")))
+                         for f in ("x", "prior", "y", "record", "ok", "rr", "morph")))
 
 
 def n_samples(task: TaskSpec, fs: float) -> int:
@@ -103,6 +107,7 @@ class RecordWindows:
     rpeak_source: str
     beat_class: np.ndarray
     rr: np.ndarray
+    morph: np.ndarray | None = None  # (n, M) beat-template features (beat tasks), else None
 
     def __len__(self) -> int:
         return len(self.x)
@@ -111,11 +116,12 @@ class RecordWindows:
         idx = np.asarray(idx, dtype=np.int64)
         return RecordWindows(self.record, self.fs, self.lead_names, self.x[idx], self.prior[idx], self.y[idx],
                              self.ok[idx], [self.rpeaks[i] for i in idx], self.start_s[idx], self.rpeak_source,
-                             self.beat_class[idx], self.rr[idx])
+                             self.beat_class[idx], self.rr[idx], None if self.morph is None else self.morph[idx])
 
     def named(self) -> dict[str, np.ndarray]:
         """The named model inputs, not yet prepared (see :meth:`ecgnet_tf.runs.ModelSpec.prepare`)."""
-        return {"ecg": self.x, "prior": self.prior, **({"rr": self.rr} if self.rr.shape[1] else {})}
+        return {"ecg": self.x, "prior": self.prior, **({"rr": self.rr} if self.rr.shape[1] else {}),
+                **({} if self.morph is None else {"morph": self.morph})}
 
 
 def signal_windows(task: TaskSpec, record: str, signal: np.ndarray, fs_in: float, cfg: "pp.PreprocessConfig",
@@ -144,7 +150,7 @@ def signal_windows(task: TaskSpec, record: str, signal: np.ndarray, fs_in: float
         source, cls, y = "detected", np.full(len(m), "", dtype="<U1"), encode_labels(task, label, len(m))
     rr = m.rr if m.rr is not None else np.zeros((len(m), 0), np.float32)
     return RecordWindows(record, fs, tuple(lead_names), m.x, m.prior, y, m.ok, m.rpeaks, m.starts / fs, source, cls,
-                         rr)
+                         rr, m.morph)
 
 
 def task_record_windows(task: TaskSpec, data_dir: Path, record: str, cfg: "pp.PreprocessConfig",
@@ -258,11 +264,15 @@ def iter_windows(
             with atomic.atomic_path(path) as tmp:  # unique temporary name: concurrent runs may share a cache
                 np.savez(tmp, **arr)
         n = len(arr["x"])
+        # beat-template rows from the whole record's windows in beat order (before any subset): not
+        # cached, computed by the same function beat_inputs uses
+        morph = (beat_morph(arr["x"], cfg.fs_out) if is_beat_layout(task)
+                 else np.zeros((n, 0), np.float32))
         idx = np.arange(n)
         if max_per_record is not None and n > max_per_record:
             idx = _subset(arr["y"], max_per_record, rng, task.multilabel)
         yield Windows(arr["x"][idx], arr["prior"][idx].astype(np.float32), arr["y"][idx],
-                      np.full(len(idx), rid, dtype=object), arr["ok"][idx], arr["rr"][idx])
+                      np.full(len(idx), rid, dtype=object), arr["ok"][idx], arr["rr"][idx], morph[idx])
 
 
 def load_windows(

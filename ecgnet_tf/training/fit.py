@@ -266,7 +266,12 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
     if use_rr and train_w.rr.shape[1] != mcfg.rr_features:
         raise ValueError(f"--config {cfg.config} expects {mcfg.rr_features} 'rr' features, the {task.name} windows "
                          f"have {train_w.rr.shape[1]}")
-    rr_train = train_w.rr
+    if mcfg.morph_features and train_w.morph.shape[1] != mcfg.morph_features:
+        raise ValueError(f"--config {cfg.config} expects {mcfg.morph_features} 'morph' (beat-template) features, "
+                         f"the {task.name} windows have {train_w.morph.shape[1]} (beat tasks only)")
+    # per-window feature inputs besides the waveform and prior, balanced with their windows
+    feature_inputs = (("rr",) if use_rr else ()) + (("morph",) if mcfg.morph_features else ())
+    extra_train = {k: getattr(train_w, k) for k in feature_inputs}
     balance_info = None
     mode = "none" if cfg.no_smote else cfg.balance
     if mode not in BALANCE_MODES:
@@ -274,16 +279,20 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
     if task.smote and mode == "undersample":
         keep = cap_classes(y_train, balance_cfg.majority_cap, seed=cfg.seed)
         before = {int(c): int(n) for c, n in zip(*np.unique(y_train, return_counts=True))}
-        x_train, y_train, rr_train, p_train = x_train[keep], y_train[keep], rr_train[keep], p_train[keep]
+        x_train, y_train, p_train = x_train[keep], y_train[keep], p_train[keep]
+        extra_train = {k: v[keep] for k, v in extra_train.items()}
         after = {int(c): int(n) for c, n in zip(*np.unique(y_train, return_counts=True))}
         balance_info = {"mode": mode, "majority_cap": balance_cfg.majority_cap, "before": before, "after": after}
         print(f"undersampled training windows (cap {balance_cfg.majority_cap} per class): {before} -> {after}")
     if task.smote and mode == "smote":
         t0 = time.time()
-        res = smote_tomek(x_train, y_train, balance_cfg, seed=cfg.seed, partition="train",
-                          extra=rr_train if use_rr else None)
+        widths = [extra_train[k].shape[1] for k in feature_inputs]
+        joined = np.concatenate([extra_train[k] for k in feature_inputs], axis=1) if feature_inputs else None
+        res = smote_tomek(x_train, y_train, balance_cfg, seed=cfg.seed, partition="train", extra=joined)
         x_train, y_train = res.x, res.y
-        rr_train = res.extra if use_rr else rr_train
+        if feature_inputs:
+            cuts = np.cumsum(widths)[:-1]
+            extra_train = dict(zip(feature_inputs, np.split(res.extra, cuts, axis=1)))
         p_train = np.broadcast_to(train_w.prior[:1], (len(res.y), train_w.prior.shape[1]))
         balance_info = {"mode": mode, **balance_cfg.to_dict(), "before": res.counts_before, "after": res.counts_after,
                         "seconds": round(time.time() - t0, 1)}
@@ -314,10 +323,10 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
     initial_epoch = state["epoch"] if state else 0
     train_ds = make_dataset(x_train, p_train, y_train, n_classes, global_batch, shuffle=True, seed=cfg.seed,
                             augment=aug, fs=fs, epochs=epochs, initial_epoch=min(initial_epoch, epochs),
-                            extra={"rr": rr_train} if use_rr else None)
+                            extra=extra_train or None)
     x_val = zscore.transform(val.x).astype(np.float32)
     val_ds = make_dataset(x_val, val_prior, val.y, n_classes, global_batch,
-                          extra={"rr": val.rr} if use_rr else None)
+                          extra={k: getattr(val, k) for k in feature_inputs} or None)
     steps = steps_per_epoch(len(x_train), global_batch)
     if worker is not None:
         train_ds, val_ds = shard_batches(train_ds), shard_batches(val_ds)
@@ -347,8 +356,7 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
     selection = []
     if cfg.monitor == "val_macro_f1":
         val_feed = {"ecg": x_val, "prior": val_prior[..., None]}
-        if use_rr:
-            val_feed["rr"] = val.rr
+        val_feed.update({k: getattr(val, k) for k in feature_inputs})
         selection = [ValidationMacroF1(val_feed, val.y, task.classes, task.multilabel)]
     trim_history(run_dir / "history.csv", initial_epoch)
     if initial_epoch < epochs and not (state and state.get("wait", 0) >= cfg.patience):
