@@ -71,12 +71,15 @@ class ScaleFit:
 
 
 def fit_class_scale(y: np.ndarray, probs: np.ndarray, classes: tuple[str, ...],
-                    tuned: tuple[str, ...] = ("S", "V", "F"), grid: tuple[float, ...] = DEFAULT_GRID,
+                    tuned: tuple[str, ...] = ("S", "V"), grid: tuple[float, ...] = DEFAULT_GRID,
                     max_rounds: int = 4) -> ScaleFit:
     """Per-class factors maximising :func:`selection_score` of ``argmax(probs * scale)``, by coordinate ascent.
 
     ``y`` (n,) integer labels and ``probs`` (n, K) must be out-of-fold predictions on training
-    patients. Classes not in ``tuned`` keep factor 1. Each round tries every ``grid`` value for each
+    patients. Classes not in ``tuned`` keep factor 1: by default only S and V, the classes the
+    criterion scores besides the reference N. F is not scored, so tuning its factor could only move
+    uncertain beats into or out of an unscored class (a bin for errors), and DS1 holds its beats in
+    one record (208), too few to calibrate it. Each round tries every ``grid`` value for each
     tuned class in turn (ties keep the current value, so the result is deterministic); it stops when a
     round changes nothing.
     """

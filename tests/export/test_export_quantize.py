@@ -244,6 +244,17 @@ def test_beat_model_with_rr_input_exports_int8_with_parity(trained_run, fake_dat
     assert json.loads(out.with_suffix(".json").read_text())["parity"] == report["parity"]
 
 
+def test_beat_model_with_template_input_exports_int8_with_parity(trained_run, fake_data, window_cache, tmp_path):
+    """The three-input (waveform + RR + beat-template features) beat model converts to int8 with parity."""
+    run = trained_run("mitdb-aami", "edge-rrt")
+    out = tmp_path / "rrt_int8.tflite"
+    report = q.quantize_run(run, "int8", out, data_dir=fake_data, calibration=32, max_eval=60,
+                            cache_dir=window_cache)
+    assert report["calibration"]["inputs"] == ["ecg", "prior", "rr", "morph"]
+    assert report["metadata"]["inputs"] == ["ecg", "prior", "rr", "morph"] and report["flex_ops"] == 0
+    assert report["parity"]["n"] == 60 and report["parity"]["top1_agreement"] >= 0.9
+
+
 def test_c_array_holds_the_model_bytes_ops_and_an_arena_estimate(int8, tmp_path):
     from ecgnet_tf.export.c_array import arena_estimate, resolver_method, write_c_array
 

@@ -281,3 +281,12 @@ def test_java_core_detects_perturbed_golden(golden_dir, tmp_path):
     res = subprocess.run(["bash", str(RUN_TESTS), str(bad)], capture_output=True, text=True, timeout=600)
     assert res.returncode == 1, res.stdout[-4000:]
     assert "after_bandpass: max |diff|" in res.stdout and "R peak indices differ" in res.stdout
+
+
+def test_template_model_has_no_phone_port_yet(trained_run):
+    """A beat-template ("morph") model: golden vectors refuse it with a message naming the missing port."""
+    from ecgnet_tf.export.golden import pipeline_config
+
+    run = trained_run("mitdb-aami", "edge-rrt")
+    with pytest.raises(ValueError, match="no phone port yet.*TemplateTracker"):
+        pipeline_config(run, 360.0)

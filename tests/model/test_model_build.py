@@ -28,11 +28,12 @@ from ecgnet_tf.model.layers import (
 )
 
 
-def _inputs(batch, t, c, seed=0, rr=0):
+def _inputs(batch, t, c, seed=0, rr=0, morph=0):
     rng = np.random.default_rng(seed)
     ecg = rng.standard_normal((batch, t, c)).astype("float32")
     prior = rng.random((batch, t, 1)).astype("float32")
-    return [ecg, prior] + ([rng.uniform(0.3, 2.0, (batch, rr)).astype("float32")] if rr else [])
+    return ([ecg, prior] + ([rng.uniform(0.3, 2.0, (batch, rr)).astype("float32")] if rr else [])
+            + ([rng.uniform(-1.0, 2.0, (batch, morph)).astype("float32")] if morph else []))
 
 
 @pytest.mark.parametrize("name", CONFIG_NAMES)
@@ -42,9 +43,10 @@ def test_shapes_every_config(name, leads):
     t = 360
     cfg = get_model_config(name)
     model = build_model(cfg, t, leads, 4)
-    assert [i.name for i in model.inputs] == ["ecg", "prior"] + (["rr"] if cfg.rr_features else [])
+    assert [i.name for i in model.inputs] == (["ecg", "prior"] + (["rr"] if cfg.rr_features else [])
+                                              + (["morph"] if cfg.morph_features else []))
     assert model.output_names == ["probs"]
-    y = model(_inputs(2, t, leads, rr=cfg.rr_features), training=False).numpy()
+    y = model(_inputs(2, t, leads, rr=cfg.rr_features, morph=cfg.morph_features), training=False).numpy()
     assert y.shape == (2, 4)
     np.testing.assert_allclose(y.sum(axis=1), 1.0, rtol=1e-5)
 
@@ -194,6 +196,24 @@ def test_rr_branch_uses_the_rhythm_input():
     assert not np.allclose(a, b)
     assert model.get_layer("rr_log").get_config()["floor"] == 1e-3
 
+
+
+def test_template_input_joins_the_rhythm_branch():
+    """edge-rrt: a fourth input "morph" feeds the rhythm branch; other template rows change the output."""
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    cfg = get_model_config("edge-rrt")
+    assert cfg.morph_features == 8 and cfg.rr_features == 8
+    model = build_model(cfg, 900, 1, 5)
+    assert [i.name for i in model.inputs] == ["ecg", "prior", "rr", "morph"]
+    ecg, prior, rr = _inputs(1, 900, 1, rr=8)
+    rr = np.full((1, 8), 0.8, np.float32)
+    like = np.array([[1, 1, 0, 1, 1, 0, 0, 0]], np.float32)
+    unlike = np.array([[0.3, 0.4, 0.8, 1.5, 2.0, 2.5, -0.5, 0.3]], np.float32)
+    assert not np.allclose(model([ecg, prior, rr, like], training=False).numpy(),
+                           model([ecg, prior, rr, unlike], training=False).numpy())
+    with pytest.raises(ValueError, match="morph_features needs rr_features"):
+        cfg.replace(rr_features=0)
 
 
 def test_window_standardize_sees_shape_not_amplitude(tmp_path):

@@ -175,7 +175,7 @@ class _Recorder:
 
     def __init__(self, spec):
         self.spec = spec
-        self.ecg, self.prior, self.rr = [], [], []
+        self.ecg, self.prior, self.rr, self.morph = [], [], [], []
 
     def predict(self, ecg, prior):
         self.ecg.append(ecg.copy())
@@ -187,6 +187,8 @@ class _Recorder:
     def predict_feed(self, feed):
         if "rr" in feed:
             self.rr.append(np.asarray(feed["rr"]).copy())
+        if "morph" in feed:
+            self.morph.append(np.asarray(feed["morph"]).copy())
         prior = np.asarray(feed["prior"])
         return self.predict(feed["ecg"], prior[..., 0] if prior.ndim == 3 else prior)
 
@@ -299,3 +301,33 @@ def test_beat_model_with_rr_input_gets_the_streams_rr_features():
     mon.push(x[:360 * 60])
     mon.finish()
     assert plain.rr == [] and plain.ecg
+
+def test_beat_model_with_template_input_gets_the_streams_template():
+    """A beat-template ("morph") model in the monitor: the template is carried across blocks, so each
+    beat's rows equal the whole-record path's (tasks.windows.signal_windows), not a per-block restart."""
+    from ecgnet_tf.runs import ModelSpec
+    from ecgnet_tf.tasks import get_task
+    from ecgnet_tf.tasks.windows import signal_windows
+
+    x = planted([("sinus", 120), ("af", 60)], fs=360.0)
+    bspec = ModelSpec("mitdb-aami", ("N", "S", "V", "F", "Q"), 2.5, 0.0, "beat", pp.PreprocessConfig(),
+                      pp.ZScore(np.zeros(1), np.ones(1)), inputs=("ecg", "prior", "rr", "morph"))
+    beat = _Recorder(bspec)
+    mon = Monitor(RRRuleClassifier(rule_spec()), MonitorConfig(fs=360.0, block_windows=5), beat_classifier=beat)
+    for i in range(0, len(x), 7000):
+        mon.push(x[i:i + 7000])
+    mon.finish()
+    morph = np.concatenate(beat.morph)
+    assert morph.shape == (len(mon.beats), len(pp.TEMPLATE_FEATURE_NAMES)) and len(beat.morph) > 3
+    whole = signal_windows(get_task("mitdb-aami"), "rec", x[:, :1], 360.0, bspec.preprocess, ("MLII",))
+    t_whole = whole.start_s + 1.25
+    t_mon = np.array([b.time_s for b in mon.beats])
+    i = np.searchsorted(t_whole, t_mon - 1e-6)
+    same_beat = (i < len(t_whole)) & (np.abs(t_whole[np.minimum(i, len(t_whole) - 1)] - t_mon) < 1e-3)
+    assert same_beat.mean() > 0.98
+    equal = np.all(np.abs(morph[same_beat] - whole.morph[i[same_beat]]) < 1e-4, axis=1)
+    assert equal.mean() > 0.9, equal.mean()  # a block's first beats differ only if blocks cut windows apart
+    # a per-block restart would compare each block's first beat with itself (corr exactly 1, rms 0)
+    first_of_block = np.cumsum([len(m) for m in beat.morph])[:-1]
+    rms = pp.TEMPLATE_FEATURE_NAMES.index("rms_dev")
+    assert np.all(morph[first_of_block, rms] > 0)

@@ -182,6 +182,36 @@ def test_beat_model_with_rr_input_trains_and_evaluates(trained_run, fake_data, w
     assert not np.allclose(p1, p2)
 
 
+def test_beat_model_with_template_input_trains_and_reads_it(trained_run, fake_data, window_cache):
+    """edge-rrt: the beat-template rows ("morph") travel through SMOTE, the pipeline and evaluation;
+    rows computed from cached windows equal those of the direct path (tasks.inputs.beat_inputs)."""
+    from ecgnet_tf.runs import ModelSpec, load_model
+    from ecgnet_tf.tasks import TaskRecords, catalog, get_task, load_windows
+    from ecgnet_tf.tasks.windows import task_record_windows
+
+    run = trained_run("mitdb-aami", "edge-rrt")
+    spec = ModelSpec.from_run(run)
+    assert spec.inputs == ("ecg", "prior", "rr", "morph")
+    model = load_model(run / "model.keras")
+    assert [i.name for i in model.inputs] == ["ecg", "prior", "rr", "morph"]
+    cfg = json.loads((run / "run.json").read_text())
+    assert cfg["model_config"]["morph_features"] == 8 and cfg["balance"]["after"]
+    _check_metrics(json.loads((run / "metrics.json").read_text()), get_task("mitdb-aami").classes)
+    split = json.loads((run / "split.json").read_text())
+    task = get_task("mitdb-aami")
+    cat = catalog(task, fake_data)
+    rid = split["test"][0]
+    w = load_windows(TaskRecords(task, None, cat.label_of, cat.entry_of), fake_data, [rid],
+                     spec.preprocess, window_cache)
+    direct = task_record_windows(task, fake_data, rid, spec.preprocess)
+    assert w.morph.shape == (len(w), 8)
+    np.testing.assert_array_equal(w.morph, direct.morph)
+    named = w.named()
+    p1 = spec.predict(model, named)
+    p2 = spec.predict(model, {**named, "morph": np.zeros_like(w.morph)})
+    assert not np.allclose(p1, p2)
+
+
 def test_rr_input_must_fit_the_task(fake_data, tmp_path, capsys):
     """edge-rr (8 beat RR-interval features) on a segment task, or edge-rhythm (segment rhythm features)
     on a beat task: one clear error naming both configs, before any window is cut."""

@@ -53,3 +53,18 @@ def test_fit_class_scale_checks_its_inputs():
         fit_class_scale(np.zeros(3, int), np.zeros((3, 4)), CLASSES)
     with pytest.raises(ValueError, match="not in"):
         fit_class_scale(np.zeros(3, int), np.full((3, 5), 0.2), CLASSES, tuned=("X",))
+
+
+def test_unscored_classes_keep_unit_scale_by_default():
+    """F is not scored by the criterion: its factor stays 1 even when raising it would hide errors."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)  # N, S, V only
+    probs = np.full((300, 5), 0.05)
+    probs[np.arange(300), y] = 0.5
+    wrong = rng.choice(300, 60, replace=False)
+    probs[wrong] = 0.05
+    probs[wrong, (y[wrong] + 1) % 3] = 0.45
+    probs[wrong, 3] = 0.40  # a large F factor would turn these errors into unscored F decisions
+    fit = fit_class_scale(y, probs, CLASSES)
+    assert fit.scale[3] == 1.0 and fit.scale[4] == 1.0
+    assert fit_class_scale(y, probs, CLASSES, tuned=("F",)).scale[3] > 1.0  # what the default avoids
