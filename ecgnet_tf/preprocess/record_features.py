@@ -30,6 +30,14 @@ Definitions (the references are the usual ones of the AF / signal-quality litera
   over |R|).
 * ``af_band_ratio``: after subtracting the template at every beat (QRST cancellation), the share of
   the residual's 1-40 Hz power that lies in 4-9 Hz (fibrillatory waves).
+* RR structure (what tells atrial fibrillation's randomness from ectopy on a regular rhythm):
+  ``cosen``, the coefficient of sample entropy (Lake & Moorman 2011: SampEn + ln(2r) - ln(mean RR),
+  RR in s; 0 when SampEn is 0); ``rr_autocorr_lag1`` / ``_lag2`` (near 0 in AF, lag 1 strongly
+  negative and lag 2 positive in bigeminy); ``near_median_fraction`` (share of intervals within
+  ``near_median_ratio`` of the median RR: high for a regular rhythm with occasional ectopics, low in
+  AF); ``rr_hist_entropy`` (entropy of the histogram of RR / median RR in bins of
+  ``hist_bin_ratio`` over 0.2..2.5); ``sd1_sd2_ratio`` (Poincare plot widths across / along the
+  identity line). All need at least 4 plausible intervals, else 0.
 * Quality: ``kurtosis`` and ``skewness`` of ``x``, ``hf_share`` (power above 40 Hz over all power),
   ``amplitude_mv`` (99th minus 1st percentile), ``beats_per_s`` and ``duration_s``.
 """
@@ -63,6 +71,12 @@ _EXTRA = (
     "amplitude_mv",        # 99th - 1st percentile of x (mV)
     "beats_per_s",         # R peaks per second
     "duration_s",          # record length (s)
+    "cosen",               # coefficient of sample entropy: SampEn + ln(2 r) - ln(mean RR) (nats)
+    "rr_autocorr_lag1",    # autocorrelation of the RR sequence at lag 1 (-1..1)
+    "rr_autocorr_lag2",    # autocorrelation of the RR sequence at lag 2 (-1..1)
+    "near_median_fraction",  # intervals within +-near_median_ratio of the median RR (0..1)
+    "rr_hist_entropy",     # Shannon entropy of the histogram of RR / median RR (nats)
+    "sd1_sd2_ratio",       # Poincare plot SD1 / SD2 (dimensionless)
 )
 #: Entries of :func:`record_features` (``rr_`` + the rhythm features, then the extras above).
 RECORD_FEATURE_NAMES: tuple[str, ...] = tuple("rr_" + n for n in RHYTHM_FEATURE_NAMES) + _EXTRA
@@ -77,6 +91,8 @@ class RecordFeatureConfig:
     premature_ratio: float = 0.85
     template_pre_s: float = 0.25
     template_post_s: float = 0.45
+    near_median_ratio: float = 0.08
+    hist_bin_ratio: float = 0.05
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -131,6 +147,41 @@ def _rms(v: np.ndarray) -> float:
     return float(np.sqrt(np.mean(v ** 2))) if v.size else 0.0
 
 
+def _autocorr(v: np.ndarray, lag: int) -> float:
+    v = v - v.mean()
+    den = float(v @ v)
+    if v.size <= lag + 1 or den <= 0:
+        return 0.0
+    return float(np.clip((v[:-lag] @ v[lag:]) / den, -1.0, 1.0))
+
+
+def rr_structure(rp: np.ndarray, config: RecordFeatureConfig = RecordFeatureConfig(),
+                 sampen: float | None = None) -> dict[str, float]:
+    """The RR-structure entries of :func:`record_features` (module docstring) of plausible intervals
+    ``rp`` (s, in order); every value 0 with fewer than 4 intervals. ``sampen``: SampEn of ``rp`` if
+    already computed."""
+    keys = ("cosen", "rr_autocorr_lag1", "rr_autocorr_lag2", "near_median_fraction", "rr_hist_entropy",
+            "sd1_sd2_ratio")
+    out = dict.fromkeys(keys, 0.0)
+    rp = np.asarray(rp, np.float64)
+    if rp.size < 4:
+        return out
+    se = sample_entropy(rp, config.sampen_r_s) if sampen is None else sampen
+    if se > 0:
+        out["cosen"] = float(se + np.log(2 * config.sampen_r_s) - np.log(rp.mean()))
+    out["rr_autocorr_lag1"] = _autocorr(rp, 1)
+    out["rr_autocorr_lag2"] = _autocorr(rp, 2)
+    rel = rp / np.median(rp)
+    out["near_median_fraction"] = float(np.mean(np.abs(rel - 1.0) <= config.near_median_ratio))
+    counts, _ = np.histogram(np.clip(rel, 0.2, 2.5), bins=np.arange(0.2, 2.5 + 1e-9, config.hist_bin_ratio))
+    p = counts[counts > 0] / counts.sum()
+    out["rr_hist_entropy"] = float(-(p * np.log(p)).sum())
+    a, c = rp[:-1], rp[1:]
+    sd1, sd2 = np.std((c - a) / np.sqrt(2)), np.std((c + a) / np.sqrt(2))
+    out["sd1_sd2_ratio"] = float(sd1 / sd2) if sd2 > 0 else 0.0
+    return out
+
+
 def record_features(x: np.ndarray, rpeaks: np.ndarray, fs: float,
                     config: RecordFeatureConfig = RecordFeatureConfig()) -> np.ndarray:
     """Whole-record features of one preprocessed lead (definitions in the module docstring).
@@ -171,6 +222,8 @@ def record_features(x: np.ndarray, rpeaks: np.ndarray, fs: float,
         if rp.size >= 5:
             run = np.median(np.lib.stride_tricks.sliding_window_view(rp, 5), axis=1)
             f["hr_range_bpm"] = float(60.0 / run.min() - 60.0 / run.max())
+
+    f.update(rr_structure(rp, cfg, f["sample_entropy"]))
 
     beats, pre = _templates(x, b, fs, cfg)
     if len(beats) >= 2:

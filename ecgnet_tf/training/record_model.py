@@ -151,7 +151,13 @@ class RecordModel:
     selection: dict = field(default_factory=dict)
 
     def tree_probs(self, x: RecordInputs) -> np.ndarray:
-        return _full_probs(self.trees, self.trees.predict_proba(x.trees_input(self.feature_set)), len(self.classes))
+        rows = x.trees_input(self.feature_set)
+        want = getattr(self.trees, "n_features_in_", rows.shape[1])
+        if rows.shape[1] != want:
+            raise ValueError(f"this record model was fitted on {want} features per record, this version computes "
+                             f"{rows.shape[1]} (the record features changed); refit it with "
+                             "python -m ecgnet_tf.rhythm_study --stages records")
+        return _full_probs(self.trees, self.trees.predict_proba(rows), len(self.classes))
 
     def predict_proba(self, x: RecordInputs) -> np.ndarray:
         """(n, K) class probabilities of the records of ``x``."""

@@ -64,3 +64,27 @@ def test_sample_entropy_orders_regular_below_random():
     noisy = 0.8 + 0.2 * rng.standard_normal(60)
     assert sample_entropy(periodic, 0.03) < 0.1 < sample_entropy(noisy, 0.03)
     assert sample_entropy(np.array([0.8, 0.9]), 0.03) == 0.0  # too short: defined as 0
+
+
+def test_rr_structure_tells_bigeminy_and_ectopy_from_af():
+    """Bigeminy alternates (lag-1 autocorrelation strongly negative, lag 2 positive); occasional ectopics
+    on a regular rhythm keep most intervals near the median; AF has neither and a wide histogram."""
+    from ecgnet_tf.preprocess.record_features import rr_structure
+
+    rng = np.random.default_rng(0)
+    sinus = 0.8 + 0.01 * rng.standard_normal(60)
+    bigeminy = np.tile([0.55, 1.05], 30) + 0.01 * rng.standard_normal(60)
+    ectopy = sinus.copy()
+    ectopy[10::12] = 0.5
+    ectopy[11::12] = 1.1
+    af = rng.uniform(0.45, 1.2, 60)
+    s, b, e, a = (rr_structure(v) for v in (sinus, bigeminy, ectopy, af))
+    assert b["rr_autocorr_lag1"] < -0.8 and b["rr_autocorr_lag2"] > 0.8
+    assert abs(a["rr_autocorr_lag1"]) < 0.35 and abs(a["rr_autocorr_lag2"]) < 0.35
+    assert s["near_median_fraction"] == 1.0 and e["near_median_fraction"] > 0.75 > 0.3 > a["near_median_fraction"]
+    assert a["rr_hist_entropy"] > e["rr_hist_entropy"] > s["rr_hist_entropy"]
+    assert a["cosen"] > s["cosen"] + 1.0
+    # a slow heart-rate swing is correlated and lies along the identity line; alternation lies across it
+    swing = rr_structure(0.8 + 0.1 * np.sin(np.arange(60) / 5))
+    assert swing["rr_autocorr_lag1"] > 0.9 and swing["sd1_sd2_ratio"] < 0.2 < 10 < b["sd1_sd2_ratio"]
+    assert rr_structure(np.array([0.8, 0.8, 0.8])) == dict.fromkeys(s, 0.0)  # too few intervals
