@@ -19,10 +19,12 @@ from ..results_report import git_state, publish_run, run_facts
 from ..runs import RunConfig, load_split
 from ..tasks import get_task
 from ..training.evaluation import PREDICTIONS, load_predictions
-from ..training.tuning import SCORED_CLASSES, beat_figures, fit_class_scale, scaled_predictions, selection_score
+from ..training.tuning import (SCORED_CLASSES, beat_figures, fit_class_scale, fit_unscored_scale, scaled_predictions,
+                               selection_score)
 
 FIGURES = (("S", "sensitivity"), ("S", "ppv"), ("V", "sensitivity"), ("V", "ppv"))
-CRITERION = "mean F1 of N, S and V beats over the pooled out-of-fold predictions (cross-validation inside DS1)"
+CRITERION = ("mean F1 of N, S and V beats over the pooled out-of-fold predictions (cross-validation inside DS1); "
+             "the F factor, which that score does not weigh, set by accuracy on the same predictions")
 
 
 def _history_best(run: Path) -> dict:
@@ -56,10 +58,12 @@ def select_candidate(folds: dict[str, list[Path]]) -> dict:
         y, p = np.concatenate(ys), np.concatenate(ps).astype(np.float64)
         raw_pred = p.argmax(axis=1)
         fit = fit_class_scale(y, p, classes)
+        scale = fit_unscored_scale(y, p, classes, fit.scale) if "F" in classes else fit.scale
         report[cand] = {"folds": facts, "test_records": tests, "n_beats": int(len(y)),
                         "raw": beat_figures(y, raw_pred, classes), "score_raw": selection_score(y, raw_pred, classes),
-                        "class_scale": list(fit.scale), "score": fit.score_after,
-                        "tuned": beat_figures(y, scaled_predictions(p, fit.scale), classes)}
+                        "class_scale": list(scale), "class_scale_f1_step": list(fit.scale),
+                        "score": selection_score(y, scaled_predictions(p, scale), classes),
+                        "tuned": beat_figures(y, scaled_predictions(p, scale), classes)}
     if not report:
         raise ValueError("no candidates to select from")
     best = max(report, key=lambda c: (report[c]["score"], -list(report).index(c)))

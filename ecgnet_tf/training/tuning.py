@@ -5,7 +5,8 @@ accuracy) depend on where the decision boundaries fall as much as on the network
 adjusted by per-class factors (:class:`~ecgnet_tf.runs.spec.Decision` ``class_scale``): the
 probabilities are multiplied by them and the largest wins. :func:`fit_class_scale` chooses the factors
 that maximise :func:`selection_score` on **out-of-fold predictions of cross-validation inside
-DS1** (never on DS2, the test set).
+DS1** (never on DS2, the test set); :func:`fit_unscored_scale` then sets the factor of F, which that
+score does not weigh, by accuracy on the same predictions.
 """
 from __future__ import annotations
 
@@ -106,3 +107,30 @@ def fit_class_scale(y: np.ndarray, probs: np.ndarray, classes: tuple[str, ...],
         if not changed:
             break
     return ScaleFit(tuple(float(v) for v in scale), float(before), float(best), rounds)
+
+
+def fit_unscored_scale(y: np.ndarray, probs: np.ndarray, classes: tuple[str, ...], scale: tuple[float, ...],
+                       tuned: tuple[str, ...] = ("F",), grid: tuple[float, ...] = DEFAULT_GRID) -> tuple[float, ...]:
+    """``scale`` with the factors of ``tuned`` (classes :func:`selection_score` does not score) chosen to
+    maximise accuracy of ``argmax(probs * scale)``, the other factors fixed; ties keep the current value.
+
+    F decisions are left out of the F1 criterion, but every wrong one costs accuracy. Inside DS1 the F
+    beats come from one or two patients, so out-of-fold F decisions are mostly wrong; this step lowers
+    F's factor by exactly as much as the out-of-fold predictions say it should (``y``, ``probs``: the
+    same out-of-fold predictions as :func:`fit_class_scale`)."""
+    y = np.asarray(y, np.int64)
+    probs = np.asarray(probs, np.float64)
+    unknown = [c for c in tuned if c not in classes]
+    if unknown:
+        raise ValueError(f"tuned classes {unknown} are not in {list(classes)}")
+    out = np.asarray(scale, np.float64).copy()
+    for c in tuned:
+        i = classes.index(c)
+        best = float(np.mean(scaled_predictions(probs, out) == y))
+        for v in grid:
+            trial = out.copy()
+            trial[i] = v
+            acc = float(np.mean(scaled_predictions(probs, trial) == y))
+            if acc > best + 1e-12:
+                best, out = acc, trial
+    return tuple(float(v) for v in out)

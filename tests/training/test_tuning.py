@@ -68,3 +68,24 @@ def test_unscored_classes_keep_unit_scale_by_default():
     fit = fit_class_scale(y, probs, CLASSES)
     assert fit.scale[3] == 1.0 and fit.scale[4] == 1.0
     assert fit_class_scale(y, probs, CLASSES, tuned=("F",)).scale[3] > 1.0  # what the default avoids
+
+
+def test_unscored_factor_follows_accuracy_on_out_of_fold_predictions():
+    """Second step: F decisions that are mostly wrong out of fold get a lower factor; right ones keep 1."""
+    from ecgnet_tf.training.tuning import fit_unscored_scale
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 400)
+    probs = np.full((400, 5), 0.05)
+    probs[np.arange(400), y] = 0.5
+    fooled = rng.choice(400, 80, replace=False)
+    probs[fooled, 3] = 0.6  # F wins on 80 beats that are not F
+    base = (1.0, 1.0, 1.0, 1.0, 1.0)
+    out = fit_unscored_scale(y, probs, CLASSES, base)
+    assert out[3] < 0.8 and out[:3] == base[:3] and out[4] == 1.0
+    assert np.mean(scaled_predictions(probs, out) == y) == 1.0
+    y2 = y.copy()
+    y2[fooled] = 3  # now those F decisions are right: the factor stays
+    assert fit_unscored_scale(y2, probs, CLASSES, base) == base
+    with pytest.raises(ValueError, match="not in"):
+        fit_unscored_scale(y, probs, CLASSES, base, tuned=("X",))
