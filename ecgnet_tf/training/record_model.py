@@ -7,8 +7,8 @@ class is decided by a small second stage, fitted on the run's **training** recor
 1. *Trees*: gradient-boosted trees (scikit-learn ``HistGradientBoostingClassifier``) on the record's
    whole-record features (:mod:`ecgnet_tf.preprocess.record_features`), optionally with a summary of
    its windows' rhythm rows (:func:`summarise_rows`). Trained on the training records (their
-   features do not depend on the network, so nothing is overfitted); the feature set and the tree
-   settings are chosen by challenge F1 on the validation records.
+   features do not depend on the network, so nothing is overfitted); the feature set, the class
+   weighting and the tree settings are chosen by challenge F1 on the validation records.
 2. *Fusion*: a multinomial logistic regression on the trees' log-probabilities and a summary of the
    network's window probabilities (mean, max, min, mean log), fitted on the validation records
    (the network has not been trained on them). It is kept only when it beats the trees alone in
@@ -48,6 +48,9 @@ class RecordModelConfig:
     max_iter: int = 300
     l2_regularization: float = 1.0
     feature_sets: tuple[str, ...] = ("record", "record+windows")
+    # class weights of the trees: None (the training records' class mix) or "balanced" (each class
+    # weighs as much in total: AF and noisy records are a minority)
+    class_weights: tuple[str | None, ...] = (None, "balanced")
     fusion_c: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)
     inner_folds: int = 5
     refit_with_val: bool = True
@@ -213,12 +216,12 @@ def _fusion_input(tree_p: np.ndarray, network: np.ndarray) -> np.ndarray:
     return np.hstack([np.log(tree_p + 1e-4), network])
 
 
-def _trees(cfg: RecordModelConfig, lr: float, leaves: int):
+def _trees(cfg: RecordModelConfig, lr: float, leaves: int, class_weight: str | None = None):
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     return HistGradientBoostingClassifier(learning_rate=lr, max_iter=cfg.max_iter, max_leaf_nodes=leaves,
                                           l2_regularization=cfg.l2_regularization, early_stopping=False,
-                                          random_state=cfg.seed)
+                                          class_weight=class_weight, random_state=cfg.seed)
 
 
 def _fit_fusion(z: np.ndarray, y: np.ndarray, c: float, seed: int):
@@ -244,14 +247,16 @@ def fit_record_model(train: RecordInputs, y_train: np.ndarray, val: RecordInputs
     trials = []
     best = None
     for fs in cfg.feature_sets:
-        for lr in cfg.learning_rates:
-            for leaves in cfg.max_leaf_nodes:
-                est = _trees(cfg, lr, leaves).fit(train.trees_input(fs), y_train)
-                p = _full_probs(est, est.predict_proba(val.trees_input(fs)), len(classes))
-                score = challenge_f1(y_val, p.argmax(1), classes)
-                trials.append({"feature_set": fs, "learning_rate": lr, "max_leaf_nodes": leaves, "val_f1": score})
-                if best is None or score > best[0] + 1e-12:
-                    best = (score, fs, est, p, len(trials) - 1)
+        for cw in cfg.class_weights:
+            for lr in cfg.learning_rates:
+                for leaves in cfg.max_leaf_nodes:
+                    est = _trees(cfg, lr, leaves, cw).fit(train.trees_input(fs), y_train)
+                    p = _full_probs(est, est.predict_proba(val.trees_input(fs)), len(classes))
+                    score = challenge_f1(y_val, p.argmax(1), classes)
+                    trials.append({"feature_set": fs, "class_weight": cw, "learning_rate": lr,
+                                   "max_leaf_nodes": leaves, "val_f1": score})
+                    if best is None or score > best[0] + 1e-12:
+                        best = (score, fs, est, p, len(trials) - 1)
     score, fs, est, p_val, chosen = best
     log(f"record model: trees on {fs!r} (val challenge F1 {score:.4f})")
     selection = {"trees": trials, "chosen": trials[chosen], "fusion": None}
@@ -279,7 +284,7 @@ def fit_record_model(train: RecordInputs, y_train: np.ndarray, val: RecordInputs
         fusion = None
     if fusion is None and cfg.refit_with_val:
         chosen_cfg = selection["chosen"]
-        est = _trees(cfg, chosen_cfg["learning_rate"], chosen_cfg["max_leaf_nodes"]).fit(
+        est = _trees(cfg, chosen_cfg["learning_rate"], chosen_cfg["max_leaf_nodes"], chosen_cfg["class_weight"]).fit(
             np.vstack([train.trees_input(fs), val.trees_input(fs)]), np.concatenate([y_train, y_val]))
         selection["refit_with_val"] = True
         log(f"record model: trees refitted on {len(y_train) + len(y_val)} training + validation records")
