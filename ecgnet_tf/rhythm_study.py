@@ -14,6 +14,10 @@ exists is reused and one with a checkpoint resumed, so an interrupted study cont
    whole-record features fitted on the fold's training records, settings and the fusion with the
    network chosen on its validation records, then one score on its test records
    (``RUN/record_model/metrics.json``).
+2b. ``variants``: record-model experiments (:func:`record_model_variants`: the record model without
+   the RR-structure features and the class weighting, as it was before them), fitted per fold beside the study's
+   record model into ``RUN/record_model-<name>/``; the report's experiment table compares their
+   validation figures (what decides) and test figures.
 3. ``monitor``: each fold's AF smoothing for the streaming monitor (:mod:`ecgnet_tf.monitor.smoothing_fit`)
    chosen on its validation records (``RUN/af_smoothing.json``), then the reference run (fold 0) on
    the MIT-BIH AF records (episodes, latency, burden) and on the MIT-BIH records without AF (false
@@ -32,7 +36,7 @@ from .cli import add_data_dir_argument, run_command
 from .data.errors import DataError
 from .training.launch import train_in_subprocess
 
-STAGES = ("train", "records", "monitor", "report")
+STAGES = ("train", "records", "variants", "monitor", "report")
 #: the run whose figures stand for the study where one model is needed (the monitor benchmark)
 REFERENCE_FOLD = 0
 FOLDS = 5
@@ -41,6 +45,19 @@ SCHEDULE: tuple[str, ...] = ("--task", "cinc2017", "--config", "edge-rhythm", "-
                              "--patience", "3", "--monitor", "val_macro_f1")
 #: smoke version (tests, CI): a seeded sample of records, capped windows, one epoch
 QUICK: tuple[str, ...] = ("--quick", "--epochs", "1")
+
+
+def record_model_variants() -> dict[str, dict]:
+    """Record-model experiments (changes to ``RecordModelConfig``), each fitted in every fold into
+    ``RUN/record_model-<name>/`` beside the run's own record model, for the report's experiment table;
+    they never replace the study's decision."""
+    from .preprocess.record_features import RECORD_FEATURE_NAMES, RR_STRUCTURE_NAMES
+
+    earlier = tuple(n for n in RECORD_FEATURE_NAMES if n not in RR_STRUCTURE_NAMES)
+    return {
+        # the record model as it was before the RR-structure features and the class weighting
+        "without-rr-structure-unweighted": {"feature_names": earlier, "class_weights": (None,)},
+    }
 
 
 def fold_name(fold: int) -> str:
@@ -132,6 +149,20 @@ def main(argv: list[str] | None = None) -> int:
                 if not has_record_model(run) or not (run / "record_model" / "metrics.json").is_file():
                     fit_run_record_model(run, args.cache_dir,
                                          log=lambda m: print(f"[rhythm-study] {m}", flush=True))
+        if "variants" in stages:
+            import dataclasses
+
+            from .runs import RunConfig
+            from .training.record_model import RecordModelConfig
+
+            for fold in only:
+                run = root / fold_name(fold)
+                for name, change in record_model_variants().items():
+                    folder = f"record_model-{name}"
+                    if not (run / folder / "metrics.json").is_file():
+                        cfg = dataclasses.replace(RecordModelConfig(seed=RunConfig.load(run).seed), **change)
+                        fit_run_record_model(run, args.cache_dir, cfg, folder=folder,
+                                             log=lambda m: print(f"[rhythm-study] {name}: {m}", flush=True))
         if "monitor" in stages:
             for fold in only:
                 fit_run_smoothing(root / fold_name(fold), log=lambda m: print(f"[rhythm-study] {m}", flush=True))

@@ -116,6 +116,32 @@ def _monitor(monitor_dir: Path | None, runs: list[Path]) -> dict | None:
     return out or None
 
 
+#: prefix of a run's record-model experiment folders (``RUN/record_model-<name>/``, rhythm_study's variants stage)
+VARIANT_PREFIX = RECORD_MODEL_DIR + "-"
+
+
+def _experiments(runs: list[Path]) -> list[dict]:
+    """The record model and every experiment variant fitted in all folds: mean validation F1 of the
+    chosen settings (what decides), mean test F1(N,A,O) and A F1 (reported, never used to decide)."""
+    names = sorted({d.name[len(VARIANT_PREFIX):] for r in runs for d in Path(r).glob(VARIANT_PREFIX + "*")
+                    if (d / "metrics.json").is_file()})
+    out = []
+    for name, folder in (("record model (the study's decision)", RECORD_MODEL_DIR),
+                         *((n, VARIANT_PREFIX + n) for n in names)):
+        ms = [Path(r) / folder / "metrics.json" for r in runs]
+        if not all(m.is_file() for m in ms):
+            continue
+        rows = [json.loads(m.read_text()) for m in ms]
+        cfg = rows[0].get("selection", {}).get("config", {})
+        out.append({"name": name, "folder": folder,
+                    "val_f1": _mean_std([r["selection"]["chosen"]["val_f1"] for r in rows])[0],
+                    "challenge_f1": _mean_std([r["challenge_f1"] for r in rows])[0],
+                    "A_f1": _mean_std([r["per_class"]["A"]["f1"] for r in rows])[0],
+                    "n_features": len(cfg.get("feature_names") or ()) or None,
+                    "class_weights": cfg.get("class_weights")})
+    return out
+
+
 def summarise(runs: list[Path], quick: bool = False, monitor_dir: Path | None = None) -> dict:
     """Summary of a finished rhythm study (see the module docstring)."""
     runs = [Path(r) for r in runs]
@@ -144,6 +170,7 @@ def summarise(runs: list[Path], quick: bool = False, monitor_dir: Path | None = 
         "published": list(PUBLISHED_RHYTHM_BASELINES), **counts,
         "network_config": first.config, "data_dir": first.data_dir, "git": git_state(),
         "monitor": _monitor(monitor_dir, runs),
+        "experiments": _experiments(runs),
     }
 
 
@@ -200,6 +227,14 @@ def markdown(s: dict) -> str:
               "| | " + " | ".join(cls) + " |", "|---" * (len(cls) + 1) + "|"]
     for c, row in zip(cls, s["confusion"]["matrix"]):
         lines.append(f"| {c} | " + " | ".join(str(v) for v in row) + " |")
+    if s.get("experiments"):
+        lines += ["", "## Record-model experiments (same folds; chosen by validation F1, test figures reported only)", "",
+                  "| record model | whole-record features | tree class weights | mean validation F1(N,A,O) | "
+                  "mean test F1(N,A,O) | mean test A F1 |", "|---|---|---|---|---|---|"]
+        for e in s["experiments"]:
+            lines.append(f"| {e['name']} | {e['n_features'] or 'all'} | "
+                         f"{', '.join(str(w) for w in (e['class_weights'] or [None]))} | {_f(e['val_f1'])} | "
+                         f"{_f(e['challenge_f1'])} | {_f(e['A_f1'])} |")
     lines += ["", "## Published figures (claims to compare against, not our results; other data)", "",
               "| method | evaluation | F1(N, A, O) |", "|---|---|---|"]
     for p in s["published"]:

@@ -155,14 +155,17 @@ def _autocorr(v: np.ndarray, lag: int) -> float:
     return float(np.clip((v[:-lag] @ v[lag:]) / den, -1.0, 1.0))
 
 
+#: the RR-structure entries of :data:`RECORD_FEATURE_NAMES` (:func:`rr_structure`)
+RR_STRUCTURE_NAMES: tuple[str, ...] = ("cosen", "rr_autocorr_lag1", "rr_autocorr_lag2", "near_median_fraction",
+                                       "rr_hist_entropy", "sd1_sd2_ratio")
+
+
 def rr_structure(rp: np.ndarray, config: RecordFeatureConfig = RecordFeatureConfig(),
                  sampen: float | None = None) -> dict[str, float]:
     """The RR-structure entries of :func:`record_features` (module docstring) of plausible intervals
     ``rp`` (s, in order); every value 0 with fewer than 4 intervals. ``sampen``: SampEn of ``rp`` if
     already computed."""
-    keys = ("cosen", "rr_autocorr_lag1", "rr_autocorr_lag2", "near_median_fraction", "rr_hist_entropy",
-            "sd1_sd2_ratio")
-    out = dict.fromkeys(keys, 0.0)
+    out = dict.fromkeys(RR_STRUCTURE_NAMES, 0.0)
     rp = np.asarray(rp, np.float64)
     if rp.size < 4:
         return out

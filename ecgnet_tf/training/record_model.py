@@ -51,6 +51,8 @@ class RecordModelConfig:
     # class weights of the trees: None (the training records' class mix) or "balanced" (each class
     # weighs as much in total: AF and noisy records are a minority)
     class_weights: tuple[str | None, ...] = (None, "balanced")
+    # whole-record features used (names of preprocess.RECORD_FEATURE_NAMES); empty = all of them
+    feature_names: tuple[str, ...] = ()
     fusion_c: tuple[float, ...] = (0.03, 0.1, 0.3, 1.0)
     inner_folds: int = 5
     refit_with_val: bool = True
@@ -118,6 +120,12 @@ class RecordInputs:
     windows: np.ndarray
     network: np.ndarray
 
+    def with_features(self, columns: tuple[int, ...] | None) -> "RecordInputs":
+        """The same inputs with only the whole-record feature ``columns`` (None: all)."""
+        if columns is None:
+            return self
+        return RecordInputs(self.ids, self.features[:, list(columns)], self.windows, self.network)
+
     def trees_input(self, feature_set: str) -> np.ndarray:
         if feature_set == "record":
             return self.features
@@ -152,9 +160,10 @@ class RecordModel:
     trees: object  # sklearn HistGradientBoostingClassifier
     fusion: object | None = None  # (StandardScaler, LogisticRegression) or None
     selection: dict = field(default_factory=dict)
+    columns: tuple[int, ...] | None = None  # whole-record feature columns used (None: all)
 
     def tree_probs(self, x: RecordInputs) -> np.ndarray:
-        rows = x.trees_input(self.feature_set)
+        rows = x.with_features(self.columns).trees_input(self.feature_set)
         want = getattr(self.trees, "n_features_in_", rows.shape[1])
         if rows.shape[1] != want:
             raise ValueError(f"this record model was fitted on {want} features per record, this version computes "
@@ -171,14 +180,14 @@ class RecordModel:
         z = scaler.transform(_fusion_input(p, x.network))
         return _full_probs(lr, lr.predict_proba(z), len(self.classes))
 
-    def save(self, run_dir: Path) -> Path:
-        """Write ``run_dir/record_model/`` (pickle + manifest with its SHA-256); returns the folder."""
+    def save(self, run_dir: Path, folder: str = RECORD_MODEL_DIR) -> Path:
+        """Write ``run_dir/<folder>/`` (pickle + manifest with its SHA-256); returns the folder."""
         import sklearn
 
-        d = Path(run_dir) / RECORD_MODEL_DIR
+        d = Path(run_dir) / folder
         d.mkdir(parents=True, exist_ok=True)
         blob = pickle.dumps({"classes": self.classes, "feature_set": self.feature_set, "trees": self.trees,
-                             "fusion": self.fusion})
+                             "fusion": self.fusion, "columns": self.columns})
         atomic.write_bytes(d / _PICKLE, blob)
         manifest = {"sha256": hashlib.sha256(blob).hexdigest(), "sklearn": sklearn.__version__,
                     "classes": list(self.classes), "feature_set": self.feature_set,
@@ -198,7 +207,7 @@ class RecordModel:
             raise ValueError(f"{d / _PICKLE}: checksum differs from {d / _MANIFEST}; refusing to load it")
         obj = pickle.loads(blob)  # noqa: S301 - checksummed file written by this project
         return RecordModel(tuple(obj["classes"]), obj["feature_set"], obj["trees"], obj["fusion"],
-                           manifest.get("selection", {}))
+                           manifest.get("selection", {}), obj.get("columns"))
 
 
 def has_record_model(run_dir: Path) -> bool:
@@ -242,6 +251,8 @@ def fit_record_model(train: RecordInputs, y_train: np.ndarray, val: RecordInputs
     from sklearn.model_selection import StratifiedKFold
 
     y_train, y_val = np.asarray(y_train, np.int64), np.asarray(y_val, np.int64)
+    columns = feature_columns(cfg.feature_names)
+    train, val = train.with_features(columns), val.with_features(columns)
     if len(np.unique(y_train)) < 2:
         raise ValueError("the record model needs training records of at least two classes")
     trials = []
@@ -288,7 +299,20 @@ def fit_record_model(train: RecordInputs, y_train: np.ndarray, val: RecordInputs
             np.vstack([train.trees_input(fs), val.trees_input(fs)]), np.concatenate([y_train, y_val]))
         selection["refit_with_val"] = True
         log(f"record model: trees refitted on {len(y_train) + len(y_val)} training + validation records")
-    return RecordModel(tuple(classes), fs, est, fusion, {"config": _jsonable(asdict(cfg)), **selection})
+    return RecordModel(tuple(classes), fs, est, fusion, {"config": _jsonable(asdict(cfg)), **selection}, columns)
+
+
+def feature_columns(names: tuple[str, ...]) -> tuple[int, ...] | None:
+    """Column indices of the whole-record features ``names`` (empty: None, all columns); ValueError
+    naming unknown names."""
+    if not names:
+        return None
+    from ..preprocess.record_features import RECORD_FEATURE_NAMES
+
+    unknown = [n for n in names if n not in RECORD_FEATURE_NAMES]
+    if unknown:
+        raise ValueError(f"unknown record features {unknown}; see preprocess.RECORD_FEATURE_NAMES")
+    return tuple(RECORD_FEATURE_NAMES.index(n) for n in names)
 
 
 def _jsonable(d: dict) -> dict:

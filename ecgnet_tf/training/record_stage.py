@@ -56,10 +56,11 @@ def _labels(trecs: TaskRecords, task, ids: list[str]) -> np.ndarray:
 
 
 def fit_run_record_model(run_dir: Path, cache_dir: Path | None = None, config: RecordModelConfig | None = None,
-                         log=print, data_dir: Path | None = None) -> dict:
+                         log=print, data_dir: Path | None = None, folder: str = RECORD_MODEL_DIR) -> dict:
     """Fit ``run_dir``'s record model (training + validation records), save it and score the test
-    records; returns the test metrics (also written to ``RUN/record_model/metrics.json``).
-    ``data_dir`` defaults to the run's data folder."""
+    records; returns the test metrics (also written to ``RUN/<folder>/metrics.json``; ``folder``
+    other than ``record_model`` holds an experiment, never the run's decision). ``data_dir``
+    defaults to the run's data folder."""
     run_dir = Path(run_dir)
     cfg, task, data_dir, split, trecs = _context(run_dir, data_dir)
     spec = ModelSpec.from_run(run_dir)
@@ -77,7 +78,7 @@ def fit_run_record_model(run_dir: Path, cache_dir: Path | None = None, config: R
     test = record_inputs(trecs, data_dir, test_ids, spec, test_rec, test_p, cache_dir, desc="test", **sub)
     rm = fit_record_model(train, _labels(trecs, task, train_ids), val, _labels(trecs, task, val_ids), task.classes,
                           config, log=log)
-    out = rm.save(run_dir)
+    out = rm.save(run_dir, folder)
     y = _labels(trecs, task, test_ids)
     p = rm.predict_proba(test)
     metrics = record_metrics(task, y, p, test_ids, split.name)

@@ -75,3 +75,34 @@ def test_validation_labels_choose_but_training_labels_teach():
     assert np.array_equal(a.tree_probs(test), b.tree_probs(test))
     with pytest.raises(ValueError, match="two classes"):
         fit_record_model(train, np.zeros(160, np.int64), val, y_val, CLASSES, cfg, log=lambda m: None)
+
+
+def test_feature_subset_is_kept_with_the_model(tmp_path):
+    """feature_names: the trees see only those whole-record columns, and the saved model applies the
+    same subset to full-width inputs; unknown names are refused."""
+    from ecgnet_tf.preprocess.record_features import RECORD_FEATURE_NAMES
+    from ecgnet_tf.training.record_model import RecordInputs, RecordModel, RecordModelConfig, fit_record_model
+
+    rng = np.random.default_rng(0)
+    n, k = 120, len(RECORD_FEATURE_NAMES)
+    y = rng.integers(0, 3, n)
+    feats = rng.standard_normal((n, k))
+    feats[:, RECORD_FEATURE_NAMES.index("cosen")] += 6 * y  # only this column carries the label
+
+    def inputs(idx):
+        return RecordInputs([str(i) for i in idx], feats[idx], np.zeros((len(idx), 0)), np.zeros((len(idx), 0)))
+
+    tr, va = np.arange(0, 80), np.arange(80, n)
+    cfg = RecordModelConfig(feature_sets=("record",), learning_rates=(0.1,), max_leaf_nodes=(7,), max_iter=30,
+                            class_weights=(None,), feature_names=("cosen", "sd1_sd2_ratio"), refit_with_val=False)
+    rm = fit_record_model(inputs(tr), y[tr], inputs(va), y[va], ("N", "A", "O"), cfg, log=lambda m: None)
+    assert rm.columns == (RECORD_FEATURE_NAMES.index("cosen"), RECORD_FEATURE_NAMES.index("sd1_sd2_ratio"))
+    assert rm.trees.n_features_in_ == 2
+    rm.save(tmp_path, "record_model-x")
+    back = RecordModel.load(tmp_path) if (tmp_path / "record_model").is_dir() else None
+    assert back is None  # another folder: the run's own record model is not written
+    p = rm.predict_proba(inputs(va))
+    assert p.shape == (len(va), 3) and np.mean(p.argmax(1) == y[va]) > 0.9
+    with pytest.raises(ValueError, match="unknown record features"):
+        fit_record_model(inputs(tr), y[tr], inputs(va), y[va], ("N", "A", "O"),
+                         RecordModelConfig(feature_names=("nope",)), log=lambda m: None)

@@ -41,6 +41,23 @@ def test_summary_has_the_checked_interface_and_comes_from_the_runs(study):
 
 
 @pytest.mark.slow
+def test_record_model_experiments_are_fitted_beside_the_decision_and_tabled(study):
+    """The variants stage: every fold gets each experiment's record model in its own folder, the run's
+    decision (record_model/) is untouched, and the report's table means come from those folders."""
+    s = json.loads((study / "out" / "summary.json").read_text())
+    names = [e["name"] for e in s["experiments"]]
+    assert names[0].startswith("record model") and set(rhythm_study.record_model_variants()) <= set(names[1:])
+    for e in s["experiments"][1:]:
+        rows = [json.loads((study / "runs" / f"f{f}" / e["folder"] / "metrics.json").read_text())
+                for f in range(FOLDS)]
+        assert e["challenge_f1"] == pytest.approx(np.mean([r["challenge_f1"] for r in rows]))
+        assert e["val_f1"] == pytest.approx(np.mean([r["selection"]["chosen"]["val_f1"] for r in rows]))
+    fewer = next(e for e in s["experiments"] if e["name"] == "without-rr-structure-unweighted")
+    assert fewer["n_features"] == 31 and fewer["class_weights"] == [None]
+    assert "Record-model experiments" in (study / "out" / "report.md").read_text()
+
+
+@pytest.mark.slow
 def test_a_record_in_two_test_folds_is_refused(study, tmp_path):
     runs = [tmp_path / f"f{f}" for f in range(FOLDS)]
     for f, r in enumerate(runs):
