@@ -19,6 +19,7 @@ from ..claims import PUBLISHED_RHYTHM_BASELINES, RHYTHM_TARGETS
 from ..results_report import git_state, publish_run, run_facts
 from ..runs import RunConfig, load_split
 from ..tasks import get_task
+from ..preprocess.record_features import RECORD_FEATURE_NAMES
 from ..training.record_model import RECORD_MODEL_DIR
 
 SCORED = ("N", "A", "O")
@@ -137,7 +138,7 @@ def _experiments(runs: list[Path]) -> list[dict]:
                     "val_f1": _mean_std([r["selection"]["chosen"]["val_f1"] for r in rows])[0],
                     "challenge_f1": _mean_std([r["challenge_f1"] for r in rows])[0],
                     "A_f1": _mean_std([r["per_class"]["A"]["f1"] for r in rows])[0],
-                    "n_features": len(cfg.get("feature_names") or ()) or None,
+                    "n_features": len(cfg.get("feature_names") or ()) or len(RECORD_FEATURE_NAMES),
                     "class_weights": cfg.get("class_weights")})
     return out
 
@@ -232,7 +233,7 @@ def markdown(s: dict) -> str:
                   "| record model | whole-record features | tree class weights | mean validation F1(N,A,O) | "
                   "mean test F1(N,A,O) | mean test A F1 |", "|---|---|---|---|---|---|"]
         for e in s["experiments"]:
-            lines.append(f"| {e['name']} | {e['n_features'] or 'all'} | "
+            lines.append(f"| {e['name']} | {e['n_features']} | "
                          f"{', '.join(str(w) for w in (e['class_weights'] or [None]))} | {_f(e['val_f1'])} | "
                          f"{_f(e['challenge_f1'])} | {_f(e['A_f1'])} |")
     lines += ["", "## Published figures (claims to compare against, not our results; other data)", "",
