@@ -10,10 +10,12 @@ Python inference pipeline stage by stage and writes
                                Butterworth SOS + sosfilt_zi at the input rate, resample_poly FIR taps,
                                Pan-Tompkins band-pass and constants in samples), z-score statistics,
                                classes, window length/hop, prior kind, zones and taper, routing thresholds,
-                               and for models with an RR-interval input the RR-feature constants ("rr")
+                               for models with an RR-interval input the RR-feature constants ("rr"),
+                               and for models with a beat-template input the template constants ("morph")
     DIR/golden.json            raw input -> after baseline -> (after notch) -> after band-pass ->
                                resampled (float32) -> R peaks -> windows -> z-scored first window ->
-                               prior maps -> (RR feature rows of the windows, "rr" models) -> Keras
+                               prior maps -> (RR feature rows of the windows, "rr" models) ->
+                               (beat-template rows of the windows, "morph" models) -> Keras
                                probabilities (and TFLite probabilities)
     DIR/sample_recording.json  the synthetic input alone (the app's bundled sample)
 
@@ -23,7 +25,9 @@ cache stores; ``PriorMap.java`` rounds the same way) and z-scoring is the run's
 :meth:`~ecgnet_tf.runs.ModelSpec.prepare`. For a beat model with the "rr" input, the ``rr`` stage holds
 the (n_windows, 8) float32 rows of :func:`ecgnet_tf.preprocess.rr_features` over all detected R peaks,
 taken at the windows' centre beats (``RRFeatures.java`` computes them from the R peaks alone), and the
-Keras and TFLite predictions are fed those rows.
+Keras and TFLite predictions are fed those rows. For a beat model with the "morph" input, the ``morph``
+stage holds the (n_windows, 8) float32 rows of :func:`ecgnet_tf.preprocess.template_features` over the
+kept beat windows in order (``TemplateFeatures.java`` computes them from the windows), also fed to the models.
 
 The phone consumes coefficients instead of re-designing filters, so Python stays the single source
 of truth; ``android_demo/core/run_tests.sh DIR`` checks the Java port against ``golden.json``.
@@ -157,6 +161,26 @@ def _rr_spec(fs: float, cfg: pp.RRConfig = pp.RRConfig()) -> dict:
                     "column cast to float32. A beat window's row is the row of its centre beat."}
 
 
+def _morph_spec(fs: float, cfg: pp.TemplateConfig = pp.TemplateConfig()) -> dict:
+    """Every constant of :func:`~ecgnet_tf.preprocess.template_features` for beat windows at ``fs`` Hz
+    (times in s), as :func:`~ecgnet_tf.tasks.inputs.beat_morph` calls it (the default ``TemplateConfig``)."""
+    return {"fs": float(fs), "history_beats": int(cfg.history_beats), "pre_s": float(cfg.pre_s),
+            "post_s": float(cfg.post_s), "qrs_s": float(cfg.qrs_s), "baseline_s": float(cfg.baseline_s),
+            "min_amplitude_mv": float(cfg.min_amplitude_mv), "clip": float(cfg.clip),
+            "features": list(pp.TEMPLATE_FEATURE_NAMES), "dtype": "float32",
+            "note": "samples: pre = round(pre_s * fs), post = round(post_s * fs), q = round(qrs_s * fs), "
+                    "base = max(1, round(baseline_s * fs)) (round half to even). Beat segment = lead 0 of the beat "
+                    "window (R peak at W // 2, not z-scored) from W // 2 - pre to W // 2 + post (float64), minus the "
+                    "median of its first base samples. Template = sample-wise median (mean of the two middle "
+                    "values for an even count) of the previous min(i, history_beats) kept windows' segments; "
+                    "beat 0 is its own template. QRS zone = [pre - q, pre + q], ST-T = (pre + q, pre + post). "
+                    "A = max(ptp(template QRS), min_amplitude_mv), d = (seg - template) / A. Features: Pearson "
+                    "correlation (mean removed; 1 when sqrt(sum a^2 * sum b^2) <= 1e-12) over the QRS zone and the "
+                    "segment; sqrt(mean d^2); ptp(seg QRS) / A; width(seg QRS) / max(width(template QRS), 1) with "
+                    "width = count of |diff| > 0.3 * max |diff| (1 when that max is 0); max |d| over QRS; mean d "
+                    "over QRS and over ST-T. NaN -> 0, clip into [-clip, clip] (float64), then float32."}
+
+
 def pipeline_config(run_dir: Path, fs_in: float) -> dict:
     """The phone pipeline description of ``run_dir`` for input sampled at ``fs_in`` Hz."""
     from ecgnet_tf.runs import ModelSpec, RunConfig
@@ -192,13 +216,15 @@ def pipeline_config(run_dir: Path, fs_in: float) -> dict:
     if has_rr and not beats:
         raise ValueError(f"{run_dir}: rhythm-feature models (an 'rr' input on segment task {task.name}, e.g. "
                          "--config edge-rhythm) have no phone port yet; golden vectors cover beat RR models only")
-    if "morph" in spec.inputs:
-        raise ValueError(f"{run_dir}: beat-template models (a 'morph' input, e.g. --config edge-rrt) have no phone "
-                         "port yet (preprocess.TemplateTracker is not in the Android core); golden vectors cover "
-                         "beat RR models without it")
+    has_morph = "morph" in spec.inputs
+    if has_morph and not beats:
+        raise ValueError(f"{run_dir}: a 'morph' input on segment task {task.name} has no phone port; golden vectors "
+                         "cover beat-template features of beat windows only")
     inputs = {"ecg": [1, w, task.n_leads], "prior": [1, w, 1]}
     if has_rr:
         inputs["rr"] = [1, len(pp.RR_FEATURE_NAMES)]
+    if has_morph:
+        inputs["morph"] = [1, len(pp.TEMPLATE_FEATURE_NAMES)]
     conf = {
         "format": FORMAT, "run": str(run_dir), "task": task.name, "classes": list(task.classes),
         "multilabel": task.multilabel, "record_level": task.record_level, "n_leads": task.n_leads,
@@ -215,6 +241,8 @@ def pipeline_config(run_dir: Path, fs_in: float) -> dict:
     }
     if has_rr:
         conf["rr"] = _rr_spec(fs_out)
+    if has_morph:
+        conf["morph"] = _morph_spec(fs_out)
     return conf
 
 
@@ -324,6 +352,8 @@ def make_golden(run_dir: Path, out: Path, tflite: Path | None = None, seconds: f
     stages["priors"] = _f(inputs.prior)
     if "rr" in spec.inputs:  # rr_features(all R peaks)[kept], float32: what prepare() feeds the model
         stages["rr"] = _f(feed["rr"])
+    if "morph" in spec.inputs:  # template_features(kept beat windows), float32: what prepare() feeds the model
+        stages["morph"] = _f(feed["morph"])
 
     model = load_model(run_dir / "model.keras")
     keras_probs = spec.predict(model, inputs.named(), batch_size=32)

@@ -2,10 +2,10 @@
 
 A quick-trained CinC 2017 run on the fake databases gives the golden vectors (module fixture), and a
 quick MIT-BIH beat run with the RR-interval input (``edge-rr``) gives a second set with the ``rr``
-stage. The Python tests check that the JSON stages are consistent with the library and that the
+stage, and one with the beat-template input too (``edge-rrt``) a third with the ``morph`` stage. The Python tests check that the JSON stages are consistent with the library and that the
 coefficients in pipeline_config.json reproduce the stages on their own (what the phone relies on).
 When javac and the JUnit 4 jar exist, ``android_demo/core/run_tests.sh`` compiles the Java core and
-must pass on both sets of golden vectors and fail on perturbed ones.
+must pass on every set of golden vectors and fail on perturbed ones.
 """
 from __future__ import annotations
 
@@ -53,6 +53,20 @@ def rr_golden_dir(rr_run, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("golden_rr")
     assert main([str(rr_run), "--out", str(out), "--seconds", "20"]) == 0  # 360 Hz, MIT-BIH's rate
+    return out
+
+
+@pytest.fixture(scope="module")
+def morph_run(trained_run) -> Path:
+    return trained_run("mitdb-aami", "edge-rrt")
+
+
+@pytest.fixture(scope="module")
+def morph_golden_dir(morph_run, tmp_path_factory) -> Path:
+    from ecgnet_tf.export.golden import main
+
+    out = tmp_path_factory.mktemp("golden_morph")
+    assert main([str(morph_run), "--out", str(out), "--seconds", "20"]) == 0  # 360 Hz, MIT-BIH's rate
     return out
 
 
@@ -283,10 +297,55 @@ def test_java_core_detects_perturbed_golden(golden_dir, tmp_path):
     assert "after_bandpass: max |diff|" in res.stdout and "R peak indices differ" in res.stdout
 
 
-def test_template_model_has_no_phone_port_yet(trained_run):
-    """A beat-template ("morph") model: golden vectors refuse it with a message naming the missing port."""
-    from ecgnet_tf.export.golden import pipeline_config
+def test_golden_morph_config_and_stage(morph_run, morph_golden_dir):
+    """An edge-rrt run: the "morph" constants determine template_features, and the morph stage is its rows
+    over the golden windows (lead 0, not z-scored), which the model was fed."""
+    conf, gold = _load(morph_golden_dir)
+    st = gold["stages"]
+    assert conf["task"] == "mitdb-aami" and conf["window"]["mode"] == "beats" and "rr" in conf
+    assert conf["model"]["inputs"]["morph"] == [1, len(pp.TEMPLATE_FEATURE_NAMES)]
+    morph = conf["morph"]
+    assert morph["fs"] == conf["fs_out"] == gold["fs_out"] == 360.0
+    assert morph["features"] == list(pp.TEMPLATE_FEATURE_NAMES) and morph["dtype"] == "float32"
+    fields = pp.TemplateConfig().to_dict()
+    assert set(fields) <= set(morph)  # every TemplateConfig constant is exported ...
+    cfg = pp.TemplateConfig(**{k: morph[k] for k in fields})
+    assert cfg == pp.TemplateConfig()  # ... with the values beat_morph uses
+    xr = np.asarray(st["resampled"], dtype=np.float32).T
+    w = conf["window"]["length"]
+    starts = np.asarray(st["windows"]["starts"])
+    windows = np.stack([xr[s:s + w, 0] for s in starts])  # the golden windows' lead 0
+    want = pp.template_features(windows, morph["fs"], cfg)
+    got = np.asarray(st["morph"], dtype=np.float64)
+    assert got.shape == (st["windows"]["count"], 8) and len(got) >= 10
+    np.testing.assert_array_equal(got, want)  # exact: float32 values written as float64
+    assert np.all(np.abs(got) <= morph["clip"]) and np.all(got[0, :2] == 1.0)  # beat 0 is its own template
+    feed, _ = _rr_feed(morph_run, gold)
+    assert np.array_equal(feed["morph"], np.float32(got))  # what the model was fed
+    m = gold["model"]
+    assert "tflite_probs" in m and m["tflite_vs_keras_max_abs"] < 1e-4, m.get("tflite_vs_keras_max_abs")
 
-    run = trained_run("mitdb-aami", "edge-rrt")
-    with pytest.raises(ValueError, match="no phone port yet.*TemplateTracker"):
-        pipeline_config(run, 360.0)
+
+def test_java_core_matches_morph_golden(morph_golden_dir):
+    """TemplateFeatures.java gives the golden morph rows (stage alone and through Pipeline.run) within 1e-5."""
+    _java_or_skip()
+    res = subprocess.run(["bash", str(RUN_TESTS), str(morph_golden_dir)], capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
+    lines = [line for line in res.stdout.splitlines() if line.startswith("GOLDEN")]
+    for stage in ("morph", "morph (windows)", "e2e morph", "rr", "e2e rr"):
+        hit = [line for line in lines if line.split("max_abs_diff")[0].strip() == f"GOLDEN {stage}"]
+        assert hit and float(hit[0].split()[-1]) <= 1e-5, (stage, lines)
+    print("\n".join(lines))
+
+
+def test_java_core_detects_perturbed_morph_golden(morph_golden_dir, tmp_path):
+    _java_or_skip()
+    bad = tmp_path / "bad_morph"
+    shutil.copytree(morph_golden_dir, bad)
+    gold = json.loads((bad / "golden.json").read_text())
+    gold["stages"]["morph"][len(gold["stages"]["morph"]) // 2][2] += 1e-4  # 10x the tolerance on rms_dev
+    (bad / "golden.json").write_text(json.dumps(gold))
+    res = subprocess.run(["bash", str(RUN_TESTS), str(bad)], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 1, res.stdout[-4000:]
+    assert "morph: max |diff|" in res.stdout and "e2e morph: max |diff|" in res.stdout

@@ -8,8 +8,9 @@ import java.util.List;
  * {@code python -m export.golden}): baseline removal -> notch (optional) -> band-pass at the input
  * rate -> polyphase resampling to the model rate (then float32) -> R peaks -> windows -> z-score
  * and prior map per window (and, for beat models with an RR-interval input, the RR features of the
- * window's centre beat over all detected R peaks). Mirrors {@code ecgnet_tf.preprocess.preprocess_signal}
- * and {@code ecgnet_tf.tasks.record_inputs}. The config is valid for one input rate
+ * window's centre beat over all detected R peaks; for those with a beat-template input, the template
+ * features of the window's beat against the previous beat windows). Mirrors
+ * {@code ecgnet_tf.preprocess.preprocess_signal} and {@code ecgnet_tf.tasks.record_inputs}. The config is valid for one input rate
  * ({@link #inputRate()}); regenerate it with {@code --fs} for other rates.
  */
 public final class Pipeline {
@@ -30,6 +31,7 @@ public final class Pipeline {
     private final PriorMap prior;
     private final Segmenter segmenter;
     private final RRFeatures rr;
+    private final TemplateFeatures morph;
     private final Routing routing;
 
     /** Everything one run produced, stage by stage (lead-major arrays [C][n]). */
@@ -47,7 +49,8 @@ public final class Pipeline {
     /**
      * A model-ready window: z-scored ECG [C][W], prior map [W], its place in the record and, for
      * models with the "rr" input, the RR features [F] of its centre beat (seconds and ratios, see
-     * {@link RRFeatures}); {@code rr} is null for models without that input.
+     * {@link RRFeatures}) and for models with the "morph" input its beat-template features [F]
+     * (dimensionless, see {@link TemplateFeatures}); each is null for models without that input.
      */
     public static final class ModelWindow {
         public final int start;
@@ -55,13 +58,15 @@ public final class Pipeline {
         public final float[][] ecg;
         public final float[] prior;
         public final float[] rr;
+        public final float[] morph;
 
-        ModelWindow(int start, int[] rpeaks, float[][] ecg, float[] prior, float[] rr) {
+        ModelWindow(int start, int[] rpeaks, float[][] ecg, float[] prior, float[] rr, float[] morph) {
             this.start = start;
             this.rpeaks = rpeaks;
             this.ecg = ecg;
             this.prior = prior;
             this.rr = rr;
+            this.morph = morph;
         }
 
         /** The "ecg" input tensor [1][W][C] (time-major, as the model takes it). */
@@ -88,6 +93,11 @@ public final class Pipeline {
         /** The "rr" input tensor [1][F], or null when the model has no RR input. */
         public float[][] rrInput() {
             return rr == null ? null : new float[][] {rr.clone()};
+        }
+
+        /** The "morph" input tensor [1][F], or null when the model has no beat-template input. */
+        public float[][] morphInput() {
+            return morph == null ? null : new float[][] {morph.clone()};
         }
     }
 
@@ -133,6 +143,14 @@ public final class Pipeline {
         if (rr != null && (!segmenter.beatMode() || rr.rate() != fsOut)) {
             throw new IllegalArgumentException("RR features need beat windows and beat positions at the model rate "
                     + fsOut + " Hz (config: " + rr.rate() + " Hz)");
+        }
+        Object morphSpec = Json.get(cfg, "morph");
+        morph = morphSpec == null ? null : TemplateFeatures.fromConfig(morphSpec);
+        if (morph != null && (!segmenter.beatMode() || morph.rate() != fsOut
+                || morph.segmentLength() > segmenter.length())) {
+            throw new IllegalArgumentException("template features need beat windows of at least "
+                    + morph.segmentLength() + " samples at the model rate " + fsOut + " Hz (config: " + morph.rate()
+                    + " Hz)");
         }
         Object rt = Json.get(cfg, "routing");
         routing = rt == null ? new Routing(0.95, 0.85) : new Routing(Json.num(rt, "auto_report"), Json.num(rt, "review"));
@@ -191,6 +209,16 @@ public final class Pipeline {
         return rr;
     }
 
+    /** True when the model takes the "morph" input (the config has a "morph" section). */
+    public boolean hasMorph() {
+        return morph != null;
+    }
+
+    /** The beat-template calculator, or null for models without the "morph" input. */
+    public TemplateFeatures templateFeatures() {
+        return morph;
+    }
+
     /** Stage 1: baseline removal of one lead (Kalman smoother, high-pass or none). */
     public double[] removeBaseline(double[] x) {
         if (kalman != null) {
@@ -223,11 +251,14 @@ public final class Pipeline {
      * Stage 6: model windows (z-scored, with prior maps) of the resampled record, with sorted R peaks
      * {@code rpeaks} (samples at the model rate). For models with the "rr" input every (beat) window
      * also gets the RR row of its centre beat, computed over all {@code rpeaks} as Python's
-     * {@code rr_features(rpeaks)[kept]}.
+     * {@code rr_features(rpeaks)[kept]}. For models with the "morph" input every (beat) window gets
+     * the template features of its lead 0 (not z-scored) against the previous windows of this call, as
+     * Python's {@code template_features(windows, fs)}.
      */
     public List<ModelWindow> windows(float[][] resampled, int[] rpeaks) {
         List<ModelWindow> out = new ArrayList<>();
         float[][] rows = rr != null ? rr.compute(rpeaks) : null;
+        TemplateFeatures tracker = morph != null ? morph.fresh() : null;
         int half = segmenter.length() / 2;
         int beat = 0;  // beat windows come in R-peak order: the next window's centre beat is at or after this
         for (Segmenter.Window w : segmenter.cut(resampled, rpeaks)) {
@@ -240,7 +271,8 @@ public final class Pipeline {
                 }
                 row = rows[beat++];
             }
-            out.add(new ModelWindow(w.start, w.rpeaks, zscore.transform(w.x), p, row));
+            float[] shape = tracker != null ? tracker.push(tracker.segment(w.x[0])) : null;
+            out.add(new ModelWindow(w.start, w.rpeaks, zscore.transform(w.x), p, row, shape));
         }
         return out;
     }

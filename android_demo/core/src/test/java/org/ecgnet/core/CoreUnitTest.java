@@ -137,6 +137,50 @@ public class CoreUnitTest {
         assertArrayEquals(new float[] {0.8f, 0.8f, 0.8f, 0.8f, 1f, 1f, 1f, 1f}, f.compute(new int[] {7})[0], 0f);
     }
 
+    /** A 200-sample beat window at 100 Hz: offset + a triangular R wave of the given height around sample 100. */
+    private static float[] beat(double offset, double height, int halfWidth) {
+        float[] w = new float[200];
+        for (int k = 0; k < w.length; k++) {
+            w[k] = (float) (offset + height * Math.max(0.0, 1.0 - Math.abs(k - 100) / (double) halfWidth));
+        }
+        return w;
+    }
+
+    @Test
+    public void templateFeaturesOfATallWideBeat() {
+        // 100 Hz: segment 25 + 45 samples, QRS zone +-10 samples, baseline 8 samples, history 2 beats
+        TemplateFeatures f = new TemplateFeatures(100.0, 2, 0.25, 0.45, 0.10, 0.08, 0.05, 10.0);
+        float[][] rows = f.compute(new float[][] {beat(0.3, 1.0, 4), beat(-0.2, 1.0, 4), beat(0.0, 2.0, 8)});
+        // beat 0 is its own template; beat 1 equals it once its baseline is removed
+        float[] same = {1f, 1f, 0f, 1f, 1f, 0f, 0f, 0f};
+        assertArrayEquals(same, rows[0], 0f);
+        assertArrayEquals(same, rows[1], 1e-6f);
+        // beat 2: twice as tall, twice as wide (slopes > 30 % of the max: 16 samples against 8)
+        assertEquals(2.0, rows[2][3], 1e-6);
+        assertEquals(2.0, rows[2][4], 0.0);
+        assertEquals(1.0, rows[2][5], 1e-6);  // largest deviation at the R peak: one template amplitude
+        // values of Python's template_features(windows, 100.0, TemplateConfig(history_beats=2))
+        assertEquals(0.86059493, rows[2][0], 1e-6);
+        assertEquals(0.87003851, rows[2][1], 1e-6);
+        assertEquals(0.39188191, rows[2][2], 1e-6);
+        assertEquals(0.57142860, rows[2][6], 1e-6);
+        assertEquals(0.0, rows[2][7], 0.0);  // nothing after the QRS zone
+        // streaming gives the same rows and keeps at most 2 beats
+        TemplateFeatures s = f.fresh();
+        s.push(s.segment(beat(0.3, 1.0, 4)));
+        s.push(s.segment(beat(-0.2, 1.0, 4)));
+        assertArrayEquals(rows[2], s.push(s.segment(beat(0.0, 2.0, 8))), 0f);
+        assertEquals(2, s.historySize());
+        s.reset();
+        assertEquals(0, s.historySize());
+    }
+
+    @Test(expected = IllegalArgumentException.class)
+    public void templateFeaturesRejectShortWindows() {
+        TemplateFeatures f = new TemplateFeatures(100.0, 32, 0.25, 0.45, 0.10, 0.08, 0.05, 10.0);
+        f.segment(new float[80]);
+    }
+
     @Test(expected = IllegalArgumentException.class)
     public void rrFeaturesRejectDecreasingBeats() {
         new RRFeatures(100.0, 10, 0.15, 3.0, 0.8).compute(new int[] {10, 5});

@@ -16,13 +16,15 @@ import org.junit.Test;
  * output of the previous stage (so a failure points at one stage); {@link #endToEnd()} chains the
  * whole pipeline from the raw input. Tolerances: filters 1e-4 mV abs, R peaks exact (reported: the
  * Java port follows the same arithmetic, so no +-1 sample slack is needed), z-scored window 1e-3,
- * prior maps 1e-5, RR features (beat models with the "rr" input) exact at float32.
+ * prior maps 1e-5, RR features (beat models with the "rr" input) exact at float32, beat-template
+ * features (beat models with the "morph" input) 1e-5 (dot products are summed in another order than BLAS).
  */
 public class GoldenStagesTest {
     static final double FILTER_TOL = 1e-4;
     static final double Z_TOL = 1e-3;
     static final double PRIOR_TOL = 1e-5;
     static final double RR_TOL = 0.0;
+    static final double MORPH_TOL = 1e-5;
     static Pipeline pipeline;
 
     @BeforeClass
@@ -169,6 +171,58 @@ public class GoldenStagesTest {
         assertArrayEquals(ws.get(0).rr, ws.get(0).rrInput()[0], 0f);
     }
 
+    /** Beat-template rows [k][F] as float64; a null row fails. */
+    private static double[][] morphRows(List<Pipeline.ModelWindow> ws) {
+        double[][] out = new double[ws.size()][];
+        for (int k = 0; k < ws.size(); k++) {
+            assertTrue("window " + k + " has no template features", ws.get(k).morph != null);
+            out[k] = Signals.toDouble(ws.get(k).morph);
+        }
+        return out;
+    }
+
+    @Test
+    public void templateFeatures() {
+        boolean golden = Golden.hasStage("morph");
+        assertEquals("pipeline_config has a \"morph\" section exactly when golden.json has the morph stage", golden,
+                pipeline.hasMorph());
+        float[][] xr = Golden.toFloat(Golden.stage("resampled"));
+        List<Pipeline.ModelWindow> ws = pipeline.windows(xr, Golden.rpeaks());
+        if (!golden) {
+            for (Pipeline.ModelWindow w : ws) {
+                assertTrue("a model without the morph input gets no template row", w.morph == null && w.morphInput() == null);
+            }
+            return;
+        }
+        double[][] want = Golden.stage("morph");
+        // the stage alone: template_features over lead 0 of the golden windows, in order
+        int[] starts = Json.ints(Json.get(Json.get(Golden.STAGES, "windows"), "starts"));
+        int w = pipeline.windowLength();
+        float[][] lead0 = new float[starts.length][];
+        for (int k = 0; k < starts.length; k++) {
+            lead0[k] = java.util.Arrays.copyOfRange(xr[0], starts[k], starts[k] + w);
+        }
+        TemplateFeatures tf = pipeline.templateFeatures();
+        float[][] rows = tf.compute(lead0);
+        double[][] got = new double[rows.length][];
+        for (int k = 0; k < rows.length; k++) {
+            assertEquals(TemplateFeatures.F, rows[k].length);
+            got[k] = Signals.toDouble(rows[k]);
+        }
+        Golden.record("morph", Golden.assertClose("morph", want, got, MORPH_TOL));
+        // streaming: push one segment at a time, the history holds at most history_beats beats
+        TemplateFeatures stream = tf.fresh();
+        for (int k = 0; k < lead0.length; k++) {
+            assertArrayEquals("streamed row " + k, rows[k], stream.push(stream.segment(lead0[k])), 0f);
+        }
+        assertEquals(Math.min(lead0.length, Json.integer(Json.get(Golden.CONFIG, "morph"), "history_beats")),
+                stream.historySize());
+        // the same rows carried by the pipeline's windows
+        Golden.record("morph (windows)", Golden.assertClose("morph (windows)", want, morphRows(ws), MORPH_TOL));
+        assertEquals(1, ws.get(0).morphInput().length);
+        assertArrayEquals(ws.get(0).morph, ws.get(0).morphInput()[0], 0f);
+    }
+
     @Test
     public void endToEnd() {
         Pipeline.Result r = pipeline.run(Golden.stage("input"), Golden.fsIn());
@@ -185,6 +239,10 @@ public class GoldenStagesTest {
                 PRIOR_TOL);
         if (Golden.hasStage("rr")) {
             Golden.record("e2e rr", Golden.assertClose("e2e rr", Golden.stage("rr"), rrRows(r.windows), RR_TOL));
+        }
+        if (Golden.hasStage("morph")) {
+            Golden.record("e2e morph", Golden.assertClose("e2e morph", Golden.stage("morph"), morphRows(r.windows),
+                    MORPH_TOL));
         }
         float[][][] in = r.windows.get(0).ecgInput();
         assertEquals(pipeline.windowLength(), in[0].length);
