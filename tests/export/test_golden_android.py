@@ -2,8 +2,9 @@
 
 A quick-trained CinC 2017 run on the fake databases gives the golden vectors (module fixture), and a
 quick MIT-BIH beat run with the RR-interval input (``edge-rr``) gives a second set with the ``rr``
-stage, and one with the beat-template input too (``edge-rrt``) a third with the ``morph`` stage. The Python tests check that the JSON stages are consistent with the library and that the
-coefficients in pipeline_config.json reproduce the stages on their own (what the phone relies on).
+stage; one with the beat-template input too (``edge-rrt``) gives a third with the ``morph`` stage.
+The Python tests check that the JSON stages are consistent with the library and that the coefficients
+in pipeline_config.json reproduce the stages on their own (what the phone relies on).
 When javac and the JUnit 4 jar exist, ``android_demo/core/run_tests.sh`` compiles the Java core and
 must pass on every set of golden vectors and fail on perturbed ones.
 """

@@ -10,8 +10,8 @@ import java.util.List;
  * and prior map per window (and, for beat models with an RR-interval input, the RR features of the
  * window's centre beat over all detected R peaks; for those with a beat-template input, the template
  * features of the window's beat against the previous beat windows). Mirrors
- * {@code ecgnet_tf.preprocess.preprocess_signal} and {@code ecgnet_tf.tasks.record_inputs}. The config is valid for one input rate
- * ({@link #inputRate()}); regenerate it with {@code --fs} for other rates.
+ * {@code ecgnet_tf.preprocess.preprocess_signal} and {@code ecgnet_tf.tasks.record_inputs}. The config
+ * is valid for one input rate ({@link #inputRate()}); regenerate it with {@code --fs} for other rates.
  */
 public final class Pipeline {
     private final double fsIn;

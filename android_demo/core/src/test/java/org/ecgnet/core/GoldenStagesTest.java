@@ -190,7 +190,8 @@ public class GoldenStagesTest {
         List<Pipeline.ModelWindow> ws = pipeline.windows(xr, Golden.rpeaks());
         if (!golden) {
             for (Pipeline.ModelWindow w : ws) {
-                assertTrue("a model without the morph input gets no template row", w.morph == null && w.morphInput() == null);
+                assertTrue("a model without the morph input gets no template row",
+                        w.morph == null && w.morphInput() == null);
             }
             return;
         }
