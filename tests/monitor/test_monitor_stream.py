@@ -272,26 +272,12 @@ def test_beat_model_with_rr_input_gets_the_streams_rr_features():
     statistics, the same rows as the whole-record path (tasks.windows.signal_windows) gives."""
     import dataclasses
 
-    from ecgnet_tf.runs import ModelSpec
-    from ecgnet_tf.tasks import get_task
-    from ecgnet_tf.tasks.windows import signal_windows
-
     x = planted([("sinus", 150), ("af", 90), ("sinus", 60)], fs=360.0)
-    bspec = ModelSpec("mitdb-aami", ("N", "S", "V", "F", "Q"), 2.5, 0.0, "beat", pp.PreprocessConfig(),
-                      pp.ZScore(np.zeros(1), np.ones(1)), inputs=("ecg", "prior", "rr"))
-    beat = _Recorder(bspec)
-    mon = Monitor(RRRuleClassifier(rule_spec()), MonitorConfig(fs=360.0, block_windows=5), beat_classifier=beat)
-    for i in range(0, len(x), 7000):
-        mon.push(x[i:i + 7000])
-    mon.finish()
+    mon, beat, whole, i, same_beat = _stream_beats(x, ("ecg", "prior", "rr"))
+    bspec = beat.spec
     rr = np.concatenate(beat.rr)
     assert rr.shape == (len(mon.beats), len(pp.RR_FEATURE_NAMES))
-    whole = signal_windows(get_task("mitdb-aami"), "rec", x[:, :1], 360.0, bspec.preprocess, ("MLII",))
     assert abs(len(whole.rr) - len(rr)) <= 2
-    t_whole = whole.start_s + 1.25
-    t_mon = np.array([b.time_s for b in mon.beats])
-    i = np.searchsorted(t_whole, t_mon - 1e-6)
-    same_beat = (i < len(t_whole)) & (np.abs(t_whole[np.minimum(i, len(t_whole) - 1)] - t_mon) < 1e-3)
     assert same_beat.mean() > 0.98
     equal = np.all(np.abs(rr[same_beat] - whole.rr[i[same_beat]]) < 1e-6, axis=1)
     assert equal.mean() > 0.97, equal.mean()  # block edges may see the next beat a sample apart
@@ -302,28 +288,14 @@ def test_beat_model_with_rr_input_gets_the_streams_rr_features():
     mon.finish()
     assert plain.rr == [] and plain.ecg
 
+
 def test_beat_model_with_template_input_gets_the_streams_template():
     """A beat-template ("morph") model in the monitor: the template is carried across blocks, so each
     beat's rows equal the whole-record path's (tasks.windows.signal_windows), not a per-block restart."""
-    from ecgnet_tf.runs import ModelSpec
-    from ecgnet_tf.tasks import get_task
-    from ecgnet_tf.tasks.windows import signal_windows
-
     x = planted([("sinus", 120), ("af", 60)], fs=360.0)
-    bspec = ModelSpec("mitdb-aami", ("N", "S", "V", "F", "Q"), 2.5, 0.0, "beat", pp.PreprocessConfig(),
-                      pp.ZScore(np.zeros(1), np.ones(1)), inputs=("ecg", "prior", "rr", "morph"))
-    beat = _Recorder(bspec)
-    mon = Monitor(RRRuleClassifier(rule_spec()), MonitorConfig(fs=360.0, block_windows=5), beat_classifier=beat)
-    for i in range(0, len(x), 7000):
-        mon.push(x[i:i + 7000])
-    mon.finish()
+    mon, beat, whole, i, same_beat = _stream_beats(x, ("ecg", "prior", "rr", "morph"))
     morph = np.concatenate(beat.morph)
     assert morph.shape == (len(mon.beats), len(pp.TEMPLATE_FEATURE_NAMES)) and len(beat.morph) > 3
-    whole = signal_windows(get_task("mitdb-aami"), "rec", x[:, :1], 360.0, bspec.preprocess, ("MLII",))
-    t_whole = whole.start_s + 1.25
-    t_mon = np.array([b.time_s for b in mon.beats])
-    i = np.searchsorted(t_whole, t_mon - 1e-6)
-    same_beat = (i < len(t_whole)) & (np.abs(t_whole[np.minimum(i, len(t_whole) - 1)] - t_mon) < 1e-3)
     assert same_beat.mean() > 0.98
     equal = np.all(np.abs(morph[same_beat] - whole.morph[i[same_beat]]) < 1e-4, axis=1)
     assert equal.mean() > 0.9, equal.mean()  # a block's first beats differ only if blocks cut windows apart
@@ -331,3 +303,26 @@ def test_beat_model_with_template_input_gets_the_streams_template():
     first_of_block = np.cumsum([len(m) for m in beat.morph])[:-1]
     rms = pp.TEMPLATE_FEATURE_NAMES.index("rms_dev")
     assert np.all(morph[first_of_block, rms] > 0)
+
+
+def _stream_beats(x: np.ndarray, inputs: tuple[str, ...]):
+    """Stream ``x`` (360 Hz) in 7000-sample pushes through a monitor with a recording beat model taking
+    ``inputs``; returns the monitor, the recorder, the whole-record windows (tasks.windows.signal_windows),
+    and for each monitored beat its index in those windows and whether it is the same beat."""
+    from ecgnet_tf.runs import ModelSpec
+    from ecgnet_tf.tasks import get_task
+    from ecgnet_tf.tasks.windows import signal_windows
+
+    bspec = ModelSpec("mitdb-aami", ("N", "S", "V", "F", "Q"), 2.5, 0.0, "beat", pp.PreprocessConfig(),
+                      pp.ZScore(np.zeros(1), np.ones(1)), inputs=inputs)
+    beat = _Recorder(bspec)
+    mon = Monitor(RRRuleClassifier(rule_spec()), MonitorConfig(fs=360.0, block_windows=5), beat_classifier=beat)
+    for i in range(0, len(x), 7000):
+        mon.push(x[i:i + 7000])
+    mon.finish()
+    whole = signal_windows(get_task("mitdb-aami"), "rec", x[:, :1], 360.0, bspec.preprocess, ("MLII",))
+    t_whole = whole.start_s + 1.25
+    t_mon = np.array([b.time_s for b in mon.beats])
+    i = np.searchsorted(t_whole, t_mon - 1e-6)
+    same_beat = (i < len(t_whole)) & (np.abs(t_whole[np.minimum(i, len(t_whole) - 1)] - t_mon) < 1e-3)
+    return mon, beat, whole, i, same_beat
