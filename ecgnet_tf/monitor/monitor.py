@@ -361,8 +361,7 @@ class Monitor:
         if "morph" in bspec.inputs:  # the stream's template, not one restarted in every block
             if self._template is None:
                 self._template = pp.TemplateTracker(fsb)
-            segs = pp.centre_segments(m.x, fsb, self._template.config)
-            named["morph"] = np.stack([self._template.push(s) for s in segs]).astype(np.float32)
+            named["morph"] = self._template.push_windows(m.x)
         feed = bspec.prepare(named)
         probs = bspec.decision.rescale(bc.predict_feed(feed))  # the model's decision rule (class_scale)
         top = probs.argmax(axis=1)

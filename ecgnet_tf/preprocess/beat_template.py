@@ -161,12 +161,16 @@ class TemplateTracker:
         self.n_pushed += 1
         return out
 
+    def push_windows(self, windows: np.ndarray) -> np.ndarray:
+        """(n, F) float32 features of beat-centred windows (as :func:`centre_segments` takes them), pushed
+        in order after the beats already seen."""
+        segs = centre_segments(windows, self.fs, self.config)
+        if len(segs) == 0:
+            return np.zeros((0, len(TEMPLATE_FEATURE_NAMES)), np.float32)
+        return np.stack([self.push(s) for s in segs])
+
 
 def template_features(windows: np.ndarray, fs: float, config: TemplateConfig = TemplateConfig()) -> np.ndarray:
     """(n, F) float32 template features of a record's beat-centred windows, in beat order (windows
     as :func:`centre_segments` takes them; ``fs`` in Hz). Beat i uses beats ``< i`` as its template."""
-    segs = centre_segments(windows, fs, config)
-    tr = TemplateTracker(fs, config)
-    if len(segs) == 0:
-        return np.zeros((0, len(TEMPLATE_FEATURE_NAMES)), np.float32)
-    return np.stack([tr.push(s) for s in segs])
+    return TemplateTracker(fs, config).push_windows(windows)

@@ -92,6 +92,8 @@ def test_tracker_is_bit_identical_and_memory_is_bounded():
     assert len(tr._history) == 8 and tr.n_pushed == len(w)
     tr.reset()
     assert tr.n_pushed == 0
+    halves = np.concatenate([tr.push_windows(w[:13]), tr.push_windows(w[13:])])  # two blocks of a stream
+    np.testing.assert_array_equal(halves, whole)
 
 
 def test_clipping_flat_input_and_input_checks():
