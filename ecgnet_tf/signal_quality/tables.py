@@ -21,7 +21,7 @@ from ..progress import progress
 from .features import sqi_table
 
 #: part of the cache key: change it when an index's definition changes
-SQI_CACHE_FORMAT = "sqi-table/2: " + ",".join(SQI_NAMES)
+SQI_CACHE_FORMAT = "sqi-table/3: " + ",".join(SQI_NAMES)
 LOADERS: dict[str, Callable[[Path, str], EcgRecord]] = {
     "cinc2017": lambda d, r: cinc2017.load_record(d, r),
     "mitdb": lambda d, r: mitdb.load_record(d, r),

@@ -61,6 +61,22 @@ def test_template_sqi_keeps_bigeminy_but_not_noise():
     assert tsqi(noise, s.rpeaks, FS) < 0.4
 
 
+def test_template_sqi_keeps_multiform_ectopy_but_not_artefacts():
+    """Three recurring morphologies read as stable; the same rhythm with bursts over half the beats does not."""
+    s = synth_ecg(duration_s=10.0, fs=FS, hr_bpm=80.0, beat_probs={"N": 0.4, "V": 0.3, "Q": 0.3}, seed=4)
+    x = s.signal[:, 0].astype(np.float64)
+    assert len(set(s.beat_classes.tolist())) == 3
+    clean = tsqi(x, s.rpeaks, FS)
+    assert clean > 0.9
+    rng = np.random.default_rng(5)
+    hit = x.copy()
+    for r in s.rpeaks[::2]:  # a motion-like burst on every other beat
+        lo, hi = max(0, r - 90), min(x.size, r + 140)
+        hit[lo:hi] += np.cumsum(rng.normal(0, 0.08, hi - lo))
+    assert tsqi(hit, s.rpeaks, FS) < clean - 0.15
+    assert tsqi(x, s.rpeaks[:2], FS) == 0.0  # too few beats: the index's worst value
+
+
 def test_moments_and_spectrum_shares():
     g = np.random.default_rng(0).normal(size=100_000)
     k, sk = moments(g)
