@@ -10,10 +10,11 @@ exists is reused, so an interrupted study resumes):
    cross-validation **inside DS1** (``--split ds1-cv``); each fold's model predicts its held-out DS1
    records (out-of-fold predictions). DS2 is not read.
 2. ``final``: the candidate with the best out-of-fold selection score (mean F1 of N, S and V) after
-   its class priors (``--class-scale``) are fitted on those out-of-fold predictions
-   (:func:`ecgnet_tf.training.tuning.fit_class_scale`), trained on DS1 with each seed and evaluated
+   its decision rule (``--class-merge``, ``--class-scale``) is fitted on those out-of-fold predictions
+   (:func:`ecgnet_tf.training.tuning.fit_decision_rule`), trained on DS1 with each seed and evaluated
    on the strict DS2 (21 records, reference R peaks: the run's own metrics.json), on DS2 as published
-   (22 records) and end to end (detected R peaks, EC57 beat-by-beat scoring).
+   (22 records) and end to end (detected R peaks, EC57 beat-by-beat scoring). A final run trained
+   under an earlier selection's rule keeps its model and is re-evaluated under the new rule.
 3. ``report``: ``OUT/summary.json``, ``OUT/report.md``, ``OUT/beats.png`` and the runs' small files,
    all generated from the run folders (:mod:`ecgnet_tf.bench.beat_report`).
 """
@@ -70,6 +71,40 @@ def run_cv(root: Path, candidates: list[str], data_dir: Path, cache_dir: Path | 
             train_run(root, cv_name(cand, fold), [*base, "--fold", str(fold), *CANDIDATES[cand]], data_dir, cache_dir)
 
 
+def merge_argument(merge: list[int] | None, classes: list[str]) -> str | None:
+    """The ``--class-merge`` text (``F:N``) of a selection's ``class_merge`` indices; None when nothing merges."""
+    pairs = [f"{classes[i]}:{classes[d]}" for i, d in enumerate(merge or []) if d != i]
+    return ",".join(pairs) or None
+
+
+def redecide(run: Path, class_scale: list[float], class_merge: list[int] | None, data_dir: Path,
+             cache_dir: Path | None) -> bool:
+    """Give a trained final run the selected decision rule when it records another one; True if it did.
+
+    The rule (class merge and scale) only reads the trained network's probabilities: training never
+    uses it (``run.json`` records it for evaluation and export), so the trained model stays and
+    the run's test figures are recomputed (its ``metrics.json``; the other evaluations are redone by
+    :func:`run_final`)."""
+    import dataclasses
+    import shutil
+
+    from .runs import RunConfig
+    from .training.evaluation import evaluate_run
+
+    cfg = RunConfig.load(run)
+    scale = [float(v) for v in class_scale]
+    merge = None if class_merge is None or all(d == i for i, d in enumerate(class_merge)) else list(class_merge)
+    if cfg.class_scale == scale and cfg.class_merge == merge:
+        return False
+    print(f"[beat-study] {run.name}: decision rule {cfg.class_scale} / {cfg.class_merge} -> {scale} / {merge}; "
+          "re-evaluating the trained model", flush=True)
+    dataclasses.replace(cfg, class_scale=scale, class_merge=merge).save(run)
+    (run / "metrics.json").unlink(missing_ok=True)
+    shutil.rmtree(run / "evaluations", ignore_errors=True)
+    evaluate_run(run, data_dir, cache_dir=cache_dir)
+    return True
+
+
 def run_final(root: Path, selection: dict, seeds: list[int], data_dir: Path, cache_dir: Path | None,
               quick: bool) -> None:
     from .data.mitdb import available_records
@@ -77,10 +112,13 @@ def run_final(root: Path, selection: dict, seeds: list[int], data_dir: Path, cac
     from .training.evaluation import ds2_records, evaluate_run
 
     scale = ",".join(repr(float(v)) for v in selection["class_scale"])  # exact: the run records these values
+    merge = merge_argument(selection.get("class_merge"), selection["classes"])
+    rule = ["--class-scale", scale, *(["--class-merge", merge] if merge else [])]
     for seed in seeds:
         run = train_run(root, final_name(seed), [*SCHEDULE, *(QUICK if quick else ()), "--seed", str(seed),
-                                                 *CANDIDATES[selection["candidate"]], "--class-scale", scale],
+                                                 *CANDIDATES[selection["candidate"]], *rule],
                         data_dir, cache_dir)
+        redecide(run, selection["class_scale"], selection.get("class_merge"), data_dir, cache_dir)
         pub = run / "evaluations" / "ds2-published22"
         if not (pub / "metrics.json").is_file():
             evaluate_run(run, data_dir, ds2_records("published22", available_records(data_dir)), out_dir=pub,
@@ -130,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise DataError(f"cross-validation runs missing: {missing[:3]}...; run the cv stage first")
             selection = beat_report.select_candidate(folds)
             (root / "selection.json").write_text(json.dumps(selection, indent=2))
-            print(f"[beat-study] selected {selection['candidate']} with class scale {selection['class_scale']} "
+            print(f"[beat-study] selected {selection['candidate']} with class scale {selection['class_scale']}, "
+                  f"class merge {selection['class_merge']} "
                   f"(out-of-fold score {selection['score']:.4f})", flush=True)
         if "final" in stages:
             run_final(root, selection, seeds, data_dir, args.cache_dir, args.quick)

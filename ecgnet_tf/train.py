@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="decision rule: comma-separated factor per class multiplying the probabilities before the "
                         "argmax (class priors chosen on training data only, e.g. by python -m "
                         "ecgnet_tf.beat_study; stored in run.json and exported sidecars)")
+    p.add_argument("--class-merge", default=None,
+                   help="decision rule: SRC:DST[,SRC:DST] adds class SRC's probability to class DST before the "
+                        "class scale, so SRC is never decided (e.g. F:N; chosen on training data only by python "
+                        "-m ecgnet_tf.beat_study; stored in run.json and exported sidecars)")
     p.add_argument("--max-per-record", type=int, default=None,
                    help="cap training/validation windows per record (default: none; --quick sets one)")
     p.add_argument("--max-records", type=int, default=None,

@@ -45,6 +45,7 @@ class RunConfig:
     max_records: int | None = None  # seeded record sample before splitting (smoke runs)
     monitor: str = "val_loss"  # validation figure for early stopping and the best model
     class_scale: list[float] | None = None  # decision: per-class probability factors (Decision.class_scale)
+    class_merge: list[int] | None = None  # decision: class each class's probability goes to (Decision.class_merge)
     prior_mode: str = "aligned"  # "shuffled": the guided-attention ablation control (preprocess.shuffle_priors)
     eval_max_per_record: int | None = None  # quick profile: held-out windows capped per record
     augment: dict | None = None

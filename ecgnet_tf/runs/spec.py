@@ -43,14 +43,17 @@ class Decision:
 
     aggregation: "mean" averages the probabilities of a record's windows that passed the quality
     gate ("none": one decision per window, beat tasks). noise_class: class given to a record whose
-    windows all fail the gate (None: average all its windows instead). class_scale: per-class factors
-    applied to the probabilities before the decision (class priors chosen on training data only,
-    e.g. by cross-validation inside MIT-BIH DS1), None = as the model outputs them.
+    windows all fail the gate (None: average all its windows instead). class_merge: for each class,
+    the index of the class its probability is added to (itself = kept), e.g. (0, 1, 2, 0, 4) reads
+    the beat model's F output as N; a merged class is never decided. class_scale: per-class factors
+    applied after merging (class priors). Both are chosen on training data only (e.g. by
+    cross-validation inside MIT-BIH DS1); None = as the model outputs them.
     """
 
     aggregation: str = "none"
     noise_class: str | None = None
     class_scale: tuple[float, ...] | None = None
+    class_merge: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.class_scale is not None:
@@ -58,17 +61,41 @@ class Decision:
             if not scale or any(not np.isfinite(v) or v <= 0 for v in scale):
                 raise ValueError(f"class_scale must be positive finite numbers, got {list(self.class_scale)}")
             object.__setattr__(self, "class_scale", scale)
+        if self.class_merge is not None:
+            into = tuple(int(v) for v in self.class_merge)
+            k = len(into)
+            if not into or any(not 0 <= v < k for v in into) or any(into[v] != v for v in into):
+                raise ValueError(f"class_merge must give, per class, a class index that is kept itself; "
+                                 f"got {list(self.class_merge)}")
+            if self.class_scale is not None and len(self.class_scale) != k:
+                raise ValueError(f"class_merge has {k} entries but class_scale {len(self.class_scale)}")
+            object.__setattr__(self, "class_merge", into)
+
+    @property
+    def changes_probs(self) -> bool:
+        """True when :meth:`rescale` changes probabilities (a merge or class factors are set)."""
+        return self.class_scale is not None or self.class_merge is not None
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["class_scale"] = None if self.class_scale is None else list(self.class_scale)
+        d["class_merge"] = None if self.class_merge is None else list(self.class_merge)
         return d
 
     def rescale(self, probs: np.ndarray) -> np.ndarray:
-        """Single-label class probabilities (n, K) multiplied by ``class_scale`` and renormalised to sum 1
-        (a change of class priors; unchanged when ``class_scale`` is None)."""
+        """Single-label class probabilities (n, K) with merged classes added to their targets, then
+        multiplied by ``class_scale`` and renormalised to sum 1 (unchanged when neither is set)."""
         probs = np.asarray(probs, dtype=np.float64)
-        if self.class_scale is None or probs.size == 0:
+        if not self.changes_probs or probs.size == 0:
+            return probs
+        if self.class_merge is not None:
+            if len(self.class_merge) != probs.shape[1]:
+                raise ValueError(f"class_merge has {len(self.class_merge)} entries for {probs.shape[1]} classes")
+            merged = np.zeros_like(probs)
+            for src, dst in enumerate(self.class_merge):
+                merged[:, dst] += probs[:, src]
+            probs = merged
+        if self.class_scale is None:
             return probs
         if len(self.class_scale) != probs.shape[1]:
             raise ValueError(f"class_scale has {len(self.class_scale)} values for {probs.shape[1]} classes")
@@ -123,9 +150,10 @@ class ModelSpec:
         spec = cls.for_task(cfg.task, cfg.preprocess_config(), load_zscore(run_dir), inputs)
         if cfg.prior_mode != "aligned":
             spec = dataclasses.replace(spec, prior_mode=cfg.prior_mode)
-        if cfg.class_scale is not None:
-            spec = dataclasses.replace(spec, decision=dataclasses.replace(spec.decision,
-                                                                          class_scale=tuple(cfg.class_scale)))
+        if cfg.class_scale is not None or cfg.class_merge is not None:
+            spec = dataclasses.replace(spec, decision=dataclasses.replace(
+                spec.decision, class_scale=None if cfg.class_scale is None else tuple(cfg.class_scale),
+                class_merge=None if cfg.class_merge is None else tuple(cfg.class_merge)))
         return spec
 
     @classmethod
@@ -225,7 +253,7 @@ class ModelSpec:
         records = np.asarray(records)
         probs = np.asarray(probs, dtype=np.float64)
         ok = np.ones(len(records), bool) if ok is None else np.asarray(ok, bool)
-        if self.decision.class_scale is not None and not self.multilabel:
+        if self.decision.changes_probs and not self.multilabel:
             probs = self.decision.rescale(probs)
         if self.decision.aggregation == "none":
             return records.tolist(), probs

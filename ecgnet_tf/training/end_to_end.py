@@ -101,7 +101,7 @@ def evaluate_end_to_end(run_dir: Path, out_dir: Path, data_dir: Path | None = No
     metrics = {"task": task.name, "mode": "end_to_end", "records": ids, "n_records": len(ids),
                "rpeaks": "detected (Pan-Tompkins, ecgnet_tf.preprocess.detect_rpeaks)",
                "tolerance_s": TOLERANCE_S, "config": cfg.config, "seed": cfg.seed,
-               "class_scale": cfg.class_scale,
+               "class_scale": cfg.class_scale, "class_merge": cfg.class_merge,
                "end_to_end": _summary(gross(results.values())),
                "end_to_end_average": _summary(average(results.values())),
                "per_record": {r: _summary(res.to_dict()) for r, res in results.items()}}

@@ -73,6 +73,7 @@ class TrainConfig:
     patience: int = 5
     monitor: str = "val_loss"
     class_scale: str | None = None
+    class_merge: str | None = None
     max_per_record: int | None = None
     max_records: int | None = None
     eval_max_per_record: int | None = None
@@ -119,6 +120,23 @@ def parse_class_scale(text: str | None, classes: tuple[str, ...]) -> list[float]
         raise ValueError(f"--class-scale needs {len(classes)} positive numbers (classes {', '.join(classes)}), "
                          f"got {text!r}")
     return values
+
+
+def parse_class_merge(text: str | None, classes: tuple[str, ...]) -> list[int] | None:
+    """``"F:N"`` (comma-separated SRC:DST class names) -> per class the index its probability goes to
+    (its own index when not merged); None or "" stays None."""
+    if text is None or str(text).strip() == "":
+        return None
+    into = list(range(len(classes)))
+    for pair in str(text).split(","):
+        src, sep, dst = pair.strip().partition(":")
+        if not sep or src not in classes or dst not in classes or src == dst:
+            raise ValueError(f"--class-merge needs SRC:DST pairs of different classes of {', '.join(classes)}, "
+                             f"got {text!r}")
+        into[classes.index(src)] = classes.index(dst)
+    if any(into[d] != d for d in into):
+        raise ValueError(f"--class-merge {text!r} merges into a class that is itself merged")
+    return into
 
 
 def check_rr_input(config: str, rr_features: int, task) -> None:
@@ -304,6 +322,7 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
         p_train, val_prior = pp.shuffle_priors(p_train, cfg.seed), pp.shuffle_priors(val.prior)
     n_classes = len(task.classes)
     class_scale = parse_class_scale(cfg.class_scale, task.classes)
+    class_merge = parse_class_merge(cfg.class_merge, task.classes)
     weights = inverse_frequency_weights(y_train, n_classes, min_count=balance_cfg.weight_floor if task.smote else 0)
     aug = None if cfg.no_augment else AugmentConfig()
     fs = pcfg.fs_out
@@ -313,7 +332,8 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
                         folds=folds, fold=cfg.fold, train_fraction=cfg.train_fraction,
                         init_from=str(cfg.init_from) if cfg.init_from else None, strategy=cfg.strategy,
                         max_per_record=max_per_record, max_records=max_records, eval_max_per_record=eval_cap,
-                        monitor=cfg.monitor, class_scale=class_scale, prior_mode=cfg.prior_mode,
+                        monitor=cfg.monitor, class_scale=class_scale, class_merge=class_merge,
+                        prior_mode=cfg.prior_mode,
                         augment=aug.to_dict() if aug else None, balance=balance_info,
                         class_weights=weights.tolist(), data_dir=str(data_dir.resolve()), versions=versions())
     run_cfg.save(run_dir)

@@ -6,7 +6,8 @@ adjusted by per-class factors (:class:`~ecgnet_tf.runs.spec.Decision` ``class_sc
 probabilities are multiplied by them and the largest wins. :func:`fit_class_scale` chooses the factors
 that maximise :func:`selection_score` on **out-of-fold predictions of cross-validation inside
 DS1** (never on DS2, the test set); :func:`fit_unscored_scale` then sets the factor of F, which that
-score does not weigh, by accuracy on the same predictions.
+score does not weigh, by accuracy on the same predictions. :func:`fit_decision_rule` compares that
+with merging F's probability into another class (``Decision.class_merge``) and keeps the better.
 """
 from __future__ import annotations
 
@@ -134,3 +135,70 @@ def fit_unscored_scale(y: np.ndarray, probs: np.ndarray, classes: tuple[str, ...
             if acc > best + 1e-12:
                 best, out = acc, trial
     return tuple(float(v) for v in out)
+
+
+def merged_probs(probs: np.ndarray, merge: tuple[int, ...] | None) -> np.ndarray:
+    """``probs`` (n, K) with each class's column added to the column ``merge`` names for it
+    (the :class:`~ecgnet_tf.runs.spec.Decision` ``class_merge`` rule); unchanged for None."""
+    probs = np.asarray(probs, np.float64)
+    if merge is None:
+        return probs
+    out = np.zeros_like(probs)
+    for src, dst in enumerate(merge):
+        out[:, dst] += probs[:, src]
+    return out
+
+
+@dataclass(frozen=True)
+class RuleFit:
+    """Result of :func:`fit_decision_rule`: the chosen merge (None = F kept and scaled), the class
+    factors, the selection score and accuracy, and every option tried (name -> figures)."""
+
+    merge: tuple[int, ...] | None
+    scale: tuple[float, ...]
+    score: float
+    accuracy: float
+    options: dict
+
+    def to_dict(self) -> dict:
+        return {"class_merge": None if self.merge is None else list(self.merge), "class_scale": list(self.scale),
+                "score": self.score, "accuracy": self.accuracy, "options": self.options}
+
+
+def fit_decision_rule(y: np.ndarray, probs: np.ndarray, classes: tuple[str, ...], unscored: str = "F",
+                      into: tuple[str, ...] = SCORED_CLASSES) -> RuleFit:
+    """How the unscored class ``unscored`` enters decisions, chosen on out-of-fold training predictions.
+
+    Options: keep it, with its factor set by accuracy (:func:`fit_unscored_scale`), or merge its
+    probability into one of ``into`` (it is then never decided). Each option's S and V factors are
+    refitted (:func:`fit_class_scale`) on the same predictions; the option with the best
+    :func:`selection_score` wins, ties broken by accuracy, then by the order tried (keep first).
+    The reason to offer merging: a beat the network finds unusual but not ectopic often gets most
+    of its probability on F, and with F's factor lowered its decision falls to the next class, V;
+    merging sends that probability to the class the out-of-fold beats say it belongs to.
+    """
+    y = np.asarray(y, np.int64)
+    probs = np.asarray(probs, np.float64)
+    if unscored not in classes:
+        raise ValueError(f"class {unscored!r} is not in {list(classes)}")
+    u = classes.index(unscored)
+    options: dict = {}
+    best: RuleFit | None = None
+    for target in (None, *into):
+        if target is not None and target not in classes:
+            continue
+        merge = None if target is None else tuple(classes.index(target) if i == u else i for i in range(len(classes)))
+        p = merged_probs(probs, merge)
+        fit = fit_class_scale(y, p, classes)
+        scale = fit_unscored_scale(y, p, classes, fit.scale, tuned=(unscored,)) if merge is None else fit.scale
+        pred = scaled_predictions(p, np.asarray(scale))
+        score, acc = selection_score(y, pred, classes), float(np.mean(pred == y))
+        name = "keep" if target is None else f"{unscored}->{target}"
+        options[name] = {"class_merge": None if merge is None else list(merge), "class_scale": list(scale),
+                         "score": score, "accuracy": acc}
+        better = best is None or score > best.score + 1e-12 or (
+            abs(score - best.score) <= 1e-12 and acc > best.accuracy + 1e-12)
+        if better:
+            best = RuleFit(merge, tuple(float(v) for v in scale), score, acc, options)
+    assert best is not None
+    return RuleFit(best.merge, best.scale, best.score, best.accuracy, options)

@@ -25,7 +25,9 @@ def test_sidecar_round_trip_keeps_everything():
     np.testing.assert_array_equal(back.zscore.mean, spec.zscore.mean)
     np.testing.assert_array_equal(back.zscore.std, spec.zscore.std)
     assert meta["classes"] == ["NORM", "MI"]
-    assert meta["decision"] == {"aggregation": "mean", "noise_class": None, "class_scale": None}
+    assert meta["decision"] == {"aggregation": "mean", "noise_class": None, "class_scale": None, "class_merge": None}
+    old = {k: v for k, v in meta["decision"].items() if k != "class_merge"}  # sidecars written before class_merge
+    assert ModelSpec.from_sidecar({**meta, "decision": old}).decision == spec.decision
     assert meta["preprocess_hash"] == pp.config_hash(spec.preprocess) and meta["inputs"] == ["ecg", "prior"]
 
 
@@ -141,3 +143,22 @@ def test_class_scale_changes_the_decision_and_travels_in_the_sidecar():
         Decision("none", None, (1.0, 0.0))
     with pytest.raises(ValueError, match="2 values for 5 classes"):
         dataclasses.replace(spec, decision=Decision("none", None, (1.0, 2.0))).decide(np.array(["a"]), probs[:1])
+
+
+def test_class_merge_reads_one_class_as_another_and_travels_in_the_sidecar():
+    merge = Decision("none", None, (1.0, 1.0, 1.0, 1.0, 1.0), (0, 1, 2, 0, 4))  # F's probability counts as N
+    spec = dataclasses.replace(_spec("mitdb-aami"), decision=merge)
+    probs = np.array([[0.2, 0.05, 0.3, 0.45, 0.0], [0.1, 0.05, 0.6, 0.25, 0.0]])
+    _, decided = spec.decide(np.array(["100", "100"]), probs)
+    np.testing.assert_allclose(decided, [[0.65, 0.05, 0.3, 0.0, 0.0], [0.35, 0.05, 0.6, 0.0, 0.0]])
+    plain = dataclasses.replace(spec, decision=Decision("none", None, (1.0, 1.0, 1.0, 1 / 32, 1.0)))
+    assert plain.decide(np.array(["100"]), probs[:1])[1].argmax() == 2  # F scaled down: the decision falls to V
+    back = ModelSpec.from_sidecar(json.loads(json.dumps(spec.to_sidecar())))
+    assert back.decision == merge
+    assert Decision("none", None, None, (0, 1, 2, 0, 4)).rescale(probs).argmax(axis=1).tolist() == [0, 2]
+    with pytest.raises(ValueError, match="kept itself"):
+        Decision("none", None, None, (0, 3, 2, 1, 4))  # S into F while F goes into S
+    with pytest.raises(ValueError, match="kept itself"):
+        Decision("none", None, None, (0, 1, 2, 7, 4))
+    with pytest.raises(ValueError, match="5 entries but class_scale 2"):
+        Decision("none", None, (1.0, 2.0), (0, 1, 2, 0, 4))

@@ -31,6 +31,9 @@ def test_choices_are_made_inside_ds1_only(study):
     assert sel["candidate"] == "rr-under" and len(sel["class_scale"]) == 5
     final = json.loads((study / "runs" / "final-s0" / "run.json").read_text())
     assert final["class_scale"] == sel["class_scale"] and final["balance"]["mode"] == "undersample"
+    merged = sel["class_merge"] is not None and any(d != i for i, d in enumerate(sel["class_merge"]))
+    assert final["class_merge"] == (sel["class_merge"] if merged else None)
+    assert set(sel["candidates"]["rr-under"]["rule_options"]) == {"keep", "F->N", "F->S", "F->V"}
     assert final["config"] == "edge-rr"
 
 
@@ -92,3 +95,27 @@ def test_end_to_end_never_writes_into_the_run_and_options_are_checked(study, tmp
     assert evaluate.main([str(run), "--ds2", "published22", "--records", "100"]) == 2
     assert "not both" in capsys.readouterr().err
     assert (run / "metrics.json").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_a_new_decision_rule_reevaluates_the_trained_model_without_retraining(study, fake_data, tmp_path):
+    run = tmp_path / "final"
+    shutil.copytree(study / "runs" / "final-s0", run)
+    model = (run / "model.keras").read_bytes()
+    probs = np.load(run / "predictions.npz")["probs"]
+    rule = ([1.0, 2.0, 1.0, 1.0, 1.0], [0, 1, 2, 0, 4])
+    assert beat_study.redecide(run, *rule, fake_data, None)
+    cfg = json.loads((run / "run.json").read_text())
+    assert (cfg["class_scale"], cfg["class_merge"]) == rule
+    assert (run / "model.keras").read_bytes() == model and not (run / "evaluations").exists()
+    np.testing.assert_array_equal(np.load(run / "predictions.npz")["probs"], probs)
+    m = json.loads((run / "metrics.json").read_text())
+    y = np.load(run / "predictions.npz")["y"]
+    merged = probs.astype(np.float64).copy()
+    merged[:, 0] += merged[:, 3]
+    merged[:, 3] = 0.0
+    decided = np.argmax(merged * np.array(rule[0]), axis=1)
+    assert 3 not in decided and m["accuracy"] == pytest.approx(np.mean(decided == y))
+    assert not beat_study.redecide(run, *rule, fake_data, None)  # same rule: nothing to do
+    assert beat_study.merge_argument(rule[1], ["N", "S", "V", "F", "Q"]) == "F:N"
+    assert beat_study.merge_argument([0, 1, 2, 3, 4], ["N", "S", "V", "F", "Q"]) is None

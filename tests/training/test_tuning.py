@@ -89,3 +89,39 @@ def test_unscored_factor_follows_accuracy_on_out_of_fold_predictions():
     assert fit_unscored_scale(y2, probs, CLASSES, base) == base
     with pytest.raises(ValueError, match="not in"):
         fit_unscored_scale(y, probs, CLASSES, base, tuned=("X",))
+
+
+def _f_holds_normal_beats(n: int = 900, seed: int = 1):
+    """Out-of-fold predictions where a fifth of the N beats put most probability on F, V second."""
+    rng = np.random.default_rng(seed)
+    y = rng.choice(3, size=n, p=[0.8, 0.1, 0.1])
+    probs = np.full((n, 5), 0.01)
+    probs[np.arange(n), y] = 0.9
+    odd = (y == 0) & (rng.random(n) < 0.2)
+    probs[odd] = [0.25, 0.01, 0.3, 0.43, 0.01]
+    return y, probs / probs.sum(axis=1, keepdims=True)
+
+
+def test_decision_rule_merges_f_into_the_class_its_beats_belong_to():
+    from ecgnet_tf.training.tuning import fit_decision_rule, merged_probs
+
+    y, probs = _f_holds_normal_beats()
+    rule = fit_decision_rule(y, probs, CLASSES)
+    assert rule.merge == (0, 1, 2, 0, 4)
+    assert set(rule.options) == {"keep", "F->N", "F->S", "F->V"}
+    keep = rule.options["keep"]
+    kept = scaled_predictions(probs, np.array(keep["class_scale"]))
+    assert keep["class_merge"] is None and np.mean(kept == y) < 0.9  # kept (scaled or not), those N beats are lost
+    decided = scaled_predictions(merged_probs(probs, rule.merge), np.array(rule.scale))
+    assert np.mean(decided == y) == pytest.approx(1.0) and rule.score > keep["score"]
+    np.testing.assert_allclose(merged_probs(probs, rule.merge).sum(axis=1), 1.0)
+
+
+def test_decision_rule_keeps_f_when_merging_does_not_help():
+    from ecgnet_tf.training.tuning import fit_decision_rule
+
+    y, probs = _underconfident_s()
+    rule = fit_decision_rule(y, probs, CLASSES)
+    assert rule.merge is None and rule.scale[1] > 1.0  # ties keep F; the shy S is still recovered
+    with pytest.raises(ValueError, match="not in"):
+        fit_decision_rule(y, probs, ("N", "S", "V"), unscored="F")
