@@ -45,8 +45,8 @@ class ExportReportConfig:
     out_dir: Path = Path("docs/results/export")
     work_dir: Path = Path("runs/export-report")
     fallback: str = "auto"
-    fallback_weights: str = "float32"
-    float_lstm: bool = False
+    fallback_weights: str = "int8"  # the published models' options (export.publish)
+    float_lstm: bool = True
     max_bytes: int = 1_000_000
     target_agreement: float = 0.995
     selection: int = 600
@@ -373,9 +373,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out-dir", type=Path, default=Path("docs/results/export"))
     p.add_argument("--work-dir", type=Path, default=Path("runs/export-report"))
     p.add_argument("--float-fallback", default="auto")
-    p.add_argument("--fallback-weights", default="float32", choices=("float32", "float16", "int8"),
-                   help="storage of the float-fallback layers' weights (see export.quantize)")
-    p.add_argument("--float-lstm", action="store_true", help="keep every BiLSTM float (see export.quantize)")
+    p.add_argument("--fallback-weights", default="int8", choices=("float32", "float16", "int8"),
+                   help="storage of the float-fallback layers' weights (see export.quantize; default int8, as the "
+                        "published models)")
+    p.add_argument("--float-lstm", action=argparse.BooleanOptionalAction, default=True,
+                   help="keep every BiLSTM float (see export.quantize; default on, as the published models)")
     p.add_argument("--max-bytes", type=int, default=1_000_000)
     p.add_argument("--selection", type=int, default=600)
     p.add_argument("--bench-runs", type=int, default=100)
