@@ -149,7 +149,8 @@ def partition_windows(spec: "ModelSpec", records: "TaskRecords", data_dir: Path,
     ids = list(split.partition(partition))
     per_record = max(1, math.ceil(2 * n / max(1, len(ids))))
     w = load_windows(records, Path(data_dir), ids, spec.preprocess,
-                     cache_dir=cache_dir, max_per_record=per_record, seed=seed, desc=f"{partition} windows")
+                     cache_dir=cache_dir, max_per_record=per_record, seed=seed, desc=f"{partition} windows",
+                     morph="morph" in spec.inputs)
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(len(w), size=min(n, len(w)), replace=False))
     w = w.take(idx)

@@ -90,7 +90,7 @@ def eval_windows(spec, records, data_dir: Path, max_eval: int | None, seed: int 
     from ecgnet_tf.tasks import load_windows
 
     w = load_windows(records, Path(data_dir), list(records.split.partition("test")), spec.preprocess,
-                     cache_dir=cache_dir, desc="test windows")
+                     cache_dir=cache_dir, desc="test windows", morph="morph" in spec.inputs)
     if max_eval is not None and len(w) > max_eval:
         rng = np.random.default_rng(seed)
         w = w.take(np.sort(rng.choice(len(w), size=max_eval, replace=False)))

@@ -82,7 +82,6 @@ def _bench(models: list[Path], out: Path, cfg: ExportReportConfig) -> dict:
 
 
 def _export(run_dir: Path, mode: str, out: Path, cfg: ExportReportConfig, **kw) -> dict:
-    from .fallback import FallbackConfig
     from .quantize import quantize_run
 
     if out.with_suffix(".json").is_file() and out.is_file() and not cfg.fresh:

@@ -246,6 +246,7 @@ def iter_windows(
     max_per_record: int | None = None,
     seed: int = 0,
     desc: str = "windows",
+    morph: bool = True,
 ) -> Iterator[Windows]:
     """The windows of each record of ``ids`` in turn (from the cache or computed and cached once),
     with progress; memory holds one record at a time. Arguments as :func:`load_windows`."""
@@ -266,13 +267,13 @@ def iter_windows(
         n = len(arr["x"])
         # beat-template rows from the whole record's windows in beat order (before any subset): not
         # cached, computed by the same function beat_inputs uses
-        morph = (beat_morph(arr["x"], cfg.fs_out) if is_beat_layout(task)
-                 else np.zeros((n, 0), np.float32))
+        rows = (beat_morph(arr["x"], cfg.fs_out) if morph and is_beat_layout(task)
+                else np.zeros((n, 0), np.float32))
         idx = np.arange(n)
         if max_per_record is not None and n > max_per_record:
             idx = _subset(arr["y"], max_per_record, rng, task.multilabel)
         yield Windows(arr["x"][idx], arr["prior"][idx].astype(np.float32), arr["y"][idx],
-                      np.full(len(idx), rid, dtype=object), arr["ok"][idx], arr["rr"][idx], morph[idx])
+                      np.full(len(idx), rid, dtype=object), arr["ok"][idx], arr["rr"][idx], rows[idx])
 
 
 def load_windows(
@@ -284,13 +285,16 @@ def load_windows(
     max_per_record: int | None = None,
     seed: int = 0,
     desc: str = "windows",
+    morph: bool = True,
 ) -> Windows:
     """Windows of the records ``ids``, from the cache or computed (and cached) once.
 
     ``max_per_record`` keeps a seeded subset per record (quick runs); for beat tasks the subset
-    keeps every beat of the rarer classes first, so quick runs still see them.
+    keeps every beat of the rarer classes first, so quick runs still see them. ``morph=False`` skips
+    the beat-template rows (``morph`` then has 0 columns) for models without that input: they cost
+    about as much as reading the cache.
     """
-    parts = list(iter_windows(records, data_dir, ids, cfg, cache_dir, max_per_record, seed, desc))
+    parts = list(iter_windows(records, data_dir, ids, cfg, cache_dir, max_per_record, seed, desc, morph))
     if not parts:
         raise ValueError(f"{records.task.name}: no records to cut into windows")
     return Windows.concat(parts)

@@ -120,7 +120,8 @@ def window_predictions(run_dir: Path, partition: str, cache_dir: Path | None = N
     model = model if model is not None else load_model(run_dir / "model.keras")
     log(f"{run_dir.name}: predicting the {partition} windows")
     parts = iter_windows(trecs, data_dir, trecs.split.partition(partition), spec.preprocess, cache_dir=cache_dir,
-                         max_per_record=cfg.eval_max_per_record, seed=cfg.seed, desc=f"{partition} windows")
+                         max_per_record=cfg.eval_max_per_record, seed=cfg.seed, desc=f"{partition} windows",
+                         morph="morph" in spec.inputs)
     labels, probs = predict_stream(spec, model, parts)
     save_predictions(path, labels, probs)
     return labels.record.astype(str), probs
@@ -232,7 +233,7 @@ def evaluate_run(run_dir: Path, data_dir: Path | None = None, records: list[str]
     model = model if model is not None else load_model(run_dir / "model.keras")
     parts = iter_windows(trecs, data_dir, ids, spec.preprocess, cache_dir=cache_dir,
                          max_per_record=cfg.eval_max_per_record, seed=cfg.seed,
-                         desc=f"{partition if not records else 'records'} windows")
+                         desc=f"{partition if not records else 'records'} windows", morph="morph" in spec.inputs)
     windows, probs = predict_stream(spec, model, parts)
     rec_ids, y, p = decide_windows(spec, windows, probs)
     level = "record" if task.record_level else "beat"

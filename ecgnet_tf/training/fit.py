@@ -265,8 +265,10 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
     # a damaged held-out record must stop the run now, not after hours of training (training records
     # are checked as their windows are cut, just below)
     validate_records(task.database, data_dir, split.val + split.test, recs.entry_of)
-    train_w = load_windows(recs, data_dir, split.train, pcfg, cfg.cache_dir, max_per_record, cfg.seed, "train windows")
-    val = load_windows(recs, data_dir, split.val, pcfg, cfg.cache_dir, max_per_record, cfg.seed, "val windows")
+    morph = bool(mcfg.morph_features)  # the beat-template rows cost time: only for models that read them
+    train_w = load_windows(recs, data_dir, split.train, pcfg, cfg.cache_dir, max_per_record, cfg.seed, "train windows",
+                           morph)
+    val = load_windows(recs, data_dir, split.val, pcfg, cfg.cache_dir, max_per_record, cfg.seed, "val windows", morph)
     if worker is not None:  # before anything is written: if the workers differ, all of them stop here
         settings = {k: v for k, v in dataclasses.asdict(cfg).items()
                     if k not in ("data_dir", "out", "cache_dir", "download", "init_from")}

@@ -132,3 +132,17 @@ def test_ventricular_beats_differ_from_the_template_on_mitbih(shared_data):
     assert np.median(corr[cls == "N"]) > 0.9 and np.median(corr[cls == "V"]) < 0.8
     dev = m.morph[:, COL["rms_dev"]]
     assert np.median(dev[cls == "V"]) > 3 * np.median(dev[cls == "N"])
+
+
+def test_window_loading_skips_the_template_rows_only_when_asked(fake_data, window_cache):
+    """Models without the "morph" input load windows without computing those rows; the rest is unchanged."""
+    from ecgnet_tf.preprocess import PreprocessConfig
+    from ecgnet_tf.tasks import get_task, load_windows, task_records
+
+    recs = task_records(get_task("mitdb-aami"), fake_data)
+    ids = list(recs.split.test)[:2]
+    full = load_windows(recs, fake_data, ids, PreprocessConfig(), window_cache)
+    bare = load_windows(recs, fake_data, ids, PreprocessConfig(), window_cache, morph=False)
+    assert full.morph.shape == (len(full), len(TEMPLATE_FEATURE_NAMES)) and bare.morph.shape == (len(full), 0)
+    np.testing.assert_array_equal(full.x, bare.x)
+    np.testing.assert_array_equal(full.rr, bare.rr)
