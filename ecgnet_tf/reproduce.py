@@ -150,9 +150,13 @@ def main(argv: list[str] | None = None) -> int:
                         "recording")
     p.add_argument("--publish-run", action="append", default=[], metavar="NAME=RUN",
                    help="publish NAME from this run folder instead of its reference run")
+    p.add_argument("--page-only", action="store_true",
+                   help="only rebuild RESULTS.md from the existing docs/results/reproduce-<profile>.json (no runs)")
     args = p.parse_args(argv)
     if args.publish:
         return _publish(args)
+    if args.page_only:
+        return _write_page(args.docs)
     profile = PROFILES[args.profile]
     data_dir = resolve_data_dir(args.data_dir)
     root = args.runs_root or Path("runs") / f"reproduce-{profile.name}"
@@ -195,10 +199,17 @@ def main(argv: list[str] | None = None) -> int:
         report["figure"] = f"reproduce-{profile.name}.png"
     results.mkdir(parents=True, exist_ok=True)
     out_json.write_text(json.dumps(report, indent=2))
-    reports = [json.loads(f.read_text()) for f in sorted(results.glob("reproduce-*.json"))]
+    _write_page(args.docs)
+    print(f"wrote {results / f'reproduce-{profile.name}.json'}")
+    return 0
+
+
+def _write_page(docs: Path) -> int:
+    """RESULTS.md from every profile's results JSON under ``docs/results``."""
+    reports = [json.loads(f.read_text()) for f in sorted((docs / "results").glob("reproduce-*.json"))]
     reports = [r for r in reports if "runs" in r]  # results JSON of an older layout: rerun that profile
-    (args.docs / "RESULTS.md").write_text(results_report.results_page(reports))
-    print(f"wrote {args.docs / 'RESULTS.md'} and {results / f'reproduce-{profile.name}.json'}")
+    (docs / "RESULTS.md").write_text(results_report.results_page(reports))
+    print(f"wrote {docs / 'RESULTS.md'}")
     return 0
 
 

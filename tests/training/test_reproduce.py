@@ -55,6 +55,13 @@ def test_hf_group_end_to_end(fake_data, tmp_path, monkeypatch):
     report = json.loads((docs / "results" / "reproduce-quick.json").read_text())
     assert {"hf-hf", "hf-conventional", "lr-1e-3"} <= set(report["runs"])
     assert (docs / "results" / "reproduce-quick" / "lr-1e-3" / "metrics.json").is_file()
+    # --page-only rebuilds the page from the results JSON alone: no run is read or trained
+    page = (docs / "RESULTS.md").read_text()
+    (docs / "RESULTS.md").write_text("stale\n")
+    shutil.rmtree(root)
+    assert reproduce.main(["--page-only", "--docs", str(docs)]) == 0
+    assert (docs / "RESULTS.md").read_text() == page and not root.exists()
+    assert "study reports" in page
 
 
 def test_full_profile_evaluates_on_whole_test_sets():
