@@ -270,6 +270,38 @@ public class GoldenStagesTest {
         }
     }
 
+    @Test
+    public void modelFeedCoversEveryDeclaredInput() {
+        // the inputs the config declares for the model, with their shapes [1, ...]
+        java.util.Map<String, Object> declared = Json.obj(Json.get(Golden.CONFIG, "model"), "inputs");
+        List<String> names = new java.util.ArrayList<>(declared.keySet());
+        ModelFeed.check(pipeline, names);
+        List<Pipeline.ModelWindow> ws = pipeline.windows(Golden.toFloat(Golden.stage("resampled")), Golden.rpeaks());
+        for (String name : names) {
+            int size = 1;
+            for (int d : Json.ints(declared.get(name))) {
+                size *= d;
+            }
+            for (int k = 0; k < ws.size(); k++) {
+                float[] v = ModelFeed.values(ws.get(k), name, size);
+                if ("rr".equals(name) || "morph".equals(name)) {
+                    // the golden rows the Python models were fed (tolerances as rrFeatures / templateFeatures)
+                    assertArrayEquals(name + " of window " + k, Signals.toFloat(Golden.stage(name)[k]), v,
+                            (float) ("rr".equals(name) ? RR_TOL : MORPH_TOL));
+                }
+            }
+        }
+        assertArrayEquals(flatten(ws.get(0).ecgInput()[0]), ModelFeed.values(ws.get(0), "ecg"), 0f);
+    }
+
+    private static float[] flatten(float[][] x) {
+        float[] out = new float[x.length * x[0].length];
+        for (int t = 0; t < x.length; t++) {
+            System.arraycopy(x[t], 0, out, t * x[0].length, x[0].length);
+        }
+        return out;
+    }
+
     /** Rows of {@code probs} [n][K] after {@code d}. */
     private static double[][] decide(Decision d, double[][] probs) {
         double[][] out = new double[probs.length][];
