@@ -16,7 +16,8 @@ Python inference pipeline stage by stage and writes
                                resampled (float32) -> R peaks -> windows -> z-scored first window ->
                                prior maps -> (RR feature rows of the windows, "rr" models) ->
                                (beat-template rows of the windows, "morph" models) -> Keras
-                               probabilities (and TFLite probabilities)
+                               probabilities (and TFLite probabilities) -> (the same after the run's
+                               decision rule, models with a class merge or class factors)
     DIR/sample_recording.json  the synthetic input alone (the app's bundled sample)
 
 Windows and prior maps come from :func:`ecgnet_tf.tasks.record_inputs`, the function training,
@@ -28,6 +29,10 @@ taken at the windows' centre beats (``RRFeatures.java`` computes them from the R
 Keras and TFLite predictions are fed those rows. For a beat model with the "morph" input, the ``morph``
 stage holds the (n_windows, 8) float32 rows of :func:`ecgnet_tf.preprocess.template_features` over the
 kept beat windows in order (``TemplateFeatures.java`` computes them from the windows), also fed to the models.
+For a single-label model whose decision rule changes probabilities (``Decision.class_merge`` /
+``class_scale``, e.g. the shipped beat model's F -> N merge and V factor), the ``decision`` stage holds
+:meth:`~ecgnet_tf.runs.spec.Decision.rescale` of the Keras probabilities (n_windows, K) and
+``model.tflite_decided`` that of the TFLite ones (``Decision.java`` applies the rule on the phone).
 
 The phone consumes coefficients instead of re-designing filters, so Python stays the single source
 of truth; ``android_demo/core/run_tests.sh DIR`` checks the Java port against ``golden.json``.
@@ -358,6 +363,11 @@ def make_golden(run_dir: Path, out: Path, tflite: Path | None = None, seconds: f
     model = load_model(run_dir / "model.keras")
     keras_probs = spec.predict(model, inputs.named(), batch_size=32)
     model_out: dict[str, object] = {"keras_probs": _f(keras_probs)}
+    # the run's decision rule (merge, then factors, renormalised): what the app decides on; multilabel
+    # outputs are never rescaled (ModelSpec.decide)
+    decided = spec.decision.changes_probs and not spec.multilabel
+    if decided:
+        stages["decision"] = _f(spec.decision.rescale(keras_probs))
     mean_p = keras_probs.mean(axis=0)
     model_out["keras_record_probs"] = _f(mean_p)
     model_out["keras_top"] = task.classes[int(np.argmax(mean_p))]
@@ -382,6 +392,8 @@ def make_golden(run_dir: Path, out: Path, tflite: Path | None = None, seconds: f
         model_out["tflite_source"] = source
         model_out["tflite_info"] = info
         model_out["tflite_vs_keras_max_abs"] = float(np.abs(tp - keras_probs).max())
+        if decided:
+            model_out["tflite_decided"] = _f(spec.decision.rescale(tp))
         if tflite is None:
             (out / "model_float32.tflite").parent.mkdir(parents=True, exist_ok=True)
             (out / "model_float32.tflite").write_bytes(blob)

@@ -3,6 +3,8 @@
 A quick-trained CinC 2017 run on the fake databases gives the golden vectors (module fixture), and a
 quick MIT-BIH beat run with the RR-interval input (``edge-rr``) gives a second set with the ``rr``
 stage; one with the beat-template input too (``edge-rrt``) gives a third with the ``morph`` stage.
+The shipped beat model (``ecgnet_tf/pretrained/beats`` with its int8 TFLite export) gives a fourth set
+with every input it declares and the ``decision`` stage (its class merge and class factors).
 The Python tests check that the JSON stages are consistent with the library and that the coefficients
 in pipeline_config.json reproduce the stages on their own (what the phone relies on).
 When javac and the JUnit 4 jar exist, ``android_demo/core/run_tests.sh`` compiles the Java core and
@@ -27,6 +29,7 @@ pytestmark = pytest.mark.slow
 from repo_paths import REPO
 RUN_TESTS = REPO / "android_demo" / "core" / "run_tests.sh"
 JUNIT_JAR = Path(os.environ.get("JUNIT_JAR", "/usr/share/java/junit4.jar"))
+BEATS = REPO / "ecgnet_tf" / "pretrained" / "beats"
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +74,16 @@ def morph_golden_dir(morph_run, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def beats_golden_dir(tmp_path_factory) -> Path:
+    """Golden vectors of the shipped beat model (no training): Keras and its int8 TFLite export."""
+    from ecgnet_tf.export.golden import main
+
+    out = tmp_path_factory.mktemp("golden_beats")
+    assert main(["beats", "--out", str(out), "--seconds", "20", "--tflite", str(BEATS / "model_int8.tflite")]) == 0
+    return out
+
+
 def _load(d: Path):
     return json.loads((d / "pipeline_config.json").read_text()), json.loads((d / "golden.json").read_text())
 
@@ -89,6 +102,9 @@ def test_golden_files(golden_dir):
     assert conf["prior"]["kind"] == "af" and conf["prior"]["zones"] == [[36, 108]]
     assert gold["synthetic"] is True and gold["n_samples_in"] == 6000 and gold["n_samples_out"] == 7200
     assert "rr" not in conf and "rr" not in gold["stages"] and set(conf["model"]["inputs"]) == {"ecg", "prior"}
+    # no class merge or factors: no decision stage, and the rule in the config changes nothing
+    assert "decision" not in gold["stages"] and "tflite_decided" not in gold["model"]
+    assert conf["decision"]["class_scale"] is None and conf["decision"].get("class_merge") is None
     sample = json.loads((golden_dir / "sample_recording.json").read_text())
     assert sample["synthetic"] is True and sample["fs"] == 300.0 and len(sample["leads"][0]) == 6000
 
@@ -350,3 +366,58 @@ def test_java_core_detects_perturbed_morph_golden(morph_golden_dir, tmp_path):
     res = subprocess.run(["bash", str(RUN_TESTS), str(bad)], capture_output=True, text=True, timeout=600)
     assert res.returncode == 1, res.stdout[-4000:]
     assert "morph: max |diff|" in res.stdout and "e2e morph: max |diff|" in res.stdout
+
+
+def test_golden_decision_stage_of_the_shipped_beat_model(beats_golden_dir):
+    """The shipped beat model: the config the app reads declares every input of the TFLite model and
+    carries the sidecar's decision rule; the decision stage is Decision.rescale of the model outputs."""
+    from ecgnet_tf.export.tflite import TFLiteRunner
+    from ecgnet_tf.runs.spec import Decision
+
+    conf, gold = _load(beats_golden_dir)
+    st, m = gold["stages"], gold["model"]
+    meta = json.loads((BEATS / "model_int8.json").read_text())["metadata"]
+    assert conf["decision"] == meta["decision"]  # pipeline_config.json's rule is the sidecar's
+    assert conf["classes"] == meta["classes"] == ["N", "S", "V", "F", "Q"]
+    # every input the int8 model declares has its section / stage for the phone to make it
+    runner = TFLiteRunner((BEATS / "model_int8.tflite").read_bytes(), num_threads=1)
+    assert set(runner.inputs) == set(meta["inputs"]) == set(conf["model"]["inputs"]) == {"ecg", "prior", "rr", "morph"}
+    assert "rr" in conf and "morph" in conf and "rr" in st and "morph" in st
+    rule = Decision(**{k: meta["decision"].get(k) for k in ("aggregation", "noise_class", "class_scale",
+                                                                "class_merge")})
+    assert rule.changes_probs and rule.class_merge == (0, 1, 2, 0, 4)
+    keras, tfl = np.asarray(m["keras_probs"]), np.asarray(m["tflite_probs"])
+    got, got_t = np.asarray(st["decision"]), np.asarray(m["tflite_decided"])
+    np.testing.assert_array_equal(got, rule.rescale(keras))  # exact: float64 written as repr
+    np.testing.assert_array_equal(got_t, rule.rescale(tfl))
+    assert got.shape == (st["windows"]["count"], 5) and np.all(got[:, 3] == 0)  # F is never decided
+    np.testing.assert_allclose(got.sum(axis=1), 1.0, rtol=0, atol=1e-12)
+    assert np.abs(got - keras).max() > 1e-3  # the rule changes the probabilities the app decides on
+
+
+def test_java_core_matches_beats_golden(beats_golden_dir):
+    """The Java core on the shipped beat model: every input stage and Decision.java on its Keras and int8
+    TFLite outputs, equal to Python bit for bit."""
+    _java_or_skip()
+    res = subprocess.run(["bash", str(RUN_TESTS), str(beats_golden_dir)], capture_output=True, text=True,
+                         timeout=600)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
+    lines = [line for line in res.stdout.splitlines() if line.startswith("GOLDEN")]
+    for stage, tol in (("decision", 0.0), ("decision (tflite)", 0.0), ("e2e rr", 0.0), ("e2e morph", 1e-5)):
+        hit = [line for line in lines if line.split("max_abs_diff")[0].strip() == f"GOLDEN {stage}"]
+        assert hit and float(hit[0].split()[-1]) <= tol, (stage, lines)
+    print("\n".join(lines))
+
+
+def test_java_core_detects_perturbed_decision_golden(beats_golden_dir, tmp_path):
+    _java_or_skip()
+    bad = tmp_path / "bad_decision"
+    shutil.copytree(beats_golden_dir, bad)
+    gold = json.loads((bad / "golden.json").read_text())
+    row = gold["stages"]["decision"][len(gold["stages"]["decision"]) // 2]
+    row[2] = float(np.nextafter(row[2], np.inf))  # one float64 step on V
+    gold["model"]["tflite_decided"][0][0] = float(np.nextafter(gold["model"]["tflite_decided"][0][0], -np.inf))
+    (bad / "golden.json").write_text(json.dumps(gold))
+    res = subprocess.run(["bash", str(RUN_TESTS), str(bad)], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 1, res.stdout[-4000:]
+    assert "decision: max |diff|" in res.stdout and "decision (tflite): max |diff|" in res.stdout

@@ -1,6 +1,10 @@
 package org.ecgnet.demo
 
 import android.content.Context
+import org.ecgnet.core.Decision
+import org.ecgnet.core.ModelFeed
+import org.ecgnet.core.Pipeline
+import org.ecgnet.core.Signals
 import org.tensorflow.lite.DataType
 import org.tensorflow.lite.Delegate
 import org.tensorflow.lite.Interpreter
@@ -18,20 +22,41 @@ import kotlin.math.roundToInt
 /** Where the interpreter runs: XNNPACK on the CPU (default) or an optional delegate. */
 enum class Backend { CPU, NNAPI, GPU }
 
-/** One window's result: class probabilities, optional attention map, invoke time. */
-class WindowOutput(val probs: FloatArray, val attention: FloatArray?, val invokeMs: Double)
+/**
+ * One window's result: class probabilities after the decision rule ([rawProbs]: as the model output
+ * them), optional attention map, invoke time.
+ */
+class WindowOutput(val probs: FloatArray, val rawProbs: FloatArray, val attention: FloatArray?, val invokeMs: Double)
 
 /**
  * Runs the bundled ecgnet .tflite (int8 "edge" model from export.quantize, or a float one) with the
- * LiteRT Interpreter. Inputs are the signature's "ecg" [1, W, C] and "prior" [1, W, 1]; int8/uint8
- * tensors are quantised with their own scale / zero point, outputs dequantised. Any output whose
- * name contains "attention" or "mask" is returned as an attention map for the heatmap strip.
+ * LiteRT Interpreter. Every input the model declares (signature key, or tensor name without a
+ * signature) is fed from the core's window by name (ModelFeed): "ecg" [1, W, C], "prior" [1, W, 1],
+ * and for beat models "rr" [1, 8] (RR features of the window's beat) and "morph" [1, 8] (its
+ * beat-template features); an input the app cannot make is refused with its name. int8/uint8
+ * tensors are quantised with their own scale / zero point, outputs dequantised, and the class
+ * probabilities go through [decision] (the sidecar's class merge / class factors) before a class is
+ * chosen. Any output whose name contains "attention" or "mask" is returned as an attention map for
+ * the heatmap strip.
  */
-class EcgClassifier(context: Context, assetName: String, backend: Backend, threads: Int = 4) : Closeable {
+class EcgClassifier(
+    context: Context,
+    assetName: String,
+    backend: Backend,
+    threads: Int = 4,
+    val decision: Decision = Decision.NONE,
+) : Closeable {
+    /** A declared model input: its signature key or tensor name, the core's name for it, its tensor index. */
+    private class ModelInput(val key: String, val name: String, val index: Int)
+
     private val delegate: Delegate?
     private val interpreter: Interpreter
     private val signature: String?
+    private val modelInputs: List<ModelInput>
     val backendUsed: Backend
+
+    /** The core names of the model's inputs ("ecg", "prior", "rr", "morph"), in the model's order. */
+    val inputNames: List<String> get() = modelInputs.map { it.name }
 
     init {
         val model = loadAsset(context, assetName)
@@ -51,16 +76,30 @@ class EcgClassifier(context: Context, assetName: String, backend: Backend, threa
         interpreter = Interpreter(model, options)
         backendUsed = used
         signature = interpreter.signatureKeys.firstOrNull()
+        modelInputs = try {
+            val sig = signature
+            if (sig != null) {
+                interpreter.getSignatureInputs(sig).map { ModelInput(it, ModelFeed.nameOf(it), -1) }
+            } else {
+                (0 until interpreter.inputTensorCount).map { i ->
+                    val n = interpreter.getInputTensor(i).name()
+                    ModelInput(n, ModelFeed.nameOf(n), i)
+                }
+            }
+        } catch (e: IllegalArgumentException) {  // an input the app cannot make: free the interpreter
+            interpreter.close()
+            (delegate as? AutoCloseable)?.close()
+            throw e
+        }
     }
 
-    private fun inputTensor(name: String): Tensor {
+    private fun inputTensor(input: ModelInput): Tensor {
         val sig = signature
-        if (sig != null) return interpreter.getInputTensorFromSignature(name, sig)
-        for (i in 0 until interpreter.inputTensorCount) {
-            val t = interpreter.getInputTensor(i)
-            if (t.name().contains(name)) return t
+        return if (sig != null) {
+            interpreter.getInputTensorFromSignature(input.key, sig)
+        } else {
+            interpreter.getInputTensor(input.index)
         }
-        throw IllegalStateException("model has no input named like '$name'")
     }
 
     private fun outputNames(): List<String> =
@@ -74,16 +113,15 @@ class EcgClassifier(context: Context, assetName: String, backend: Backend, threa
         return interpreter.getOutputTensor(i)
     }
 
-    /** Classifies one z-scored window [C][W] with its prior map [W]. */
-    fun classify(ecg: Array<FloatArray>, prior: FloatArray): WindowOutput {
-        val w = prior.size
-        val c = ecg.size
-        val ecgValues = FloatArray(w * c)
-        for (t in 0 until w) for (l in 0 until c) ecgValues[t * c + l] = ecg[l][t]  // time-major
-        val inputs: Map<String, Any> = mapOf(
-            "ecg" to encode(inputTensor("ecg"), ecgValues),
-            "prior" to encode(inputTensor("prior"), prior),
-        )
+    /**
+     * Classifies one window of the core's pipeline: its z-scored ECG and prior map, and its beat's
+     * "rr" / "morph" rows when the model takes them (each sized by the model's input tensor).
+     */
+    fun classify(window: Pipeline.ModelWindow): WindowOutput {
+        val feeds: List<Any> = modelInputs.map { input ->
+            val t = inputTensor(input)
+            encode(t, ModelFeed.values(window, input.name, t.numElements()))
+        }
         val names = outputNames()
         val buffers = names.associateWith { name ->
             ByteBuffer.allocateDirect(outputTensor(name).numBytes()).order(ByteOrder.nativeOrder())
@@ -93,22 +131,22 @@ class EcgClassifier(context: Context, assetName: String, backend: Backend, threa
         val t0 = System.nanoTime()
         val sig = signature
         if (sig != null) {
+            val inputs = HashMap<String, Any>()
+            modelInputs.forEachIndexed { i, input -> inputs[input.key] = feeds[i] }
             interpreter.runSignature(inputs, HashMap<String, Any>(buffers), sig)
         } else {
-            val order = (0 until interpreter.inputTensorCount).map { i ->
-                val n = interpreter.getInputTensor(i).name()
-                if (n.contains("ecg")) inputs.getValue("ecg") else inputs.getValue("prior")
-            }
+            // modelInputs lists the input tensors by index: feeds are in the interpreter's order
             val outs = HashMap<Int, Any>()
             names.forEachIndexed { i, n -> outs[i] = buffers.getValue(n) }
-            interpreter.runForMultipleInputsOutputs(order.toTypedArray(), outs)
+            interpreter.runForMultipleInputsOutputs(feeds.toTypedArray(), outs)
         }
         val ms = (System.nanoTime() - t0) / 1e6
         val probName = names.firstOrNull { it.contains("probs") } ?: names.first()
-        val probs = decode(outputTensor(probName), buffers.getValue(probName))
+        val raw = decode(outputTensor(probName), buffers.getValue(probName))
+        val probs = Signals.toFloat(decision.apply(raw))  // class merge, then class factors (renormalised)
         val attName = names.firstOrNull { it != probName && (it.contains("attention") || it.contains("mask")) }
         val att = attName?.let { decode(outputTensor(it), buffers.getValue(it)) }
-        return WindowOutput(probs, att, ms)
+        return WindowOutput(probs, raw, att, ms)
     }
 
     private fun encode(t: Tensor, values: FloatArray): ByteBuffer {

@@ -8,14 +8,17 @@ import android.widget.RadioGroup
 import android.widget.TextView
 import androidx.activity.result.contract.ActivityResultContracts
 import androidx.appcompat.app.AppCompatActivity
+import org.ecgnet.core.Decision
+import org.ecgnet.core.ModelFeed
 import org.ecgnet.core.Pipeline
 import org.ecgnet.core.Routing
 import java.util.concurrent.Executors
 
 /**
- * Loads the pipeline config, the bundled synthetic sample and the int8 model from assets
- * (see README: prepare_assets.sh), preprocesses with the plain-Java core, classifies every window
- * with LiteRT and shows the trace, class probabilities, routing decision and latencies.
+ * Loads the pipeline config, the bundled synthetic sample and the int8 model (with its sidecar, when
+ * bundled) from assets (see README: prepare_assets.sh), preprocesses with the plain-Java core,
+ * classifies every window with LiteRT (every model input, then the model's decision rule) and shows
+ * the trace, class probabilities, routing decision and latencies.
  */
 class MainActivity : AppCompatActivity() {
     private val worker = Executors.newSingleThreadExecutor()
@@ -62,6 +65,14 @@ class MainActivity : AppCompatActivity() {
 
     private fun readAsset(name: String): String = assets.open(name).bufferedReader().use { it.readText() }
 
+    /** An optional asset's text, or null when it is not bundled. */
+    private fun readAssetOrNull(name: String): String? =
+        try {
+            readAsset(name)
+        } catch (e: java.io.FileNotFoundException) {
+            null
+        }
+
     private fun selectedBackend(): Backend = when (backendGroup.checkedRadioButtonId) {
         R.id.backendNnapi -> Backend.NNAPI
         R.id.backendGpu -> Backend.GPU
@@ -90,22 +101,27 @@ class MainActivity : AppCompatActivity() {
                 val res = pipeline.run(rec.leads, rec.fs)
                 val clf = classifier?.takeIf { classifierBackend == backend } ?: run {
                     classifier?.close()
-                    EcgClassifier(this, MODEL_ASSET, backend).also {
+                    classifier = null
+                    // the sidecar's decision rule (class merge / factors) when bundled, else the config's
+                    val decision = Decision.forModel(pipeline, readAssetOrNull(SIDECAR_ASSET))
+                    EcgClassifier(this, MODEL_ASSET, backend, decision = decision).also {
                         classifier = it
                         classifierBackend = backend
                     }
                 }
+                // every input the model declares must be one the pipeline makes ("rr" / "morph": beat models)
+                ModelFeed.check(pipeline, clf.inputNames)
                 require(res.windows.isNotEmpty()) { "recording too short for one model window" }
-                clf.classify(res.windows[0].ecg, res.windows[0].prior)  // warm-up (delegate set-up, caches)
-                val outs = res.windows.map { clf.classify(it.ecg, it.prior) }
-                runOnUiThread { showResult(res, outs, clf.backendUsed) }
+                clf.classify(res.windows[0])  // warm-up (delegate set-up, caches)
+                val outs = res.windows.map { clf.classify(it) }
+                runOnUiThread { showResult(res, outs, clf) }
             } catch (e: Exception) {
                 runOnUiThread { routing.text = "Error: ${e.message}" }
             }
         }
     }
 
-    private fun showResult(res: Pipeline.Result, outs: List<WindowOutput>, backend: Backend) {
+    private fun showResult(res: Pipeline.Result, outs: List<WindowOutput>, clf: EcgClassifier) {
         trace.show(res.resampled[0], pipeline.outputRate(), res.rpeaks)
         val classes = pipeline.classes()
         val record = Routing.mean(outs.map { it.probs })
@@ -135,8 +151,10 @@ class MainActivity : AppCompatActivity() {
         heatmapLabel.text = if (att != null) "attention (model output), first window" else "model has no attention output"
         val ms = outs.map { it.invokeMs }.sorted()
         latency.text = ("preprocess %.1f ms (%d windows, %d R peaks)\n" +
-            "inference  median %.1f ms, min %.1f, max %.1f per window on %s").format(
-            res.millis, outs.size, res.rpeaks.size, ms[ms.size / 2], ms.first(), ms.last(), backend
+            "inference  median %.1f ms, min %.1f, max %.1f per window on %s\n" +
+            "inputs %s; decision rule: %s").format(
+            res.millis, outs.size, res.rpeaks.size, ms[ms.size / 2], ms.first(), ms.last(), clf.backendUsed,
+            clf.inputNames.joinToString(", "), clf.decision.describe(classes)
         )
     }
 
@@ -150,5 +168,7 @@ class MainActivity : AppCompatActivity() {
         const val CONFIG_ASSET = "pipeline_config.json"
         const val SAMPLE_ASSET = "sample_recording.json"
         const val MODEL_ASSET = "ecgnet_edge_int8.tflite"
+        /** The model's sidecar JSON (export.quantize), optional: its metadata.decision is applied. */
+        const val SIDECAR_ASSET = "ecgnet_edge_int8.json"
     }
 }

@@ -33,6 +33,7 @@ public final class Pipeline {
     private final RRFeatures rr;
     private final TemplateFeatures morph;
     private final Routing routing;
+    private final Decision decision;
 
     /** Everything one run produced, stage by stage (lead-major arrays [C][n]). */
     public static final class Result {
@@ -154,6 +155,7 @@ public final class Pipeline {
         }
         Object rt = Json.get(cfg, "routing");
         routing = rt == null ? new Routing(0.95, 0.85) : new Routing(Json.num(rt, "auto_report"), Json.num(rt, "review"));
+        decision = Decision.fromJson(Json.get(cfg, "decision"));
         if (zscore.leads() != nLeads) {
             throw new IllegalArgumentException("normalization has " + zscore.leads() + " leads, task " + nLeads);
         }
@@ -189,6 +191,11 @@ public final class Pipeline {
 
     public Routing routing() {
         return routing;
+    }
+
+    /** The run's decision rule (the config's "decision"; {@link Decision#NONE} when absent). */
+    public Decision decision() {
+        return decision;
     }
 
     public PanTompkins detector() {

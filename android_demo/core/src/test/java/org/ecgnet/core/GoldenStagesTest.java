@@ -17,7 +17,8 @@ import org.junit.Test;
  * whole pipeline from the raw input. Tolerances: filters 1e-4 mV abs, R peaks exact (reported: the
  * Java port follows the same arithmetic, so no +-1 sample slack is needed), z-scored window 1e-3,
  * prior maps 1e-5, RR features (beat models with the "rr" input) exact at float32, beat-template
- * features (beat models with the "morph" input) 1e-5 (dot products are summed in another order than BLAS).
+ * features (beat models with the "morph" input) 1e-5 (dot products are summed in another order than BLAS),
+ * the decision rule on the golden model outputs (models with a class merge or class factors) exact.
  */
 public class GoldenStagesTest {
     static final double FILTER_TOL = 1e-4;
@@ -25,6 +26,7 @@ public class GoldenStagesTest {
     static final double PRIOR_TOL = 1e-5;
     static final double RR_TOL = 0.0;
     static final double MORPH_TOL = 1e-5;
+    static final double DECISION_TOL = 0.0;
     static Pipeline pipeline;
 
     @BeforeClass
@@ -265,6 +267,85 @@ public class GoldenStagesTest {
             double[][] k = Json.matrix(Json.get(model, "keras_probs"));
             double[][] t = Json.matrix(Json.get(model, "tflite_probs"));
             Golden.record("tflite_vs_keras (python)", Golden.assertClose("tflite vs keras", k, t, 0.1));
+        }
+    }
+
+    @Test
+    public void modelFeedCoversEveryDeclaredInput() {
+        // the inputs the config declares for the model, with their shapes [1, ...]
+        java.util.Map<String, Object> declared = Json.obj(Json.get(Golden.CONFIG, "model"), "inputs");
+        List<String> names = new java.util.ArrayList<>(declared.keySet());
+        ModelFeed.check(pipeline, names);
+        List<Pipeline.ModelWindow> ws = pipeline.windows(Golden.toFloat(Golden.stage("resampled")), Golden.rpeaks());
+        for (String name : names) {
+            int size = 1;
+            for (int d : Json.ints(declared.get(name))) {
+                size *= d;
+            }
+            for (int k = 0; k < ws.size(); k++) {
+                float[] v = ModelFeed.values(ws.get(k), name, size);
+                if ("rr".equals(name) || "morph".equals(name)) {
+                    // the golden rows the Python models were fed (tolerances as rrFeatures / templateFeatures)
+                    assertArrayEquals(name + " of window " + k, Signals.toFloat(Golden.stage(name)[k]), v,
+                            (float) ("rr".equals(name) ? RR_TOL : MORPH_TOL));
+                }
+            }
+        }
+        assertArrayEquals(flatten(ws.get(0).ecgInput()[0]), ModelFeed.values(ws.get(0), "ecg"), 0f);
+    }
+
+    private static float[] flatten(float[][] x) {
+        float[] out = new float[x.length * x[0].length];
+        for (int t = 0; t < x.length; t++) {
+            System.arraycopy(x[t], 0, out, t * x[0].length, x[0].length);
+        }
+        return out;
+    }
+
+    /** Rows of {@code probs} [n][K] after {@code d}. */
+    private static double[][] decide(Decision d, double[][] probs) {
+        double[][] out = new double[probs.length][];
+        for (int k = 0; k < probs.length; k++) {
+            out[k] = d.apply(probs[k]);
+        }
+        return out;
+    }
+
+    @Test
+    public void decisionRule() {
+        Decision d = pipeline.decision();
+        boolean golden = Golden.hasStage("decision");
+        assertEquals("pipeline_config's decision changes probabilities exactly when golden.json has the decision stage",
+                golden, d.changesProbs() && !pipeline.multilabel());
+        assertTrue("without a sidecar the app applies the config's rule",
+                Decision.forModel(pipeline, null) == (pipeline.multilabel() ? Decision.NONE : d));
+        Object model = Json.get(Golden.GOLDEN, "model");
+        double[][] keras = Json.matrix(Json.get(model, "keras_probs"));
+        if (!golden) {
+            assertArrayEquals("no rule: probabilities unchanged", keras[0], d.apply(keras[0]), 0.0);
+            assertTrue(!Json.has(model, "tflite_decided"));
+            return;
+        }
+        // Decision.rescale of the Keras probabilities (float32 values), bit for bit, and of the TFLite
+        // model's (what the phone runs); both are checked before a failure is reported
+        StringBuilder failures = new StringBuilder();
+        try {
+            Golden.record("decision", Golden.assertClose("decision", Golden.stage("decision"), decide(d, keras),
+                    DECISION_TOL));
+        } catch (AssertionError e) {
+            failures.append(e.getMessage()).append('\n');
+        }
+        if (Json.has(model, "tflite_probs")) {
+            double[][] t = Json.matrix(Json.get(model, "tflite_probs"));
+            try {
+                Golden.record("decision (tflite)", Golden.assertClose("decision (tflite)",
+                        Json.matrix(Json.get(model, "tflite_decided")), decide(d, t), DECISION_TOL));
+            } catch (AssertionError e) {
+                failures.append(e.getMessage()).append('\n');
+            }
+        }
+        if (failures.length() > 0) {
+            fail(failures.toString());
         }
     }
 
