@@ -40,6 +40,10 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
     # + the beat-template input (the beat's shape against the patient's previous beats)
     "rrt-under": ("--config", "edge-rrt", "--balance", "undersample"),
     "rrt-under-wce": ("--config", "edge-rrt", "--balance", "undersample", "--loss", "weighted_ce"),
+    # the cells of the grid still empty with the template input: SMOTE (better than undersampling for
+    # edge-rr), and a lower learning rate (the out-of-fold runs peaked at epochs 1-3 of 6)
+    "rrt-smote": ("--config", "edge-rrt", "--balance", "smote"),
+    "rrt-under-lr3e-4": ("--config", "edge-rrt", "--balance", "undersample", "--lr", "3e-4"),
 }
 #: training schedule shared by every run of the study
 SCHEDULE: tuple[str, ...] = ("--task", "mitdb-aami", "--epochs", "6", "--patience", "3", "--monitor", "val_macro_f1")
