@@ -109,6 +109,22 @@ def redecide(run: Path, class_scale: list[float], class_merge: list[int] | None,
     return True
 
 
+def candidate_mismatch(run: Path, candidate: str) -> list[str]:
+    """How an existing run's settings differ from ``candidate``'s train arguments (config, balancing,
+    loss, learning rate); empty when they agree or the run has no run.json yet."""
+    from .runs import RunConfig
+
+    if not (run / "run.json").is_file():
+        return []
+    cfg = RunConfig.load(run)
+    args = dict(zip(CANDIDATES[candidate][::2], CANDIDATES[candidate][1::2]))
+    want = {"config": args.get("--config", "edge"), "balance": args.get("--balance", "smote"),
+            "loss": args.get("--loss", "focal"), "lr": float(args.get("--lr", 1e-3))}
+    have = {"config": cfg.config, "balance": (cfg.balance or {}).get("mode", "smote"), "loss": cfg.loss,
+            "lr": float(cfg.lr)}
+    return [f"{k} {have[k]!r} (selection wants {want[k]!r})" for k in want if have[k] != want[k]]
+
+
 def run_final(root: Path, selection: dict, seeds: list[int], data_dir: Path, cache_dir: Path | None,
               quick: bool) -> None:
     from .data.mitdb import available_records
@@ -119,6 +135,10 @@ def run_final(root: Path, selection: dict, seeds: list[int], data_dir: Path, cac
     merge = merge_argument(selection.get("class_merge"), selection["classes"])
     rule = ["--class-scale", scale, *(["--class-merge", merge] if merge else [])]
     for seed in seeds:
+        stale = candidate_mismatch(root / final_name(seed), selection["candidate"])
+        if stale:
+            raise DataError(f"{root / final_name(seed)} was trained for another candidate ({'; '.join(stale)}): "
+                            f"move it aside so the final stage trains {selection['candidate']!r}")
         run = train_run(root, final_name(seed), [*SCHEDULE, *(QUICK if quick else ()), "--seed", str(seed),
                                                  *CANDIDATES[selection["candidate"]], *rule],
                         data_dir, cache_dir)

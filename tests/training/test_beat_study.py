@@ -119,3 +119,12 @@ def test_a_new_decision_rule_reevaluates_the_trained_model_without_retraining(st
     assert not beat_study.redecide(run, *rule, fake_data, None)  # same rule: nothing to do
     assert beat_study.merge_argument(rule[1], ["N", "S", "V", "F", "Q"]) == "F:N"
     assert beat_study.merge_argument([0, 1, 2, 3, 4], ["N", "S", "V", "F", "Q"]) is None
+
+
+@pytest.mark.slow
+def test_final_runs_of_another_candidate_are_refused_not_reused(study):
+    run = study / "runs" / "final-s0"
+    assert beat_study.candidate_mismatch(run, "rr-under") == []
+    assert beat_study.candidate_mismatch(run, "rrt-under") == ["config 'edge-rr' (selection wants 'edge-rrt')"]
+    assert beat_study.candidate_mismatch(run, "rr-under-wce") == ["loss 'focal' (selection wants 'weighted_ce')"]
+    assert beat_study.candidate_mismatch(study / "runs" / "nothing-yet", "rrt-under") == []
