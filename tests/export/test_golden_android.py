@@ -276,40 +276,52 @@ def test_java_core_matches_golden(golden_dir):
     print("\n".join(line for line in res.stdout.splitlines() if line.startswith("GOLDEN")))
 
 
+def _run_on_perturbed(bad: Path, golden_dir: Path, edit) -> subprocess.CompletedProcess:
+    """Copy ``golden_dir`` to ``bad``, let ``edit`` change its golden.json (a dict, in place), run the Java tests."""
+    shutil.copytree(golden_dir, bad)
+    gold = json.loads((bad / "golden.json").read_text())
+    edit(gold)
+    (bad / "golden.json").write_text(json.dumps(gold))
+    return subprocess.run(["bash", str(RUN_TESTS), str(bad)], capture_output=True, text=True, timeout=600)
+
+
+def _java_golden_lines(golden_dir: Path, tolerances: dict[str, float]) -> list[str]:
+    """Run the Java core tests on ``golden_dir``; assert each named GOLDEN stage's max_abs_diff is within
+    its tolerance; return the GOLDEN lines."""
+    res = subprocess.run(["bash", str(RUN_TESTS), str(golden_dir)], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
+    lines = [line for line in res.stdout.splitlines() if line.startswith("GOLDEN")]
+    for stage, tol in tolerances.items():
+        hit = [line for line in lines if line.split("max_abs_diff")[0].strip() == f"GOLDEN {stage}"]
+        assert hit and float(hit[0].split()[-1]) <= tol, (stage, lines)
+    return lines
+
+
 def test_java_core_matches_rr_golden(rr_golden_dir):
     """RRFeatures.java gives the golden rr rows (stage alone and through Pipeline.run), exactly at float32."""
     _java_or_skip()
-    res = subprocess.run(["bash", str(RUN_TESTS), str(rr_golden_dir)], capture_output=True, text=True, timeout=600)
-    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
-    lines = [line for line in res.stdout.splitlines() if line.startswith("GOLDEN")]
-    for stage in ("rr", "rr (windows)", "e2e rr"):
-        hit = [line for line in lines if line.split("max_abs_diff")[0].strip() == f"GOLDEN {stage}"]
-        assert hit and hit[0].split()[-1] == "0.000e+00", (stage, lines)
+    lines = _java_golden_lines(rr_golden_dir, {"rr": 0.0, "rr (windows)": 0.0, "e2e rr": 0.0})
     print("\n".join(lines))
 
 
 def test_java_core_detects_perturbed_rr_golden(rr_golden_dir, tmp_path):
     _java_or_skip()
-    bad = tmp_path / "bad_rr"
-    shutil.copytree(rr_golden_dir, bad)
-    gold = json.loads((bad / "golden.json").read_text())
-    row = gold["stages"]["rr"][len(gold["stages"]["rr"]) // 2]
-    row[4] = float(np.nextafter(np.float32(row[4]), np.float32(np.inf)))  # one float32 step on pre/local
-    (bad / "golden.json").write_text(json.dumps(gold))
-    res = subprocess.run(["bash", str(RUN_TESTS), str(bad)], capture_output=True, text=True, timeout=600)
+    def edit(gold: dict) -> None:
+        row = gold["stages"]["rr"][len(gold["stages"]["rr"]) // 2]
+        row[4] = float(np.nextafter(np.float32(row[4]), np.float32(np.inf)))  # one float32 step on pre/local
+
+    res = _run_on_perturbed(tmp_path / "bad_rr", rr_golden_dir, edit)
     assert res.returncode == 1, res.stdout[-4000:]
     assert "rr: max |diff|" in res.stdout and "e2e rr: max |diff|" in res.stdout
 
 
 def test_java_core_detects_perturbed_golden(golden_dir, tmp_path):
     _java_or_skip()
-    bad = tmp_path / "bad"
-    shutil.copytree(golden_dir, bad)
-    gold = json.loads((bad / "golden.json").read_text())
-    gold["stages"]["after_bandpass"][0][1000] += 1e-3  # 10x the filter tolerance
-    gold["stages"]["rpeaks"][3] += 1
-    (bad / "golden.json").write_text(json.dumps(gold))
-    res = subprocess.run(["bash", str(RUN_TESTS), str(bad)], capture_output=True, text=True, timeout=600)
+    def edit(gold: dict) -> None:
+        gold["stages"]["after_bandpass"][0][1000] += 1e-3  # 10x the filter tolerance
+        gold["stages"]["rpeaks"][3] += 1
+
+    res = _run_on_perturbed(tmp_path / "bad", golden_dir, edit)
     assert res.returncode == 1, res.stdout[-4000:]
     assert "after_bandpass: max |diff|" in res.stdout and "R peak indices differ" in res.stdout
 
@@ -346,24 +358,17 @@ def test_golden_morph_config_and_stage(morph_run, morph_golden_dir):
 def test_java_core_matches_morph_golden(morph_golden_dir):
     """TemplateFeatures.java gives the golden morph rows (stage alone and through Pipeline.run) within 1e-5."""
     _java_or_skip()
-    res = subprocess.run(["bash", str(RUN_TESTS), str(morph_golden_dir)], capture_output=True, text=True,
-                         timeout=600)
-    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
-    lines = [line for line in res.stdout.splitlines() if line.startswith("GOLDEN")]
-    for stage in ("morph", "morph (windows)", "e2e morph", "rr", "e2e rr"):
-        hit = [line for line in lines if line.split("max_abs_diff")[0].strip() == f"GOLDEN {stage}"]
-        assert hit and float(hit[0].split()[-1]) <= 1e-5, (stage, lines)
+    lines = _java_golden_lines(morph_golden_dir, dict.fromkeys(("morph", "morph (windows)", "e2e morph", "rr",
+                                                                 "e2e rr"), 1e-5))
     print("\n".join(lines))
 
 
 def test_java_core_detects_perturbed_morph_golden(morph_golden_dir, tmp_path):
     _java_or_skip()
-    bad = tmp_path / "bad_morph"
-    shutil.copytree(morph_golden_dir, bad)
-    gold = json.loads((bad / "golden.json").read_text())
-    gold["stages"]["morph"][len(gold["stages"]["morph"]) // 2][2] += 1e-4  # 10x the tolerance on rms_dev
-    (bad / "golden.json").write_text(json.dumps(gold))
-    res = subprocess.run(["bash", str(RUN_TESTS), str(bad)], capture_output=True, text=True, timeout=600)
+    def edit(gold: dict) -> None:
+        gold["stages"]["morph"][len(gold["stages"]["morph"]) // 2][2] += 1e-4  # 10x the tolerance on rms_dev
+
+    res = _run_on_perturbed(tmp_path / "bad_morph", morph_golden_dir, edit)
     assert res.returncode == 1, res.stdout[-4000:]
     assert "morph: max |diff|" in res.stdout and "e2e morph: max |diff|" in res.stdout
 
@@ -399,25 +404,18 @@ def test_java_core_matches_beats_golden(beats_golden_dir):
     """The Java core on the shipped beat model: every input stage and Decision.java on its Keras and int8
     TFLite outputs, equal to Python bit for bit."""
     _java_or_skip()
-    res = subprocess.run(["bash", str(RUN_TESTS), str(beats_golden_dir)], capture_output=True, text=True,
-                         timeout=600)
-    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
-    lines = [line for line in res.stdout.splitlines() if line.startswith("GOLDEN")]
-    for stage, tol in (("decision", 0.0), ("decision (tflite)", 0.0), ("e2e rr", 0.0), ("e2e morph", 1e-5)):
-        hit = [line for line in lines if line.split("max_abs_diff")[0].strip() == f"GOLDEN {stage}"]
-        assert hit and float(hit[0].split()[-1]) <= tol, (stage, lines)
+    lines = _java_golden_lines(beats_golden_dir, {"decision": 0.0, "decision (tflite)": 0.0, "e2e rr": 0.0,
+                                                  "e2e morph": 1e-5})
     print("\n".join(lines))
 
 
 def test_java_core_detects_perturbed_decision_golden(beats_golden_dir, tmp_path):
     _java_or_skip()
-    bad = tmp_path / "bad_decision"
-    shutil.copytree(beats_golden_dir, bad)
-    gold = json.loads((bad / "golden.json").read_text())
-    row = gold["stages"]["decision"][len(gold["stages"]["decision"]) // 2]
-    row[2] = float(np.nextafter(row[2], np.inf))  # one float64 step on V
-    gold["model"]["tflite_decided"][0][0] = float(np.nextafter(gold["model"]["tflite_decided"][0][0], -np.inf))
-    (bad / "golden.json").write_text(json.dumps(gold))
-    res = subprocess.run(["bash", str(RUN_TESTS), str(bad)], capture_output=True, text=True, timeout=600)
+    def edit(gold: dict) -> None:
+        row = gold["stages"]["decision"][len(gold["stages"]["decision"]) // 2]
+        row[2] = float(np.nextafter(row[2], np.inf))  # one float64 step on V
+        gold["model"]["tflite_decided"][0][0] = float(np.nextafter(gold["model"]["tflite_decided"][0][0], -np.inf))
+
+    res = _run_on_perturbed(tmp_path / "bad_decision", beats_golden_dir, edit)
     assert res.returncode == 1, res.stdout[-4000:]
     assert "decision: max |diff|" in res.stdout and "decision (tflite): max |diff|" in res.stdout

@@ -6,8 +6,8 @@ import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNotSame;
 import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertSame;
+import static org.ecgnet.core.Refusals.assertRefused;
 import static org.junit.Assert.assertTrue;
-import static org.junit.Assert.fail;
 
 import java.util.Arrays;
 import java.util.List;
@@ -25,17 +25,6 @@ public class DecisionTest {
             + "[\"N\", \"S\", \"V\", \"F\", \"Q\"], \"decision\": {\"aggregation\": \"none\", \"noise_class\": null, "
             + "\"class_scale\": [1.0, 1.0, 1.259921, 1.0, 1.0], \"class_merge\": [0, 1, 2, 0, 4]}, "
             + "\"inputs\": [\"ecg\", \"prior\", \"rr\", \"morph\"]}}";
-
-    private static void assertRefused(String message, Runnable r) {
-        try {
-            r.run();
-        } catch (IllegalArgumentException e) {
-            assertTrue("message '" + e.getMessage() + "' should contain '" + message + "'",
-                    e.getMessage().contains(message));
-            return;
-        }
-        fail("expected IllegalArgumentException: " + message);
-    }
 
     @Test
     public void mergeOnlyAddsAndZeroes() {

@@ -2,8 +2,7 @@ package org.ecgnet.core;
 
 import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
-import static org.junit.Assert.assertTrue;
-import static org.junit.Assert.fail;
+import static org.ecgnet.core.Refusals.assertRefused;
 
 import java.util.Arrays;
 
@@ -17,17 +16,6 @@ public class ModelFeedTest {
     private static Pipeline.ModelWindow window(float[] rr, float[] morph) {
         float[][] ecg = {{1, 2, 3}, {4, 5, 6}};  // 2 leads, 3 samples
         return new Pipeline.ModelWindow(10, new int[] {1}, ecg, new float[] {0, 1, 0}, rr, morph);
-    }
-
-    private static void assertRefused(String message, Runnable r) {
-        try {
-            r.run();
-        } catch (IllegalArgumentException e) {
-            assertTrue("message '" + e.getMessage() + "' should contain '" + message + "'",
-                    e.getMessage().contains(message));
-            return;
-        }
-        fail("expected IllegalArgumentException: " + message);
     }
 
     @Test
