@@ -138,15 +138,11 @@ def fit_unscored_scale(y: np.ndarray, probs: np.ndarray, classes: tuple[str, ...
 
 
 def merged_probs(probs: np.ndarray, merge: tuple[int, ...] | None) -> np.ndarray:
-    """``probs`` (n, K) with each class's column added to the column ``merge`` names for it
-    (the :class:`~ecgnet_tf.runs.spec.Decision` ``class_merge`` rule); unchanged for None."""
-    probs = np.asarray(probs, np.float64)
-    if merge is None:
-        return probs
-    out = np.zeros_like(probs)
-    for src, dst in enumerate(merge):
-        out[:, dst] += probs[:, src]
-    return out
+    """``probs`` (n, K) with each class's column added to the column ``merge`` names for it: the
+    :class:`~ecgnet_tf.runs.spec.Decision` ``class_merge`` rule itself (no class factors); unchanged for None."""
+    from ..runs.spec import Decision
+
+    return Decision("none", None, None, merge).rescale(probs)
 
 
 @dataclass(frozen=True)
