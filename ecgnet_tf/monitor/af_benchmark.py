@@ -108,7 +108,9 @@ def markdown(summary: dict) -> str:
             f"- quality-gate rejection rate: {_f(100 * (tot['rejection_rate'] or 0), 1)} % of windows",
             "- AF decisions: " + (f"validated smoothing {summary['smoothing']} (the run's af_smoothing.json, chosen "
                                   "on its CinC validation records)" if summary.get("smoothing") else
-                                  "each window alone (argmax)"), ""]
+                                  "each window alone (argmax)")
+            + (f"; each window decided by the run's record model on the last {summary['smoothing']['context_s']:g} s "
+               "of the stream" if (summary.get("smoothing") or {}).get("context_s") else ""), ""]
     if summary.get("note"):
         out += [summary["note"], ""]
     return "\n".join(out)
@@ -131,19 +133,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-smoothing", action="store_true",
                    help="ignore the run's validated AF smoothing (af_smoothing.json): decide each window alone")
     args = p.parse_args(argv)
-    from .batch import analyze, run_smoothing
+    from .batch import analyze, run_context, run_smoothing
     from .config import MonitorConfig
     from .sources import open_source
 
     try:
         clf = _classifier(args.model, args.run)
         smoothing = None if args.no_smoothing or args.model == "rr-rule" else run_smoothing(args.model, args.run)
+        context = run_context(args.model, args.run, smoothing)
         rows = []
         scratch = tempfile.TemporaryDirectory() if args.summary_only else None
         rec_root = Path(scratch.name) if scratch else args.out / "records"
         for rid in args.records.split(","):
             src = open_source(args.data_dir / "mitdb" / rid, "wfdb", lead="MLII", n_model_leads=clf.spec.n_leads)
-            rep = analyze(src, clf, MonitorConfig(fs=src.info.fs, smoothing=smoothing,
+            rep = analyze(src, clf, MonitorConfig(fs=src.info.fs, smoothing=smoothing, context=context,
                                                     use_quality_gate=not args.no_quality_gate), rec_root / rid,
                           reference_ext="atr", model_source=str(args.model), html=args.html)
             rows.append(record_row(rid, rep))

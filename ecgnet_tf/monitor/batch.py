@@ -85,6 +85,19 @@ def run_smoothing(model: Path | str, run: Path | None = None):
     return load_smoothing(folder)
 
 
+def run_context(model: Path | str, run: Path | None, smoothing):
+    """The context model (:class:`~.context.ContextModel`: the run's record model on the last
+    ``smoothing.context_s`` seconds) when the validated decisions use one, else None."""
+    if smoothing is None or smoothing.context_s is None:
+        return None
+    from .context import ContextModel
+
+    folder = Path(model) if Path(model).is_dir() else run
+    if folder is None:
+        raise ValueError(f"{model}: its AF decisions need the run's record model; pass the run folder (--run)")
+    return ContextModel.from_run(folder, smoothing.context_s)
+
+
 def analyze_recording(req: AnalyzeRequest) -> tuple[dict, Path]:
     """Analyse one recording file; returns (report, output folder). Raises DataError / ValueError on bad input."""
     from ..data.errors import DataError
@@ -121,10 +134,10 @@ def analyze_recording(req: AnalyzeRequest) -> tuple[dict, Path]:
     if beat is not None and beat.spec.prior_kind != "beat":
         raise DataError(f"{req.beat_model}: --beat-model needs a beat model (mitdb-aami), got {beat.spec.task}")
     source = open_source(req.path, req.format, req.fs, req.lead, clf.spec.n_leads)
+    smoothing = None if req.no_smoothing or str(model_arg) == "rr-rule" else run_smoothing(model_path, run)
     cfg = MonitorConfig(fs=source.info.fs, routing=routing, max_gap_windows=req.max_gap_windows,
-                        min_episode_windows=req.min_episode_windows,
-                        smoothing=None if req.no_smoothing or str(model_arg) == "rr-rule"
-                        else run_smoothing(model_path, run),
+                        min_episode_windows=req.min_episode_windows, smoothing=smoothing,
+                        context=run_context(model_path, run, smoothing),
                         use_quality_gate=not req.no_quality_gate,
                         quality_gate=load_gate(req.quality_gate) if req.quality_gate else None)
     out = Path(req.out or Path(f"{Path(probe.info.path).stem}_monitor"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..signal_quality import QualityGate
+from .context import ContextModel
 from .smoothing import AFSmoothing
 
 #: Default mapping from CinC 2017 class letters to monitor labels ("N" is the background rhythm).
@@ -53,6 +54,9 @@ class MonitorConfig:
         a run's ``af_smoothing.json``): causal averaging of window probabilities, an AF threshold,
         and the gap / minimum-length rule, which then replaces ``max_gap_windows`` and
         ``min_episode_windows``. None: each window decided by its own argmax.
+    context: a record model applied to the last ``context.context_s`` seconds of the stream
+        (:class:`~ecgnet_tf.monitor.context.ContextModel`); when set, its probabilities, not the
+        window network's, are what each quality-passed window is decided (and smoothed) on.
     """
 
     fs: float
@@ -70,6 +74,7 @@ class MonitorConfig:
     smoothing: AFSmoothing | None = None
     use_quality_gate: bool = True
     quality_gate: QualityGate | None = None
+    context: ContextModel | None = None
 
     @property
     def gap_windows(self) -> int:

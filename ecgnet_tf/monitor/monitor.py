@@ -26,6 +26,7 @@ from ..tasks.inputs import ModelInputs, beat_inputs, segment_inputs
 from .blocks import BlockGeometry, Chunk, cut_windows, preprocess_chunk
 from .classifiers import WindowClassifier
 from .config import MonitorConfig
+from .context import ContextWindow, RhythmContext
 from .episodes import Episode, EpisodeTracker, Event, WindowView
 from .smoothing import smoothed_decision
 
@@ -48,6 +49,12 @@ class WindowDecision:
     hr_bpm: float
     n_beats: int
     quality_score: float | None = None  # the fitted gate's probability of unreadable (None: no gate)
+    context_probs: tuple[float, ...] | None = None  # the context model's probabilities (MonitorConfig.context)
+
+    @property
+    def decision_probs(self) -> tuple[float, ...] | None:
+        """The probabilities the window's label rests on: the context model's when it decided."""
+        return self.context_probs if self.context_probs is not None else self.probs
 
     @property
     def own_s(self) -> float:
@@ -114,6 +121,9 @@ class Monitor:
         # beat-template features (beat models with the "morph" input): the median of the stream's
         # previous beats, carried across blocks (see preprocess.TemplateTracker); made at the beat model's rate
         self._template: pp.TemplateTracker | None = None
+        # the recent past of the stream for the context model (MonitorConfig.context)
+        self._context: RhythmContext | None = (RhythmContext(spec.fs, cfg.context.context_s)
+                                               if cfg.context is not None else None)
 
     # ------------------------------------------------------------------ public API
     @property
@@ -259,8 +269,19 @@ class Monitor:
             k = k0 + i
             a, b = g.own_bounds(k)
             start = float(seg.starts[i] / fs)
+            ctx_p = None
+            if self._context is not None:
+                s0 = int(seg.starts[i])
+                # the stream up to this window's end only (the context holds the last context_s seconds)
+                self._context.extend(chunk.x[:, cfg.rpeak_lead], chunk.o0, chunk.rpeaks, s0 + w)
+                n_rr = len(pp.RHYTHM_FEATURE_NAMES)
+                rr_row = np.zeros(n_rr) if seg.rr is None else np.asarray(seg.rr[i], np.float64)
+                self._context.add_window(ContextWindow(s0, s0 + w, rr_row,
+                                                       probs[i].copy() if ok[i] else None))
+                if ok[i]:
+                    ctx_p = cfg.context.predict(self._context, s0 + w, n_rr)
             if ok[i]:
-                c, p_dec = self._decide(probs[i])
+                c, p_dec = self._decide(probs[i] if ctx_p is None else ctx_p)
                 label, prob, p = cfg.labels.get(spec.classes[c], spec.classes[c]), float(p_dec[c]), tuple(
                     float(v) for v in probs[i])
             else:
@@ -270,7 +291,8 @@ class Monitor:
                                     reasons=reasons[i]))
             d = WindowDecision(k, start, start + w / fs, a / fs, b / fs, bool(ok[i]), reasons[i], label,
                                prob, p, float(q.metrics.get("heart_rate_bpm", float("nan"))),
-                               int(q.metrics.get("n_beats", 0)), scores[i])
+                               int(q.metrics.get("n_beats", 0)), scores[i],
+                               None if ctx_p is None else tuple(float(v) for v in ctx_p))
             self.windows.append(d)
             self._keep_example(d, chunk, seg.starts[i])
             events += self.tracker.update(WindowView(k, label, d.own_start_s, d.own_end_s, d.end_s, prob, not d.ok))

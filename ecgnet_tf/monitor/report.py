@@ -55,7 +55,7 @@ def overall_routing(mon: Monitor, episodes: list[dict], rejected_fraction: float
         decision = "AF"
     else:
         af_idx = [i for i, c in enumerate(mon.spec.classes) if cfg.labels.get(c, c) == cfg.af_label]
-        p = [1 - sum(w.probs[i] for i in af_idx) for w in mon.windows if w.ok and w.probs is not None]
+        p = [1 - sum(w.decision_probs[i] for i in af_idx) for w in mon.windows if w.ok and w.decision_probs is not None]
         conf = float(np.mean(p)) if p else None
         decision = "no AF"
     r, reason = route(conf, cfg.routing), "confidence"

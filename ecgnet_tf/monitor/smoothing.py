@@ -34,18 +34,23 @@ class AFSmoothing:
     smooth_windows: windows averaged (the current one and up to ``smooth_windows - 1`` before it).
     af_threshold: mean AF probability (0..1) from which a window is labelled AF; None: argmax of the mean.
     max_gap_windows / min_episode_windows: the episode merging rule (see :mod:`.episodes`).
+    context_s: None: the window network's probabilities are smoothed; a number: those of the run's
+        record model on the last ``context_s`` seconds of the stream (:mod:`.context`).
     """
 
     smooth_windows: int = 1
     af_threshold: float | None = None
     max_gap_windows: int = 1
     min_episode_windows: int = 1
+    context_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.smooth_windows < 1 or self.min_episode_windows < 1 or self.max_gap_windows < 0:
             raise ValueError("smooth_windows >= 1, min_episode_windows >= 1 and max_gap_windows >= 0 required")
         if self.af_threshold is not None and not 0.0 <= self.af_threshold <= 1.0:
             raise ValueError(f"af_threshold must be in 0..1, got {self.af_threshold}")
+        if self.context_s is not None and not self.context_s > 0:
+            raise ValueError(f"context_s must be positive, got {self.context_s}")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

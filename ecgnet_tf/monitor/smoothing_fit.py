@@ -164,14 +164,22 @@ def choose_smoothing(streams: list[Stream], af_index: int, hop_s: float, grid: d
                 "streams": len(streams), "stream_windows": [len(s.probs) for s in streams]}
 
 
-def fit_run_smoothing(run_dir, log=print) -> AFSmoothing:
-    """Choose and save (``RUN/af_smoothing.json``) the AF smoothing of a cinc2017 run from the
-    network's window probabilities on its validation records (``RUN/evaluations/val/predictions.npz``,
-    predicted first when missing)."""
+#: seconds of stream the context model decides on (CinC 2017 records: 9-61 s, most 30 s)
+DEFAULT_CONTEXT_S = 30.0
+
+
+def fit_run_smoothing(run_dir, log=print, context_s: float | None = DEFAULT_CONTEXT_S) -> AFSmoothing:
+    """Choose and save (``RUN/af_smoothing.json``) the AF decisions of a cinc2017 run on its validation
+    records: the best smoothing of the network's window probabilities
+    (``RUN/evaluations/val/predictions.npz``, predicted first when missing) and, when the run has a
+    record model and ``context_s`` is set, the best smoothing of the context model's probabilities
+    (:mod:`.context_fit`); the better of the two by the same rule (:func:`choose_smoothing`) is kept."""
+    from dataclasses import replace
     from pathlib import Path
 
     from ..runs import ModelSpec
     from ..training.evaluation import PREDICTIONS, load_predictions, window_predictions
+    from ..training.record_model import has_record_model
     from .smoothing import save_smoothing
 
     run_dir = Path(run_dir)
@@ -181,11 +189,24 @@ def fit_run_smoothing(run_dir, log=print) -> AFSmoothing:
     window_predictions(run_dir, "val", log=log)
     d = load_predictions(run_dir / "evaluations" / "val" / PREDICTIONS)
     af = spec.classes.index("A")
-    streams = validation_streams(d["record"], d["y"], d["probs"], af, seed=0)
     hop_s = spec.window_s * (1.0 - spec.segment_overlap)
-    sm, evidence = choose_smoothing(streams, af, hop_s)
-    save_smoothing(run_dir, sm, {**evidence, "source": "validation records of the run (evaluations/val)"})
+    sm, evidence = choose_smoothing(validation_streams(d["record"], d["y"], d["probs"], af, seed=0), af, hop_s)
+    evidence = {**evidence, "decisions": "network"}
+    alternatives = {"network": {"smoothing": sm.to_dict(), **evidence}}
+    if context_s and has_record_model(run_dir):
+        from .context_fit import validation_context_probs
+
+        c = validation_context_probs(run_dir, context_s, log)
+        sm_c, ev_c = choose_smoothing(validation_streams(c["record"], c["y"], c["probs"], af, seed=0), af, hop_s)
+        sm_c = replace(sm_c, context_s=float(context_s))
+        ev_c = {**ev_c, "decisions": "context", "context_s": float(context_s), "context_note": c["note"]}
+        alternatives["context"] = {"smoothing": sm_c.to_dict(), **ev_c}
+        if _rank(ev_c["validation"]) > _rank(evidence["validation"]):
+            sm, evidence = sm_c, ev_c
+    save_smoothing(run_dir, sm, {**evidence, "alternatives": alternatives,
+                                 "source": "validation records of the run (evaluations/val)"})
     v = evidence["validation"]
-    log(f"{run_dir.name}: AF smoothing {sm.to_dict()} (validation streams: episode Se {v['episode_sensitivity']:.3f}, "
-        f"PPV {v['episode_ppv']:.3f}, false AF {v['false_af_pct']:.2f} %)")
+    log(f"{run_dir.name}: AF decisions from the {evidence['decisions']}, smoothing {sm.to_dict()} (validation "
+        f"streams: episode Se {v['episode_sensitivity']:.3f}, PPV {v['episode_ppv']:.3f}, "
+        f"false AF {v['false_af_pct']:.2f} %)")
     return sm

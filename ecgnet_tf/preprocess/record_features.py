@@ -261,7 +261,7 @@ def record_features(x: np.ndarray, rpeaks: np.ndarray, fs: float,
             if total > 0:
                 f["af_band_ratio"] = float(psd[(freqs >= 4) & (freqs <= 9)].sum() / total)
 
-    sd = x.std()
+    sd = x.std() if x.size else 0.0
     if sd > 0:
         z = (x - x.mean()) / sd
         f["kurtosis"] = float(np.clip(np.mean(z ** 4) - 3.0, -3.0, 100.0))

@@ -180,6 +180,18 @@ class RecordModel:
         z = scaler.transform(_fusion_input(p, x.network))
         return _full_probs(lr, lr.predict_proba(z), len(self.classes))
 
+    def trees_refitted(self, train: RecordInputs, y_train: np.ndarray) -> "RecordModel":
+        """The same model with its trees refitted, with the chosen settings, on ``train`` only (e.g. to
+        score validation records that the saved trees were refitted on); the fusion is kept."""
+        chosen, cfg = self.selection.get("chosen"), self.selection.get("config")
+        if not chosen or not cfg:
+            raise ValueError("this record model has no selection record (chosen settings); refit it with the rhythm study")
+        rc = RecordModelConfig(max_iter=cfg["max_iter"], l2_regularization=cfg["l2_regularization"], seed=cfg["seed"])
+        est = _trees(rc, chosen["learning_rate"], chosen["max_leaf_nodes"], chosen["class_weight"]).fit(
+            train.with_features(self.columns).trees_input(self.feature_set), np.asarray(y_train, np.int64))
+        return RecordModel(self.classes, self.feature_set, est, self.fusion,
+                           {**self.selection, "refit": "training records only"}, self.columns)
+
     def save(self, run_dir: Path, folder: str = RECORD_MODEL_DIR) -> Path:
         """Write ``run_dir/<folder>/`` (pickle + manifest with its SHA-256); returns the folder."""
         import sklearn
