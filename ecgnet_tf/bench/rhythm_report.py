@@ -252,18 +252,40 @@ def markdown(s: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _decided_by(sm: dict | None) -> str:
+    """How the reference run's monitor decides AF (from its af_smoothing.json)."""
+    ctx = (sm or {}).get("smoothing", {}).get("context_s")
+    if ctx:
+        return f"record model on the last {ctx:g} s + validated smoothing"
+    return "network + validated smoothing"
+
+
 def _monitor_lines(mon: dict) -> list[str]:
     lines = ["", "## AF episodes in the streaming monitor (MIT-BIH, out of distribution)", "",
-             "The monitor decides 10-s windows with the network of fold 0 (the record model needs the whole record). "
-             "Its AF smoothing was chosen on that run's CinC validation records only "
-             "(`ecgnet_tf.monitor.smoothing_fit`); the MIT-BIH records are a test.", ""]
+             "The monitor cuts the stream into the network's 10-s windows (fold 0). Each quality-passed window is "
+             "decided either by the network's probabilities or by the run's record model applied to the last 15 or "
+             "30 s of the stream ending with the window (`ecgnet_tf.monitor.context`: the record model treats that "
+             "stretch as a record), then smoothed. Which of the two, and the smoothing, were chosen on that run's "
+             "CinC validation records only (`ecgnet_tf.monitor.smoothing_fit`: validation records joined into "
+             "streams); the MIT-BIH records are a test.", ""]
     sm = mon.get("reference_run_smoothing")
     if sm:
         v, u = sm["validation"], sm["unsmoothed_validation"]
-        lines += [f"Chosen smoothing: `{sm['smoothing']}` ({sm['rule']}). On the validation streams: episode Se "
+        lines += [f"Chosen: decisions from the **{sm.get('decisions', 'network')}**, smoothing `{sm['smoothing']}` "
+                  f"({sm['rule']}). On the validation streams: episode Se "
                   f"{_f(v['episode_sensitivity'])}, PPV {_f(v['episode_ppv'])}, false AF {_f(v['false_af_pct'], 2)} % "
                   f"(each window alone: Se {_f(u['episode_sensitivity'])}, PPV {_f(u['episode_ppv'])}, false AF "
                   f"{_f(u['false_af_pct'], 2)} %).", ""]
+        alts = sm.get("alternatives") or {}
+        if len(alts) > 1:
+            lines += ["| validation streams (CinC, fold 0) | chosen smoothing | episode Se | episode PPV | false AF % "
+                      "| median latency s |", "|---|---|---|---|---|---|"]
+            for name, a in alts.items():
+                av = a["validation"]
+                lines.append(f"| {name} | `{a['smoothing']}` | {_f(av['episode_sensitivity'])} | "
+                             f"{_f(av['episode_ppv'])} | {_f(av['false_af_pct'], 2)} | {_f(av['median_latency_s'], 1)} |")
+            note = next((a.get("context_note") for a in alts.values() if a.get("context_note")), None)
+            lines += ["", f"Context model on the validation records: {note}." if note else "", ""]
         bt = sm.get("best_at_sensitivity")
         if bt:
             lines += [f"Reaching episode Se {bt['min_sensitivity']} on the validation streams would cost PPV "
@@ -271,7 +293,7 @@ def _monitor_lines(mon: dict) -> list[str]:
                       f"time (`{bt['smoothing']}`).", ""]
     lines += ["| decisions | AF records: episode Se | episode PPV | median onset latency s | mean burden error (points) "
               "| false AF min / h on records without AF |", "|---|---|---|---|---|---|"]
-    for name, label in (("cinc2017-edge-rhythm", "network + validated smoothing"),
+    for name, label in (("cinc2017-edge-rhythm", _decided_by(sm)),
                         ("cinc2017-edge-rhythm-unsmoothed", "network, each window alone"),
                         (RULE_BASELINE, "model-free RR rule (baseline)")):
         a, n = mon.get(name), mon.get(f"{name}-non-af")

@@ -1,12 +1,14 @@
 """The context model's probabilities on a CinC run's validation records, to choose its AF smoothing there.
 
-For each validation record, window by window in time order, the record model decides the stretch of
-the record that ends with the window (at most ``context_s`` seconds, :func:`~.context.context_inputs`),
-as the streaming monitor would if the record were the start of a stream. The trees are refitted on
-the run's **training** records only with the record model's chosen settings (the saved trees were
-refitted on training + validation records, so they would score the validation records in-sample); a
-fusion stage, when the run has one, was fitted on these validation records and stays in-sample (the
-result says so). The MIT-BIH records are never read here.
+The validation records are joined into the same streams as the network's smoothing is chosen on
+(:func:`~.smoothing_fit.stream_groups`: seeded order, ``n_streams`` groups), and for each window, in
+stream order, the record model decides the last ``context_s`` seconds of the joined stream that end
+with the window (:class:`~.context.RhythmContext`, exactly as the streaming monitor does: a context
+may span the end of one record and the start of the next, so AF onsets are as late as they would be
+in a stream). The trees are refitted on the run's **training** records only with the record model's
+chosen settings (the saved trees were refitted on training + validation records, so they would
+score the validation records in-sample); a fusion stage, when the run has one, was fitted on these
+validation records and stays in-sample (the result says so). The MIT-BIH records are never read here.
 """
 from __future__ import annotations
 
@@ -21,34 +23,39 @@ from ..runs import ModelSpec, RunConfig
 from ..tasks.inputs import segment_inputs
 from ..training.evaluation import PREDICTIONS, load_predictions, run_records, window_predictions
 from ..training.record_model import RecordInputs, RecordModel
-from .context import ContextWindow, context_inputs
+from .context import ContextWindow, RhythmContext, context_inputs
+from .smoothing_fit import stream_groups
 
 
-def record_context_inputs(x: np.ndarray, rpeaks: np.ndarray, fs: float, spec: ModelSpec, probs: np.ndarray,
+def stream_context_inputs(records: list[tuple[np.ndarray, np.ndarray, np.ndarray]], fs: float, spec: ModelSpec,
                           context_s: float) -> list[RecordInputs]:
-    """Context-model inputs of each window of one preprocessed record (``x`` (n,) mV at ``fs``, its R
-    peaks, the network's window probabilities ``probs`` (n_windows, K) in window order): for window j,
-    the stretch ``[max(0, end_j - context_s), end_j)`` and the windows inside it."""
-    seg = segment_inputs(spec, x[:, None], fs, rpeaks, quality=False)
-    if len(seg.starts) != len(probs):
-        raise ValueError(f"{len(seg.starts)} windows cut but {len(probs)} window predictions; re-run the evaluation")
-    w, n_ctx = spec.window_samples, int(round(context_s * fs))
-    n_rr = len(pp.RHYTHM_FEATURE_NAMES)
-    wins = [ContextWindow(int(s), int(s) + w, np.asarray(seg.rr[j], np.float64), np.asarray(probs[j], np.float64))
-            for j, s in enumerate(seg.starts)]
-    out = []
-    for j, win in enumerate(wins):
-        end = min(win.end, len(x))
-        a = max(0, end - n_ctx)
-        r = rpeaks[(rpeaks >= a) & (rpeaks < end)] - a
-        inside = [v for v in wins[:j + 1] if v.start >= a and v.end <= max(end, w)]
-        out.append(context_inputs(x[a:end], r, fs, inside, n_rr, probs.shape[1]))
+    """Context-model inputs of every window of records joined end to end into one stream, window by
+    window in stream order. ``records``: (x (n,) preprocessed mV at ``fs``, R peaks (samples), the
+    network's window probabilities (n_windows, K) in window order) of each record, in stream order."""
+    ctx = RhythmContext(fs, context_s)
+    w, n_rr = spec.window_samples, len(pp.RHYTHM_FEATURE_NAMES)
+    out: list[RecordInputs] = []
+    offset = 0
+    for x, peaks, probs in records:
+        seg = segment_inputs(spec, x[:, None], fs, peaks, quality=False)
+        if len(seg.starts) != len(probs):
+            raise ValueError(f"{len(seg.starts)} windows cut but {len(probs)} window predictions; re-run the evaluation")
+        for j, s0 in enumerate(seg.starts.tolist()):
+            end = offset + min(s0 + w, len(x))
+            ctx.extend(x, offset, peaks, upto=end)
+            ctx.add_window(ContextWindow(offset + s0, offset + s0 + w, np.asarray(seg.rr[j], np.float64),
+                                         np.asarray(probs[j], np.float64)))
+            xs, ps, wins = ctx.stretch(end)
+            out.append(context_inputs(xs, ps, fs, wins, n_rr, probs.shape[1]))
+        offset += len(x)
     return out
 
 
-def validation_context_probs(run_dir: Path, context_s: float, log=print) -> dict:
-    """{"record", "y", "probs"} per validation window (the order of ``RUN/evaluations/val``), ``probs``
-    being the context model's; plus ``"note"`` saying what is in-sample."""
+def validation_context_probs(run_dir: Path, contexts: tuple[float, ...], n_streams: int = 4, seed: int = 0,
+                             log=print) -> dict:
+    """{"record", "y", "probs": {context_s: (n, K)}, "note"} per validation window, in the order of
+    ``RUN/evaluations/val`` (so :func:`~.smoothing_fit.validation_streams` with the same ``n_streams``
+    and ``seed`` rebuilds the streams they were computed on)."""
     from ..tasks.record_table import record_feature_table, window_rr_rows
 
     run_dir = Path(run_dir)
@@ -67,23 +74,24 @@ def validation_context_probs(run_dir: Path, context_s: float, log=print) -> dict
     model = rm.trees_refitted(train, y_train)
     record = d["record"].astype(str)
     ids = list(dict.fromkeys(record.tolist()))
-    inputs: list[RecordInputs] = []
-    for rid in progress(ids, desc="validation records: context", unit="records"):
-        rows = np.flatnonzero(record == rid)
-        r = cinc2017.load_record(data_dir, rid, trecs.label_of[rid])
-        sig = np.asarray(r.signal, np.float64)
-        sig = sig[:, None] if sig.ndim == 1 else sig
-        x, fs = pp.preprocess_signal(sig[:, :1], r.fs, spec.preprocess)
-        peaks = pp.detect_rpeaks(x, fs, lead=0)
-        got = record_context_inputs(x[:, 0], peaks, fs, spec, d["probs"][rows], context_s)
-        inputs.extend(got)
-    batch = RecordInputs([f"{i}" for i in range(len(inputs))], np.vstack([v.features for v in inputs]),
-                         np.vstack([v.windows for v in inputs]), np.vstack([v.network for v in inputs]))
-    probs = model.predict_proba(batch)
-    order = np.concatenate([np.flatnonzero(record == rid) for rid in ids])
-    out = np.zeros_like(probs)
-    out[order] = probs
-    note = ("trees refitted on the training records only; "
-            + ("the fusion stage was fitted on these validation records (in-sample)" if rm.fusion is not None
-               else "no fusion stage"))
+    where = {rid: np.flatnonzero(record == rid) for rid in ids}
+    fs = spec.fs
+    out = {c: np.zeros_like(d["probs"], dtype=np.float64) for c in contexts}
+    for group in progress(stream_groups(ids, n_streams, seed), desc="validation streams: context", unit="streams"):
+        joined = []
+        for rid in group:
+            r = cinc2017.load_record(data_dir, rid, trecs.label_of[rid])
+            sig = np.asarray(r.signal, np.float64)
+            sig = sig[:, None] if sig.ndim == 1 else sig
+            x, fs = pp.preprocess_signal(sig[:, :1], r.fs, spec.preprocess)
+            joined.append((x[:, 0], pp.detect_rpeaks(x, fs, lead=0), d["probs"][where[rid]]))
+        rows = np.concatenate([where[rid] for rid in group])
+        for c in contexts:
+            inputs = stream_context_inputs(joined, fs, spec, c)
+            batch = RecordInputs([str(i) for i in range(len(inputs))], np.vstack([v.features for v in inputs]),
+                                 np.vstack([v.windows for v in inputs]), np.vstack([v.network for v in inputs]))
+            out[c][rows] = model.predict_proba(batch)
+    note = ("validation records joined into streams (contexts span record boundaries); trees refitted on the "
+            "training records only; " + ("the fusion stage was fitted on these validation records (in-sample)"
+                                         if rm.fusion is not None else "no fusion stage"))
     return {"record": record, "y": d["y"], "probs": out, "note": note}

@@ -159,12 +159,16 @@ def write_tables(mon: Monitor, rep: dict, out: Path) -> None:
             "alarm_s"]
     _write_csv(out / "episodes.csv", cols, [[e[c] for c in cols] for e in rep["episodes"]])
     classes = list(mon.spec.classes)
+    # with a context model (MonitorConfig.context) its probabilities, which the labels rest on, follow
+    ctx = mon.cfg.context is not None
     _write_csv(out / "windows.csv", ["index", "start_s", "end_s", "ok", "label", "prob", "reasons", "hr_bpm"]
-               + [f"p_{c}" for c in classes],
+               + [f"p_{c}" for c in classes] + ([f"context_p_{c}" for c in classes] if ctx else []),
                [[w.index, round(w.start_s, 3), round(w.end_s, 3), int(w.ok), w.label,
                  "" if w.prob is None else round(w.prob, 4), "|".join(w.reasons),
                  "" if w.hr_bpm != w.hr_bpm else round(w.hr_bpm, 1)]
-                + ([round(v, 4) for v in w.probs] if w.probs else [""] * len(classes)) for w in mon.windows])
+                + ([round(v, 4) for v in w.probs] if w.probs else [""] * len(classes))
+                + (([round(v, 4) for v in w.context_probs] if w.context_probs else [""] * len(classes)) if ctx else [])
+                for w in mon.windows])
     if mon.beat_classifier is not None:
         _write_csv(out / "beats.csv", ["time_s", "label", "prob"],
                    [[round(b.time_s, 3), b.label, round(b.prob, 4)] for b in mon.beats])

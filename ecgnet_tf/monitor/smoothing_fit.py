@@ -47,21 +47,27 @@ class Stream:
     record: np.ndarray
 
 
+def stream_groups(record_ids: list[str], n_streams: int = 4, seed: int = 0) -> list[list[str]]:
+    """The records of each validation stream, in stream order: ``record_ids`` (distinct) in a seeded
+    random order, split into ``n_streams`` consecutive groups."""
+    if not record_ids:
+        raise ValueError("no validation windows to build streams from")
+    order = np.random.default_rng(seed).permutation(len(record_ids))
+    return [[record_ids[i] for i in g] for g in np.array_split(order, max(1, min(n_streams, len(record_ids))))]
+
+
 def validation_streams(record: np.ndarray, y: np.ndarray, probs: np.ndarray, af_index: int, n_streams: int = 4,
                        seed: int = 0, ok: np.ndarray | None = None) -> list[Stream]:
     """Join the records of per-window arrays (``record`` ids, integer labels ``y``, ``probs``) into
-    ``n_streams`` streams of records in a seeded random order (windows of a record stay in order)."""
+    ``n_streams`` streams of records in a seeded random order (windows of a record stay in order;
+    :func:`stream_groups`)."""
     record = np.asarray(record).astype(str)
     ok = np.ones(len(record), bool) if ok is None else np.asarray(ok, bool)
     ids = list(dict.fromkeys(record.tolist()))
-    if not ids:
-        raise ValueError("no validation windows to build streams from")
-    order = np.random.default_rng(seed).permutation(len(ids))
-    groups = np.array_split(order, max(1, min(n_streams, len(ids))))
     where = {rid: np.flatnonzero(record == rid) for rid in ids}
     out = []
-    for g in groups:
-        idx = np.concatenate([where[ids[i]] for i in g])
+    for g in stream_groups(ids, n_streams, seed):
+        idx = np.concatenate([where[rid] for rid in g])
         out.append(Stream(np.asarray(probs)[idx], ok[idx], np.asarray(y)[idx] == af_index, record[idx]))
     return out
 
@@ -164,16 +170,18 @@ def choose_smoothing(streams: list[Stream], af_index: int, hop_s: float, grid: d
                 "streams": len(streams), "stream_windows": [len(s.probs) for s in streams]}
 
 
-#: seconds of stream the context model decides on (CinC 2017 records: 9-61 s, most 30 s)
-DEFAULT_CONTEXT_S = 30.0
+#: seconds of stream the context model may decide on, chosen on the validation streams (CinC 2017
+#: records: 9-61 s, most 30 s)
+CONTEXT_GRID: tuple[float, ...] = (15.0, 30.0)
 
 
-def fit_run_smoothing(run_dir, log=print, context_s: float | None = DEFAULT_CONTEXT_S) -> AFSmoothing:
+def fit_run_smoothing(run_dir, log=print, contexts: tuple[float, ...] = CONTEXT_GRID) -> AFSmoothing:
     """Choose and save (``RUN/af_smoothing.json``) the AF decisions of a cinc2017 run on its validation
     records: the best smoothing of the network's window probabilities
     (``RUN/evaluations/val/predictions.npz``, predicted first when missing) and, when the run has a
-    record model and ``context_s`` is set, the best smoothing of the context model's probabilities
-    (:mod:`.context_fit`); the better of the two by the same rule (:func:`choose_smoothing`) is kept."""
+    record model and ``contexts`` is not empty, the best smoothing of the context model's
+    probabilities for each context length (:mod:`.context_fit`, same streams); the best of them all by
+    the same rule (:func:`choose_smoothing`) is kept."""
     from dataclasses import replace
     from pathlib import Path
 
@@ -193,20 +201,22 @@ def fit_run_smoothing(run_dir, log=print, context_s: float | None = DEFAULT_CONT
     sm, evidence = choose_smoothing(validation_streams(d["record"], d["y"], d["probs"], af, seed=0), af, hop_s)
     evidence = {**evidence, "decisions": "network"}
     alternatives = {"network": {"smoothing": sm.to_dict(), **evidence}}
-    if context_s and has_record_model(run_dir):
+    if contexts and has_record_model(run_dir):
         from .context_fit import validation_context_probs
 
-        c = validation_context_probs(run_dir, context_s, log)
-        sm_c, ev_c = choose_smoothing(validation_streams(c["record"], c["y"], c["probs"], af, seed=0), af, hop_s)
-        sm_c = replace(sm_c, context_s=float(context_s))
-        ev_c = {**ev_c, "decisions": "context", "context_s": float(context_s), "context_note": c["note"]}
-        alternatives["context"] = {"smoothing": sm_c.to_dict(), **ev_c}
-        if _rank(ev_c["validation"]) > _rank(evidence["validation"]):
-            sm, evidence = sm_c, ev_c
+        c = validation_context_probs(run_dir, tuple(contexts), seed=0, log=log)
+        for ctx_s in contexts:
+            sm_c, ev_c = choose_smoothing(validation_streams(c["record"], c["y"], c["probs"][ctx_s], af, seed=0),
+                                          af, hop_s)
+            sm_c = replace(sm_c, context_s=float(ctx_s))
+            ev_c = {**ev_c, "decisions": f"context {ctx_s:g} s", "context_s": float(ctx_s), "context_note": c["note"]}
+            alternatives[f"context {ctx_s:g} s"] = {"smoothing": sm_c.to_dict(), **ev_c}
+            if _rank(ev_c["validation"]) > _rank(evidence["validation"]):
+                sm, evidence = sm_c, ev_c
     save_smoothing(run_dir, sm, {**evidence, "alternatives": alternatives,
                                  "source": "validation records of the run (evaluations/val)"})
     v = evidence["validation"]
     log(f"{run_dir.name}: AF decisions from the {evidence['decisions']}, smoothing {sm.to_dict()} (validation "
         f"streams: episode Se {v['episode_sensitivity']:.3f}, PPV {v['episode_ppv']:.3f}, "
-        f"false AF {v['false_af_pct']:.2f} %)")
+        f"false AF {v['false_af_pct']:.2f} %, median latency {v['median_latency_s']:.1f} s)")
     return sm

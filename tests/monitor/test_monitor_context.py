@@ -144,3 +144,37 @@ def test_run_context_needs_the_record_model(tmp_path):
     assert run_context(tmp_path, None, AFSmoothing()) is None
     with pytest.raises(FileNotFoundError, match="record model"):
         run_context(tmp_path, None, AFSmoothing(context_s=30.0))
+
+
+def test_windows_csv_has_the_context_probabilities(tmp_path):
+    import csv
+
+    from ecgnet_tf.monitor.report import write_tables
+
+    mon = _run(_stream("sinus", "af", 40.0), ContextModel(_cv_record_model(), context_s=30.0))
+    write_tables(mon, {"episodes": []}, tmp_path)
+    rows = list(csv.DictReader(open(tmp_path / "windows.csv")))
+    assert len(rows) == len(mon.windows) and "context_p_A" in rows[0]
+    ok = [(r, w) for r, w in zip(rows, mon.windows) if w.ok]
+    assert ok and all(abs(float(r["context_p_A"]) - w.context_probs[1]) < 1e-4 for r, w in ok)
+
+
+def test_validation_contexts_span_record_boundaries_like_a_stream():
+    from ecgnet_tf.monitor.context_fit import stream_context_inputs
+
+    fs = 360.0
+    spec = _AlwaysN().spec
+    recs = []
+    for rhythm, seed in (("sinus", 0), ("af", 1)):
+        x = synth_ecg(30.0, fs, 75, rhythm, seed=seed).signal[:, 0]
+        recs.append((x, pp.detect_rpeaks(x[:, None], fs), np.full((5, 4), 0.25)))  # 10-s windows, 5-s hop
+    dur = RECORD_FEATURE_NAMES.index("duration_s")
+    joined = stream_context_inputs(recs, fs, spec, 15.0)
+    alone = stream_context_inputs(recs[1:], fs, spec, 15.0)
+    assert len(joined) == 10 and len(alone) == 5
+    assert joined[5].features[0, dur] == pytest.approx(15.0)  # the 2nd record's first window sees the 1st's tail
+    assert alone[0].features[0, dur] == pytest.approx(10.0)
+    # once the context lies inside the 2nd record, joining changes nothing
+    np.testing.assert_allclose(joined[9].features, alone[4].features, rtol=1e-5)
+    with pytest.raises(ValueError, match="window predictions"):
+        stream_context_inputs([(recs[0][0], recs[0][1], np.zeros((3, 4)))], fs, spec, 15.0)
