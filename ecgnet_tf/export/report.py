@@ -111,6 +111,14 @@ def _cause_agreement(rep: dict) -> str:
     return "; ".join(p for p in parts if p)
 
 
+def _cause_activations(control: dict) -> str:
+    """The measured trade-off of keeping every activation float (the dynamic-range control)."""
+    p = control["parity"]
+    return (f"with every activation float (dynamic range, int8 weights) agreement is {p['top1_agreement']:.4f} on "
+            f"{p['n']:,} windows at {control['size_bytes']:,} B, but p50 is {control['ratio_to_float32']:.2f}x float32's: "
+            "the disagreements come from int8 activations, and float activations forgo int8's speed")
+
+
 def delegation(path: Path) -> dict:
     """How XNNPACK splits a model: its partitions and the ops it leaves to LiteRT's builtin kernels."""
     from ai_edge_litert.interpreter import Interpreter
@@ -178,10 +186,17 @@ def run_model(task: str, run_dir: Path, cfg: ExportReportConfig, log=print) -> d
                               selection_windows=cfg.selection, weights=cfg.fallback_weights,
                               lstm=cfg.float_lstm)
     r8 = _export(run_dir, "int8", i8, cfg, fallback=fb)
-    log(f"{task}: benchmark --compare int8 float32")
-    bench = _bench([i8, f32], work / "compare.json", cfg)
+    # control: int8 weights with float activations (dynamic range), what keeping every activation
+    # float would buy in agreement and cost in latency (measured in the same interleaved benchmark)
+    dyn = work / "dynamic.tflite"
+    log(f"{task}: dynamic-range export (int8 weights, float activations), parity on every test window")
+    rdyn = _export(run_dir, "dynamic", dyn, cfg)
+    log(f"{task}: benchmark --compare int8 float32 dynamic")
+    bench = _bench([i8, f32, dyn], work / "compare3.json", cfg)
     p50 = {Path(k).name: v["p50_ms"] for k, v in bench["models"].items()}
     ratio = p50[i8.name] / p50[f32.name]
+    control = {"path": str(dyn), "size_bytes": rdyn["size_bytes"], "parity": rdyn["parity"],
+               "p50_ms": p50[dyn.name], "ratio_to_float32": p50[dyn.name] / p50[f32.name]}
     sections = _sections(i8, f32, work / "sections.json", cfg)
     d = r8["metric_deltas"]
     checks = [_check("top1_agreement", r8["parity"]["top1_agreement"]),
@@ -190,7 +205,7 @@ def run_model(task: str, run_dir: Path, cfg: ExportReportConfig, log=print) -> d
               _check("latency_ratio", ratio)]
     for c in checks:
         if c["met"] is False:
-            c["cause"] = {"top1_agreement": lambda: _cause_agreement(r8),
+            c["cause"] = {"top1_agreement": lambda: _cause_agreement(r8) + "; " + _cause_activations(control),
                           "macro_f1_delta_points": lambda: "follows the int8 disagreements: " + _cause_agreement(r8),
                           "int8_bytes": lambda: f"float layers kept: {', '.join(r8.get('float_fallback', {}).get('float_layers', [])) or 'none'}",
                           "latency_ratio": lambda: _cause_latency(i8, f32, sections)}[c["target"]]()
@@ -207,7 +222,7 @@ def run_model(task: str, run_dir: Path, cfg: ExportReportConfig, log=print) -> d
                         "delegation": delegation(f32)},
             "latency": {"int8_p50_ms": p50[i8.name], "float32_p50_ms": p50[f32.name], "ratio": ratio,
                         "runs": bench["runs"], "environment": bench["environment"], "sections": sections},
-            "checks": checks, "seconds": round(time.time() - t0, 1),
+            "dynamic_range": control, "checks": checks, "seconds": round(time.time() - t0, 1),
             "export_seconds": float(r8.get("seconds", 0)) + float(r32.get("seconds", 0))}
 
 
@@ -322,6 +337,11 @@ def markdown(summary: dict) -> str:
                   + ", ".join(f"{c} {v['delta_points']:+.2f}" for c, v in d["per_class_f1"].items()),
                   f"- latency p50 int8 {m['latency']['int8_p50_ms']:.2f} ms, float32 {m['latency']['float32_p50_ms']:.2f} ms "
                   f"(ratio {m['latency']['ratio']:.3f}, {m['latency']['runs']} interleaved runs)"]
+        dyn = m.get("dynamic_range")
+        if dyn:
+            lines.append(f"- control, int8 weights with float activations (`--mode dynamic`): {dyn['size_bytes']:,} B, "
+                         f"top-1 agreement {dyn['parity']['top1_agreement']:.4f} on {dyn['parity']['n']:,} test windows, "
+                         f"p50 {dyn['p50_ms']:.2f} ms ({dyn['ratio_to_float32']:.2f}x float32; same interleaved run)")
         sec = m["latency"].get("sections")
         if sec:
             lines += ["", f"Latency by section of ops (`ecgnet_tf.export.profile`: the model cut after each section, "

@@ -45,3 +45,15 @@ def test_markdown_names_the_options_and_the_stored_weights():
                                                      "float_lstm": True, "fallback_weights": "int8"}})
     assert "`--float-fallback auto --max-bytes 1000000 --float-lstm --fallback-weights int8`" in md
     assert "weights stored as int8 (UNIDIRECTIONAL_SEQUENCE_LSTM: 32 tensors, 917,504 -> 229,376 B" in md
+
+
+def test_the_dynamic_range_control_is_reported_as_the_measured_cause():
+    control = {"size_bytes": 850_000, "p50_ms": 1.8, "ratio_to_float32": 1.8,
+               "parity": {"top1_agreement": 0.998, "n": 100}}
+    cause = rp._cause_activations(control)
+    assert "0.9980" in cause and "1.80x float32" in cause and "850,000 B" in cause
+    m = _model(0.99)
+    m["dynamic_range"] = control
+    md = rp.markdown({"generated": "now", "seconds": 1, "host_cpu": "cpu", "work_dir": "runs/w", "models": [m],
+                      "reference": None})
+    assert "float activations (`--mode dynamic`): 850,000 B, top-1 agreement 0.9980 on 100 test windows" in md
