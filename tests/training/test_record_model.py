@@ -106,3 +106,21 @@ def test_feature_subset_is_kept_with_the_model(tmp_path):
     with pytest.raises(ValueError, match="unknown record features"):
         fit_record_model(inputs(tr), y[tr], inputs(va), y[va], ("N", "A", "O"),
                          RecordModelConfig(feature_names=("nope",)), log=lambda m: None)
+
+
+def test_trees_refitted_on_training_records_only_equal_a_fit_without_refit():
+    """What the monitor's context fit scores validation records with: the chosen settings, trees
+    taught by the training records alone (so the validation records are out of sample)."""
+    train, y_train = _inputs(160, 0)
+    val, y_val = _inputs(80, 1)
+    test, _ = _inputs(40, 2)
+    base = dict(learning_rates=(0.1,), max_leaf_nodes=(7,), max_iter=40, fusion_c=(0.1,), feature_sets=("record",),
+                inner_folds=0)
+    refit = fit_record_model(train, y_train, val, y_val, CLASSES, RecordModelConfig(**base), log=lambda m: None)
+    plain = fit_record_model(train, y_train, val, y_val, CLASSES, RecordModelConfig(**base, refit_with_val=False),
+                             log=lambda m: None)
+    assert refit.selection.get("refit_with_val") and not np.array_equal(refit.tree_probs(test), plain.tree_probs(test))
+    again = refit.trees_refitted(train, y_train)
+    np.testing.assert_allclose(again.tree_probs(test), plain.tree_probs(test))
+    with pytest.raises(ValueError, match="selection"):
+        RecordModel(CLASSES, "record", plain.trees).trees_refitted(train, y_train)
