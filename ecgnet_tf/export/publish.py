@@ -38,6 +38,21 @@ LIMITS = {
 }
 
 
+def shipped_smoothing(d: dict) -> dict:
+    """The AF decisions a shipped model can apply: the run's own, unless they need its record model
+    (``context_s``: a 4 MB tree pickle that is not shipped); then the network's alternative, chosen on
+    the same validation streams, with a note."""
+    if not (d.get("smoothing") or {}).get("context_s"):
+        return d
+    net = (d.get("alternatives") or {}).get("network")
+    if net is None:
+        raise DataError("af_smoothing.json uses the record model (context_s) and has no network alternative; "
+                        "refit it with python -m ecgnet_tf.rhythm_study --stages monitor")
+    return {**net, "note": "the run's validated decisions use its record model on the recent past of the stream "
+                           f"({d['smoothing']['context_s']:g} s), which is not shipped; this is the network's own "
+                           "validated smoothing, chosen on the same validation streams"}
+
+
 def _read(path: Path) -> dict:
     return json.loads(Path(path).read_text())
 
@@ -151,6 +166,8 @@ def publish(name: str, run_dir: Path, quantize_run, data_dir: Path | None = None
     for f in COPIED:
         if (run_dir / f).is_file():
             shutil.copyfile(run_dir / f, tmp / f)
+    if (tmp / "af_smoothing.json").is_file():
+        write_json(tmp / "af_smoothing.json", shipped_smoothing(_read(tmp / "af_smoothing.json")))
     log(f"{name}: saving the float model without optimizer state")
     load_model(run_dir / "model.keras").save(tmp / "model.keras")
     deflate_zip(tmp / "model.keras")

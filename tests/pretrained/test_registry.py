@@ -66,3 +66,19 @@ def test_no_tracked_model_file_outside_pretrained():
     out = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True).stdout.split()
     bad = [f for f in out if f.lower().endswith(MODEL_SUFFIXES) and not f.startswith("ecgnet_tf/pretrained/")]
     assert not bad, f"model files outside ecgnet_tf/pretrained/: {bad}"
+
+
+def test_shipped_smoothing_never_needs_the_unshipped_record_model():
+    from ecgnet_tf.data.errors import DataError
+    from ecgnet_tf.export.publish import shipped_smoothing
+    from ecgnet_tf.monitor.smoothing import AFSmoothing
+
+    net = {"smoothing": {"smooth_windows": 1, "af_threshold": 0.5}, "validation": {"episode_ppv": 0.6}}
+    plain = {**net, "alternatives": {"network": net}}
+    assert shipped_smoothing(plain) is plain
+    ctx = {"smoothing": {"smooth_windows": 1, "af_threshold": 0.8, "context_s": 15.0}, "alternatives": {"network": net}}
+    got = shipped_smoothing(ctx)
+    assert got["smoothing"] == net["smoothing"] and "15 s" in got["note"]
+    assert AFSmoothing.from_dict(got["smoothing"]).context_s is None
+    with pytest.raises(DataError, match="network alternative"):
+        shipped_smoothing({"smoothing": {"context_s": 30.0}})
