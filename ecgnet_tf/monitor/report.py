@@ -114,7 +114,11 @@ def build_report(mon: Monitor, info: SignalInfo | None = None, model_source: str
                   "overlap": spec.segment_overlap, "prior_kind": spec.prior_kind, "fs_hz": spec.fs},
         "monitor_config": {"margin_s": cfg.margin_s, "block_windows": cfg.block_windows,
                            "max_gap_windows": cfg.max_gap_windows, "min_episode_windows": cfg.min_episode_windows,
-                           "labels": cfg.labels},
+                           "labels": cfg.labels,
+                           # how AF was decided: each window's argmax, or the validated smoothing (of the
+                           # record model's probabilities on the last context_s seconds when that is set)
+                           "af_decisions": {"smoothing": cfg.smoothing.to_dict() if cfg.smoothing else None,
+                                            "context_s": cfg.context.context_s if cfg.context else None}},
         "windows": {"count": len(wins), "analysable": int(ok.sum()), "hop_s": spec.hop_samples / spec.fs,
                     "by_label": dict(Counter(w.label for w in wins))},
         "rejected_windows": {"count": n_rej, "fraction": rej_frac, "by_reason": dict(mon.rejected_by_reason),

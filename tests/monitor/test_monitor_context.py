@@ -153,6 +153,9 @@ def test_windows_csv_has_the_context_probabilities(tmp_path):
 
     mon = _run(_stream("sinus", "af", 40.0), ContextModel(_cv_record_model(), context_s=30.0))
     write_tables(mon, {"episodes": []}, tmp_path)
+    from ecgnet_tf.monitor.report import build_report
+
+    assert build_report(mon, None)["monitor_config"]["af_decisions"] == {"smoothing": None, "context_s": 30.0}
     rows = list(csv.DictReader(open(tmp_path / "windows.csv")))
     assert len(rows) == len(mon.windows) and "context_p_A" in rows[0]
     ok = [(r, w) for r, w in zip(rows, mon.windows) if w.ok]
