@@ -86,7 +86,9 @@ def run_monitor_benchmarks(run: Path, data_dir: Path, out: Path, quick: bool) ->
     if quick:
         af, non_af = af[:1], non_af[:1]
     note = "quick smoke study: not a result" if quick else ""
-    variants = (("cinc2017-edge-rhythm", str(run), []), ("cinc2017-edge-rhythm-unsmoothed", str(run), ["--no-smoothing"]),
+    variants = (("cinc2017-edge-rhythm", str(run), []),
+                ("cinc2017-edge-rhythm-network-smoothing", str(run), ["--network-only"]),
+                ("cinc2017-edge-rhythm-unsmoothed", str(run), ["--no-smoothing"]),
                 ("rr-rule-baseline", "rr-rule", []))
     for suffix, records, extra in (("", af, []), ("-non-af", non_af, ["--summary-only"])):
         if not records:

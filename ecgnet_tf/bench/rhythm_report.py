@@ -94,7 +94,7 @@ def _f1_from_cm(cm: np.ndarray, i: int) -> float:
     return float(2 * tp / (2 * tp + fp + fn)) if (2 * tp + fp + fn) else float("nan")
 
 
-MONITOR_VARIANTS = ("cinc2017-edge-rhythm", "cinc2017-edge-rhythm-unsmoothed")
+MONITOR_VARIANTS = ("cinc2017-edge-rhythm", "cinc2017-edge-rhythm-network-smoothing", "cinc2017-edge-rhythm-unsmoothed")
 RULE_BASELINE = "rr-rule-baseline"
 
 
@@ -274,7 +274,7 @@ def _monitor_lines(mon: dict) -> list[str]:
         lines += [f"Chosen: decisions from the **{sm.get('decisions', 'network')}**, smoothing `{sm['smoothing']}` "
                   f"({sm['rule']}). On the validation streams: episode Se "
                   f"{_f(v['episode_sensitivity'])}, PPV {_f(v['episode_ppv'])}, false AF {_f(v['false_af_pct'], 2)} % "
-                  f"(each window alone: Se {_f(u['episode_sensitivity'])}, PPV {_f(u['episode_ppv'])}, false AF "
+                  f"(the same probabilities, each window alone: Se {_f(u['episode_sensitivity'])}, PPV {_f(u['episode_ppv'])}, false AF "
                   f"{_f(u['false_af_pct'], 2)} %).", ""]
         alts = sm.get("alternatives") or {}
         if len(alts) > 1:
@@ -294,6 +294,7 @@ def _monitor_lines(mon: dict) -> list[str]:
     lines += ["| decisions | AF records: episode Se | episode PPV | median onset latency s | mean burden error (points) "
               "| false AF min / h on records without AF |", "|---|---|---|---|---|---|"]
     for name, label in (("cinc2017-edge-rhythm", _decided_by(sm)),
+                        ("cinc2017-edge-rhythm-network-smoothing", "network + its own validated smoothing"),
                         ("cinc2017-edge-rhythm-unsmoothed", "network, each window alone"),
                         (RULE_BASELINE, "model-free RR rule (baseline)")):
         a, n = mon.get(name), mon.get(f"{name}-non-af")

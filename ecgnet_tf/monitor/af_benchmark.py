@@ -132,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="only the preprocessing checks, not the fitted signal-quality gate")
     p.add_argument("--no-smoothing", action="store_true",
                    help="ignore the run's validated AF smoothing (af_smoothing.json): decide each window alone")
+    p.add_argument("--network-only", action="store_true",
+                   help="when the run's validated decisions use its record model (context_s), use the network's own "
+                        "validated smoothing instead (chosen on the same validation streams)")
     args = p.parse_args(argv)
     from .batch import analyze, run_context, run_smoothing
     from .config import MonitorConfig
@@ -139,7 +142,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         clf = _classifier(args.model, args.run)
-        smoothing = None if args.no_smoothing or args.model == "rr-rule" else run_smoothing(args.model, args.run)
+        smoothing = (None if args.no_smoothing or args.model == "rr-rule"
+                     else run_smoothing(args.model, args.run, network_only=args.network_only))
         context = run_context(args.model, args.run, smoothing)
         rows = []
         scratch = tempfile.TemporaryDirectory() if args.summary_only else None

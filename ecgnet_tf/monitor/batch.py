@@ -76,13 +76,13 @@ class AnalyzeRequest:
     quality_gate: Path | None = None
 
 
-def run_smoothing(model: Path | str, run: Path | None = None):
+def run_smoothing(model: Path | str, run: Path | None = None, network_only: bool = False):
     """The validated AF smoothing of the run behind ``model`` (a run folder, or ``run`` for a .tflite),
-    or None when there is none."""
+    or None when there is none (``network_only``: see :func:`~.smoothing.load_smoothing`)."""
     from .smoothing import load_smoothing
 
     folder = Path(model) if Path(model).is_dir() else run
-    return load_smoothing(folder)
+    return load_smoothing(folder, network_only)
 
 
 def run_context(model: Path | str, run: Path | None, smoothing):

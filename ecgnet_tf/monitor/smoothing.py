@@ -71,14 +71,23 @@ def save_smoothing(run_dir: Path, smoothing: AFSmoothing, evidence: dict) -> Pat
     return path
 
 
-def load_smoothing(run_dir: Path | None) -> AFSmoothing | None:
-    """The run's validated settings, or None when the run has none (or no run is given)."""
+def load_smoothing(run_dir: Path | None, network_only: bool = False) -> AFSmoothing | None:
+    """The run's validated settings, or None when the run has none (or no run is given). With
+    ``network_only``, the best smoothing of the network's own probabilities chosen on the same
+    validation streams (the file's ``alternatives.network``) when the chosen decisions use a context
+    model."""
     if run_dir is None:
         return None
     path = Path(run_dir) / SMOOTHING_FILE
     if not path.is_file():
         return None
-    return AFSmoothing.from_dict(json.loads(path.read_text())["smoothing"])
+    d = json.loads(path.read_text())
+    if network_only and d["smoothing"].get("context_s") is not None:
+        net = (d.get("alternatives") or {}).get("network")
+        if net is None:
+            raise ValueError(f"{path}: no network alternative; refit it (python -m ecgnet_tf.rhythm_study --stages monitor)")
+        return AFSmoothing.from_dict(net["smoothing"])
+    return AFSmoothing.from_dict(d["smoothing"])
 
 
 def smoothed_decision(history: np.ndarray, af_index: int, smoothing: AFSmoothing) -> tuple[int, np.ndarray]:

@@ -181,3 +181,15 @@ def test_validation_contexts_span_record_boundaries_like_a_stream():
     np.testing.assert_allclose(joined[9].features, alone[4].features, rtol=1e-5)
     with pytest.raises(ValueError, match="window predictions"):
         stream_context_inputs([(recs[0][0], recs[0][1], np.zeros((3, 4)))], fs, spec, 15.0)
+
+
+def test_network_only_reads_the_network_alternative(tmp_path):
+    from ecgnet_tf.monitor.smoothing import load_smoothing, save_smoothing
+
+    net = AFSmoothing(2, 0.5, 0, 1)
+    save_smoothing(tmp_path, AFSmoothing(1, 0.8, 1, 1, context_s=15.0),
+                   {"alternatives": {"network": {"smoothing": net.to_dict()}}})
+    assert load_smoothing(tmp_path).context_s == 15.0
+    assert load_smoothing(tmp_path, network_only=True) == net
+    save_smoothing(tmp_path, net, {})
+    assert load_smoothing(tmp_path, network_only=True) == net  # already the network's

@@ -112,11 +112,17 @@ def test_monitor_stage_uses_smoothing_chosen_on_validation(study):
     for f in range(FOLDS):
         chosen = json.loads((study / "runs" / f"f{f}" / "af_smoothing.json").read_text())
         assert chosen["source"].startswith("validation records") and set(chosen["smoothing"]) == {
-            "smooth_windows", "af_threshold", "max_gap_windows", "min_episode_windows"}
+            "smooth_windows", "af_threshold", "max_gap_windows", "min_episode_windows", "context_s"}
+        # the network's smoothing and the record model on 15 / 30 s of stream, scored on the same streams
+        assert set(chosen["alternatives"]) == {"network", "context 15 s", "context 30 s"}
+        assert chosen["alternatives"]["network"]["smoothing"]["context_s"] is None
     smoothed = json.loads((study / "monitor" / "cinc2017-edge-rhythm-non-af" / "af_benchmark.json").read_text())
     plain = json.loads((study / "monitor" / "cinc2017-edge-rhythm-unsmoothed-non-af" / "af_benchmark.json").read_text())
     ref = json.loads((study / "runs" / "f0" / "af_smoothing.json").read_text())["smoothing"]
     assert smoothed["smoothing"] == ref and plain["smoothing"] is None
+    net = json.loads((study / "monitor" / "cinc2017-edge-rhythm-network-smoothing-non-af" / "af_benchmark.json").read_text())
+    alternatives = json.loads((study / "runs" / "f0" / "af_smoothing.json").read_text())["alternatives"]
+    assert net["smoothing"] == alternatives["network"]["smoothing"]
     assert not (study / "monitor" / "cinc2017-edge-rhythm-non-af" / "records").exists()  # summaries only
     s = json.loads((study / "out" / "summary.json").read_text())
     assert s["monitor"]["reference_run_smoothing"]["smoothing"] == ref
