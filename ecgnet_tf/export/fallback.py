@@ -14,6 +14,11 @@ greedy forward selection: each step keeps float the layer whose fallback raises 
 agreement most (ties: smaller file), within ``max_bytes``, until ``target_agreement`` is met, no
 layer helps, or ``max_layers`` are float.
 
+Besides single layers, ``auto`` tries whole *modules* (:func:`module_groups`: every layer of the
+paper's attention modules, every convolution, the dense head, each as one candidate named
+``[module]``): quantisation error that is spread over several layers of a module can be invisible
+one layer at a time.
+
 ``weights="float16"`` stores the float layers' weights as float16 behind DEQUANTIZE ops
 (:func:`~ecgnet_tf.export.fp16_weights.float16_weights`), ``weights="int8"`` stores the weight
 matrices of float LSTMs and fully-connected ops as int8 for LiteRT's hybrid kernels
@@ -116,6 +121,37 @@ class Candidate:
 
 
 # ---------------------------------------------------------------------------------------------- groups
+#: modules tried whole by ``auto``: name -> Keras layer classes (the model's own layers and Keras ones)
+MODULES: dict[str, tuple[str, ...]] = {
+    "attention": ("SqueezeExcitation", "SpatialAttention", "GuidedAttention", "PositionalEncoding",
+                  "LayerNormalization"),
+    "convolutions": ("Conv1D", "SeparableConv1D"),
+    "head": ("Dense",),
+}
+
+
+def module_layers(model, modules: dict[str, tuple[str, ...]] | None = None) -> dict[str, tuple[str, ...]]:
+    """Module name -> names of the Keras ``model``'s layers of its classes (:data:`MODULES`); modules
+    the model lacks are left out."""
+    out = {}
+    for name, classes in (modules or MODULES).items():
+        layers = tuple(layer.name for layer in model.layers if type(layer).__name__ in classes)
+        if layers:
+            out[name] = layers
+    return out
+
+
+def module_groups(groups: dict[str, list[str]], modules: dict[str, tuple[str, ...]]) -> dict[str, list[str]]:
+    """``groups`` (:func:`layer_groups`) plus one group ``[module]`` per module of ``modules`` (module
+    -> Keras layer names, :func:`module_layers`) holding the ops of its layers that the graph has."""
+    out = dict(groups)
+    for name, layers in modules.items():
+        nodes = [n for layer in layers for n in groups.get(layer, [])]
+        if nodes:
+            out[f"[{name}]"] = nodes
+    return out
+
+
 def _layer_name(tensor_name: str) -> str | None:
     """The Keras layer of a converter tensor name ("model/mhsa/einsum/Einsum3;..." -> "mhsa"), else None."""
     first = tensor_name.split(";")[0]
@@ -221,11 +257,15 @@ def _better(a: Candidate, b: Candidate | None) -> bool:
 
 
 def choose_fallback(calibrated: bytes, feed: dict[str, np.ndarray], p_float: np.ndarray, cfg: FallbackConfig,
-                    quantize: Callable[..., bytes], log=print) -> tuple[Candidate, dict]:
-    """The fallback ``cfg`` asks for (see the module docstring); returns (chosen candidate, report)."""
+                    quantize: Callable[..., bytes], log=print,
+                    modules: dict[str, tuple[str, ...]] | None = None) -> tuple[Candidate, dict]:
+    """The fallback ``cfg`` asks for (see the module docstring); returns (chosen candidate, report).
+    ``modules``: module name -> Keras layer names (:func:`module_layers`), tried whole by ``auto``."""
     t0 = time.time()
     groups = layer_groups(calibrated)
     start = lstm_layers(calibrated, groups) if cfg.lstm else ()
+    if modules and cfg.mode == "auto":
+        groups = module_groups(groups, modules)
     base = try_fallback(calibrated, groups, (), feed, p_float, quantize, cfg.weights)
     report: dict = {"mode": cfg.mode, "weights": cfg.weights, "lstm_layers": list(start),
                     "selection": {"partition": "val", "n": int(len(p_float))},

@@ -328,7 +328,7 @@ def _int8_with_fallback(fmodel, export_model, spec, records, data_dir: Path, rep
     """int8 bytes with the float fallback ``fallback`` asks for, chosen on validation windows (training
     windows other than the calibration ones when the run has no validation records); (bytes, report)."""
     from .convert import calibrate_model, partition_windows, quantize_calibrated
-    from .fallback import choose_fallback
+    from .fallback import choose_fallback, module_layers
 
     partition = "val" if records.split.partition("val") else "train"
     sel, sel_w = partition_windows(spec, records, data_dir, partition, fallback.selection_windows,
@@ -336,7 +336,8 @@ def _int8_with_fallback(fmodel, export_model, spec, records, data_dir: Path, rep
     p_sel = spec.predict(fmodel, named_inputs(sel_w))
     calibrated = calibrate_model(export_model, representative)
     chosen, rep = choose_fallback(calibrated, sel.inputs, p_sel, fallback,
-                                  lambda cal, nodes: quantize_calibrated(cal, nodes, io))
+                                  lambda cal, nodes: quantize_calibrated(cal, nodes, io),
+                                  modules=module_layers(export_model))
     rep["selection"]["partition"] = partition
     return chosen.model, rep
 

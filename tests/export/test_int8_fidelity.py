@@ -165,3 +165,27 @@ def test_latency_sections_line_up_int8_and_float32(tiny_models):
     assert r["sections"][-1]["int8_cumulative_ms"] > 0 and r["sections"][-1]["float32_cumulative_ms"] > 0
     with pytest.raises(ValueError, match="not the same graph"):
         compare_sections(i8, cut, sections=2, runs=1)
+
+
+def test_module_groups_are_tried_whole_by_auto():
+    from ecgnet_tf.export.fallback import module_groups, module_layers
+
+    model = _tiny("mod")
+    mods = module_layers(model)
+    assert mods == {"head": tuple(layer.name for layer in model.layers if type(layer).__name__ == "Dense")}
+    assert module_layers(model, {"absent": ("LSTM",)}) == {}
+    calibrated = cv.calibrate_model(model, _representative())
+    groups = layer_groups(calibrated)
+    both = module_groups(groups, mods)
+    assert both["[head]"] == [n for layer in mods["head"] for n in groups.get(layer, [])] and set(groups) < set(both)
+    x = _batch(24)
+    p_float = model.predict(x, verbose=0)
+    quantize = cv.quantize_calibrated
+    whole = try_fallback(calibrated, both, ("[head]",), x, p_float, quantize)
+    assert ins.op_report(whole.model)["float_input_ops"].get("FULLY_CONNECTED") == len(mods["head"])
+    _, rep = choose_fallback(calibrated, x, p_float, FallbackConfig(mode="auto", target_agreement=1.01, max_layers=1),
+                             quantize, log=lambda *_: None, modules=mods)
+    assert "[head]" in rep["layers_available"] and "[head]" in rep["single_layer"]
+    _, plain = choose_fallback(calibrated, x, p_float, FallbackConfig(mode="layers", layers=("d1",)), quantize,
+                               log=lambda *_: None, modules=mods)
+    assert "[head]" not in plain["layers_available"]  # modules are candidates of auto only
