@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..preprocess.record_features import record_features
-from ..training.record_model import RecordInputs, RecordModel, has_record_model
+from ..training.record_model import RecordInputs, RecordModel, has_record_model, summarise_probs, summarise_rows
 
 #: R peaks closer than this to the previous one (s) are the same beat seen by two blocks
 _REFRACTORY_S = 0.2
@@ -107,8 +107,6 @@ def context_inputs(x: np.ndarray, rpeaks: np.ndarray, fs: float, windows: list[C
     """Record-model inputs of one stretch of signal (as :meth:`RecordInputs.build` makes them for a
     record): its record features, the summary of its windows' rhythm rows (``n_rr`` features each) and
     of the network probabilities of its predicted windows (``n_classes``)."""
-    from ..training.record_model import summarise_probs, summarise_rows
-
     feats = record_features(x, rpeaks, fs)
     rr = np.stack([w.rr for w in windows]) if windows else np.zeros((0, n_rr))
     probs = [w.probs for w in windows if w.probs is not None]
