@@ -83,6 +83,12 @@ class RhythmContext:
         self._windows.append(window)
         self._trim()
 
+    def step(self, x: np.ndarray, o0: int, rpeaks: np.ndarray, window: ContextWindow) -> None:
+        """Take in the stream up to ``window``'s end (:meth:`extend`), then the window itself: what the
+        monitor does for each window before deciding it on :meth:`stretch` ``(window.end)``."""
+        self.extend(x, o0, rpeaks, window.end)
+        self.add_window(window)
+
     def _trim(self) -> None:
         cut = self.end - self.n
         if cut > self._x0:

@@ -41,11 +41,10 @@ def stream_context_inputs(records: list[tuple[np.ndarray, np.ndarray, np.ndarray
         if len(seg.starts) != len(probs):
             raise ValueError(f"{len(seg.starts)} windows cut but {len(probs)} window predictions; re-run the evaluation")
         for j, s0 in enumerate(seg.starts.tolist()):
-            end = offset + min(s0 + w, len(x))
-            ctx.extend(x, offset, peaks, upto=end)
-            ctx.add_window(ContextWindow(offset + s0, offset + s0 + w, np.asarray(seg.rr[j], np.float64),
-                                         np.asarray(probs[j], np.float64)))
-            xs, ps, wins = ctx.stretch(end)
+            win = ContextWindow(offset + s0, offset + s0 + w, np.asarray(seg.rr[j], np.float64),
+                                np.asarray(probs[j], np.float64))
+            ctx.step(x, offset, peaks, win)  # as the monitor does (Monitor._analyse)
+            xs, ps, wins = ctx.stretch(win.end)
             out.append(context_inputs(xs, ps, fs, wins, n_rr, probs.shape[1]))
         offset += len(x)
     return out

@@ -271,13 +271,11 @@ class Monitor:
             start = float(seg.starts[i] / fs)
             ctx_p = None
             if self._context is not None:
-                s0 = int(seg.starts[i])
-                # the stream up to this window's end only (the context holds the last context_s seconds)
-                self._context.extend(chunk.x[:, cfg.rpeak_lead], chunk.o0, chunk.rpeaks, s0 + w)
-                n_rr = len(pp.RHYTHM_FEATURE_NAMES)
+                s0, n_rr = int(seg.starts[i]), len(pp.RHYTHM_FEATURE_NAMES)
                 rr_row = np.zeros(n_rr) if seg.rr is None else np.asarray(seg.rr[i], np.float64)
-                self._context.add_window(ContextWindow(s0, s0 + w, rr_row,
-                                                       probs[i].copy() if ok[i] else None))
+                # the stream up to this window's end only (the context holds the last context_s seconds)
+                self._context.step(chunk.x[:, cfg.rpeak_lead], chunk.o0, chunk.rpeaks,
+                                   ContextWindow(s0, s0 + w, rr_row, probs[i].copy() if ok[i] else None))
                 if ok[i]:
                     ctx_p = cfg.context.predict(self._context, s0 + w, n_rr)
             if ok[i]:
