@@ -55,7 +55,7 @@ def validation_context_probs(run_dir: Path, contexts: tuple[float, ...], n_strea
     """{"record", "y", "probs": {context_s: (n, K)}, "note"} per validation window, in the order of
     ``RUN/evaluations/val`` (so :func:`~.smoothing_fit.validation_streams` with the same ``n_streams``
     and ``seed`` rebuilds the streams they were computed on)."""
-    from ..tasks.record_table import record_feature_table, window_rr_rows
+    from ..training.record_stage import record_inputs
 
     run_dir = Path(run_dir)
     cfg = RunConfig.load(run_dir)
@@ -66,9 +66,7 @@ def validation_context_probs(run_dir: Path, contexts: tuple[float, ...], n_strea
     d = load_predictions(run_dir / "evaluations" / "val" / PREDICTIONS)
     rm = RecordModel.load(run_dir)
     train_ids = list(trecs.split.partition("train"))
-    feats = record_feature_table(trecs, data_dir, train_ids, spec.preprocess, desc="train: record features")
-    rec, rr = window_rr_rows(trecs, data_dir, train_ids, spec.preprocess, desc="train: window rows")
-    train = RecordInputs.build(train_ids, feats, rec, rr)
+    train = record_inputs(trecs, data_dir, train_ids, spec, desc="train")
     y_train = np.array([spec.classes.index(trecs.label_of[r]) for r in train_ids], np.int64)
     model = rm.trees_refitted(train, y_train)
     record = d["record"].astype(str)
