@@ -55,6 +55,7 @@ def validation_context_probs(run_dir: Path, contexts: tuple[float, ...], n_strea
     """{"record", "y", "probs": {context_s: (n, K)}, "note"} per validation window, in the order of
     ``RUN/evaluations/val`` (so :func:`~.smoothing_fit.validation_streams` with the same ``n_streams``
     and ``seed`` rebuilds the streams they were computed on)."""
+    from ..tasks.record_table import preprocessed_lead
     from ..training.record_stage import record_inputs
 
     run_dir = Path(run_dir)
@@ -78,10 +79,8 @@ def validation_context_probs(run_dir: Path, contexts: tuple[float, ...], n_strea
         joined = []
         for rid in group:
             r = cinc2017.load_record(data_dir, rid, trecs.label_of[rid])
-            sig = np.asarray(r.signal, np.float64)
-            sig = sig[:, None] if sig.ndim == 1 else sig
-            x, fs = pp.preprocess_signal(sig[:, :1], r.fs, spec.preprocess)
-            joined.append((x[:, 0], pp.detect_rpeaks(x, fs, lead=0), d["probs"][where[rid]]))
+            x, fs, peaks = preprocessed_lead(r.signal, r.fs, spec.preprocess)
+            joined.append((x, peaks, d["probs"][where[rid]]))
         rows = np.concatenate([where[rid] for rid in group])
         for c in contexts:
             inputs = stream_context_inputs(joined, fs, spec, c)

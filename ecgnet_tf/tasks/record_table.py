@@ -20,16 +20,24 @@ from .windows import _cache_path, default_cache_dir, iter_windows
 RECORD_CACHE_FORMAT = f"record-features/1: {len(RECORD_FEATURE_NAMES)} " + ",".join(RECORD_FEATURE_NAMES)
 
 
-def signal_record_features(signal: np.ndarray, fs_in: float, cfg: "pp.PreprocessConfig",
-                           config: RecordFeatureConfig = RecordFeatureConfig()) -> np.ndarray:
-    """Record features of a raw single-lead recording (``signal`` (n,) or (n, 1) mV at ``fs_in`` Hz):
-    the project's preprocessing, Pan-Tompkins R peaks over the whole record, then
-    :func:`~ecgnet_tf.preprocess.record_features.record_features`. (F,) float32."""
+def preprocessed_lead(signal: np.ndarray, fs_in: float, cfg: "pp.PreprocessConfig"
+                      ) -> tuple[np.ndarray, float, np.ndarray]:
+    """The first lead of a raw recording (``signal`` (n,) or (n, C) mV at ``fs_in`` Hz) after the
+    project's preprocessing, (x (m,) mV, its rate in Hz, Pan-Tompkins R peaks over the whole record)."""
     sig = np.asarray(signal, np.float64)
     if sig.ndim == 1:
         sig = sig[:, None]
     x, fs = pp.preprocess_signal(sig[:, :1], fs_in, cfg)
-    return record_features(x[:, 0], pp.detect_rpeaks(x, fs, lead=0), fs, config)
+    return x[:, 0], fs, pp.detect_rpeaks(x, fs, lead=0)
+
+
+def signal_record_features(signal: np.ndarray, fs_in: float, cfg: "pp.PreprocessConfig",
+                           config: RecordFeatureConfig = RecordFeatureConfig()) -> np.ndarray:
+    """Record features of a raw single-lead recording (``signal`` (n,) or (n, 1) mV at ``fs_in`` Hz):
+    :func:`preprocessed_lead`, then :func:`~ecgnet_tf.preprocess.record_features.record_features`.
+    (F,) float32."""
+    x, fs, peaks = preprocessed_lead(signal, fs_in, cfg)
+    return record_features(x, peaks, fs, config)
 
 
 def record_feature_table(records: TaskRecords, data_dir: Path, ids: Iterable[str], cfg: "pp.PreprocessConfig",
