@@ -16,10 +16,14 @@ exists is reused and one with a checkpoint resumed):
    * ``shuffled``: ``edge`` with every window given another window's prior map (``--prior-mode shuffled``);
    * ``loc``: MI localisation (``ptbxl-mi-loc``, AMI / IMI / LMI, multi-label) with ``edge``.
 
-2. ``report``: pooled out-of-fold AUC with patient-bootstrap intervals, sensitivity and specificity at
-   the thresholds chosen on each fold's validation records (specificity 0.90), the fold table, the
-   ablation deltas, localisation AUCs, ROC curves: ``OUT/summary.json``, ``OUT/report.md``,
-   ``OUT/roc.png`` (:mod:`ecgnet_tf.bench.mi_report`).
+2. ``report``: the study's decision, the *record model* (gradient-boosted trees on each record's
+   12-lead median-beat features, fitted on the fold's training records and fused with the fold's
+   guided network, settings and fusion weight chosen on its validation records:
+   :mod:`ecgnet_tf.training.mi_record_model`; ``--network-only`` leaves it out); pooled out-of-fold
+   AUC with patient-bootstrap intervals, sensitivity and specificity at the thresholds chosen on
+   each fold's validation records (specificity 0.90), the network alone and the trees alone beside
+   it, the fold table, the ablation deltas, localisation AUCs, ROC curves: ``OUT/summary.json``,
+   ``OUT/report.md``, ``OUT/roc.png`` (:mod:`ecgnet_tf.bench.mi_report`).
 """
 from __future__ import annotations
 
@@ -71,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bootstrap", type=int, default=2000, help="patient bootstrap resamples for the intervals")
     parser.add_argument("--quick", action="store_true", help="smoke study (one epoch): not a result")
     parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument("--network-only", action="store_true",
+                        help="report the networks only (no median-beat record model)")
     args = parser.parse_args(argv)
 
     def body() -> None:
@@ -99,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             from .bench import mi_report
 
             runs = {v: [root / run_name(v, f) for f in folds] for v in variants}
-            s = mi_report.write_report(args.out, runs, n_boot=args.bootstrap, quick=args.quick)
+            s = mi_report.write_report(args.out, runs, n_boot=args.bootstrap, quick=args.quick,
+                                       record_model=not args.network_only, cache_dir=args.cache_dir)
             print(f"[mi-study] pooled out-of-fold MI AUC {s['auc']:.3f} [{s['auc_ci'][0]:.3f}, {s['auc_ci'][1]:.3f}], "
                   f"sensitivity {s['sensitivity']:.3f} at specificity {s['specificity']:.3f} "
                   f"({s['n_records']} records) -> {args.out}/report.md", flush=True)

@@ -4,7 +4,7 @@ files, label)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -40,6 +40,18 @@ def signal_record_features(signal: np.ndarray, fs_in: float, cfg: "pp.Preprocess
     return record_features(x, peaks, fs, config)
 
 
+def cached_row(path: Path, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """The feature row saved at ``path`` (an ``.npz`` with ``features``), computed and saved first
+    when missing."""
+    if path.is_file():
+        with np.load(path) as z:
+            return z["features"]
+    row = compute()
+    with atomic.atomic_path(path) as tmp:
+        np.savez(tmp, features=row)
+    return row
+
+
 def record_feature_table(records: TaskRecords, data_dir: Path, ids: Iterable[str], cfg: "pp.PreprocessConfig",
                          cache_dir: Path | None = None, desc: str = "record features") -> np.ndarray:
     """(n, F) float32 record features of ``ids`` (in that order), each record cached once.
@@ -55,15 +67,11 @@ def record_feature_table(records: TaskRecords, data_dir: Path, ids: Iterable[str
     for rid in progress(list(ids), desc=desc, unit="records"):
         path = _cache_path(cache_dir, task, cfg_hash, data_dir, rid, records.entry_of.get(rid),
                            label=records.label_of[rid], fmt=RECORD_CACHE_FORMAT, prefix="recfeat-")
-        if path.is_file():
-            with np.load(path) as z:
-                row = z["features"]
-        else:
+        def compute(rid: str = rid) -> np.ndarray:
             rec = cinc2017.load_record(data_dir, rid, records.label_of[rid])
-            row = signal_record_features(rec.signal, rec.fs, cfg)
-            with atomic.atomic_path(path) as tmp:
-                np.savez(tmp, features=row)
-        rows.append(row)
+            return signal_record_features(rec.signal, rec.fs, cfg)
+
+        rows.append(cached_row(path, compute))
     return np.stack(rows) if rows else np.zeros((0, len(RECORD_FEATURE_NAMES)), np.float32)
 
 

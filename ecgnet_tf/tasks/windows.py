@@ -221,7 +221,7 @@ def _cache_path(cache_dir: Path, task: TaskSpec, cfg_hash: str, data_dir: Path, 
     every file of the record (a truncated ``.dat`` or edited ``.atr`` is recomputed, and so fails the
     loader's checks instead of being served from the cache). PTB-XL entries' labels and ``label``
     (when given) are part of the key too, so a relabelled record is recomputed."""
-    parts = [CACHE_FORMAT]
+    parts = [fmt]
     for f in _record_files(task, data_dir, record, entry):
         f = f.resolve()
         try:

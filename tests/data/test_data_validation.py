@@ -242,6 +242,8 @@ def test_cache_key_covers_dat_atr_mat_and_labels(mit, ptb, tmp_path):
     assert tw._cache_path(cache, mtask, cfg, mit, "100", None) != key  # edited annotations
     key = tw._cache_path(cache, mtask, cfg, mit, "100", None)
     assert tw._cache_path(cache, mtask, cfg, mit, "100", None, label="N") != key
+    # a change of a cached format (e.g. the definition of record features) gives another file
+    assert tw._cache_path(cache, mtask, cfg, mit, "100", None, fmt="features/2") != key
 
     ctask = get_task("cinc2017")
     base = write_cinc_mat_record(tmp_path / "cinc2017" / "training2017", "A00001",

@@ -86,7 +86,18 @@ def test_summary_interface_and_thresholds_from_validation(study):
     for f in (0, 1):  # each fold's threshold comes from its own validation predictions
         assert (study / "runs" / f"guided-f{f}" / "evaluations" / "val" / "predictions.npz").is_file()
     assert s["localisation"]["classes"].keys() == {"AMI", "IMI", "LMI"}
-    assert "SMOKE" in (study / "out" / "report.md").read_text() and (study / "out" / "roc.png").is_file()
+    report = (study / "out" / "report.md").read_text()
+    assert "SMOKE" in report and (study / "out" / "roc.png").is_file()
+    # the study's decision is the record model: trees fused with each fold's network, chosen on validation
+    rec = s["record_model"]
+    assert s["decision"].startswith("record model") and s["auc"] == rec["fused"]["auc"]
+    assert s["guided_ablation"]["with"] == s["network"]["auc"] and "trees" in rec
+    assert [f["fold"] for f in rec["folds"]] == [0, 1]
+    for f in rec["folds"]:
+        assert f["weight"] in f["choices"]["config"]["fusion_weights"] and f["n_train"] > 0
+    assert "median-beat trees alone" in report and "fusion weight" in report
+    oof = (study / "out" / "oof_predictions.csv").read_text().splitlines()
+    assert oof[0].startswith("record,patient,fold,mi,network,trees,record_model") and len(oof) == s["n_records"] + 1
 
 
 @pytest.mark.slow

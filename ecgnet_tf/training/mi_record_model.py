@@ -1,0 +1,124 @@
+"""A record-level MI decision for PTB-XL: gradient-boosted trees on median-beat features, fused with
+the network's score, every choice made on validation records.
+
+1. *Trees*: scikit-learn ``HistGradientBoostingClassifier`` on the 12-lead median-beat features
+   (:mod:`ecgnet_tf.preprocess.ecg12_features`) of the **training** records; the learning rate and
+   tree size are chosen by AUC on the **validation** records.
+2. *Fusion*: ``P = sigmoid(w * logit(P_trees) + (1 - w) * logit(P_network))`` with the weight ``w``
+   (0 = the network alone, 1 = the trees alone) chosen by validation AUC (ties: the weight nearest 0.5).
+   The trees are not refitted on the validation records, so the operating point chosen on them
+   (:func:`ecgnet_tf.bench.mi_report.threshold_for_specificity`) is not fitted to the trees' own
+   training data.
+
+Binary only (MI vs NORM); the same model per class gives the localisation scores.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .metrics import auroc
+
+_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class MiRecordConfig:
+    """Search space of :func:`fit_mi_record_model` (all chosen on validation records)."""
+
+    learning_rates: tuple[float, ...] = (0.05, 0.1)
+    max_leaf_nodes: tuple[int, ...] = (7, 15)
+    max_iter: int = 300
+    l2_regularization: float = 1.0
+    fusion_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, np.float64), _EPS, 1 - _EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def fuse(trees: np.ndarray, network: np.ndarray, weight: float) -> np.ndarray:
+    """P(MI) from the trees' and the network's P(MI): ``sigmoid(w logit(trees) + (1 - w) logit(network))``."""
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"fusion weight must lie in [0, 1], got {weight}")
+    z = weight * _logit(trees) + (1.0 - weight) * _logit(network)
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+@dataclass
+class MiRecordModel:
+    """Fitted trees and the fusion weight; ``choices`` records every validation figure."""
+
+    trees: object
+    weight: float
+    settings: dict
+    choices: dict
+
+    def tree_scores(self, features: np.ndarray) -> np.ndarray:
+        """The trees' P(MI) of (n, F) features."""
+        return self.trees.predict_proba(np.asarray(features, np.float32))[:, 1]
+
+    def scores(self, features: np.ndarray, network: np.ndarray) -> np.ndarray:
+        """Fused P(MI) of records with (n, F) features and the network's (n,) P(MI)."""
+        return fuse(self.tree_scores(features), network, self.weight)
+
+
+def _trees(cfg: MiRecordConfig, lr: float, leaves: int):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(learning_rate=lr, max_leaf_nodes=leaves, max_iter=cfg.max_iter,
+                                          l2_regularization=cfg.l2_regularization, random_state=cfg.seed)
+
+
+def _check(x: np.ndarray, y: np.ndarray, what: str, both: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.asarray(x, np.float32), np.asarray(y, bool)
+    if x.ndim != 2 or len(x) != len(y) or len(y) == 0:
+        raise ValueError(f"{what}: features must be (n, F) with one label per record, got {x.shape} and {y.shape}")
+    if both and (y.all() or not y.any()):
+        raise ValueError(f"{what}: needs both positive and negative records ({int(y.sum())} positive of {len(y)})")
+    return x, y
+
+
+def _score(auc: float) -> float:
+    """AUC for choosing (NaN, when validation lacks a class, never wins)."""
+    return -np.inf if np.isnan(auc) else auc
+
+
+def fit_mi_record_model(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
+                        network_val: np.ndarray, config: MiRecordConfig = MiRecordConfig()) -> MiRecordModel:
+    """Trees on the training records, settings and fusion weight by AUC on the validation records.
+
+    Args:
+        x_train, x_val: (n, F) median-beat features.
+        y_train, y_val: (n,) True for MI.
+        network_val: (n_val,) the network's P(MI) of the validation records (it never trained on them).
+    """
+    x_train, y_train = _check(x_train, y_train, "training records")
+    # validation records with a single class give no AUC: the first settings and w = 0.5 are kept
+    x_val, y_val = _check(x_val, y_val, "validation records", both=False)
+    network_val = np.asarray(network_val, np.float64)
+    if network_val.shape != (len(y_val),):
+        raise ValueError(f"network_val must hold one score per validation record ({len(y_val)}), "
+                         f"got shape {network_val.shape}")
+    best = None
+    grid = []
+    for lr in config.learning_rates:
+        for leaves in config.max_leaf_nodes:
+            est = _trees(config, lr, leaves).fit(x_train, y_train)
+            auc = auroc(y_val, est.predict_proba(x_val)[:, 1])
+            grid.append({"learning_rate": lr, "max_leaf_nodes": leaves, "val_auc": auc})
+            if best is None or _score(auc) > best[0]:
+                best = (_score(auc), est, {"learning_rate": lr, "max_leaf_nodes": leaves})
+    _, est, settings = best
+    tree_val = est.predict_proba(x_val)[:, 1]
+    fusion = [{"weight": w, "val_auc": auroc(y_val, fuse(tree_val, network_val, w))} for w in config.fusion_weights]
+    top = max(_score(f["val_auc"]) for f in fusion)
+    weight = min((f["weight"] for f in fusion if _score(f["val_auc"]) >= top - 1e-12), key=lambda w: (abs(w - 0.5), w))
+    return MiRecordModel(trees=est, weight=float(weight), settings=settings,
+                         choices={"trees": grid, "fusion": fusion, "config": config.to_dict()})
