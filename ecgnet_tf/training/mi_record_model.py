@@ -2,10 +2,13 @@
 the network's score, every choice made on validation records.
 
 1. *Trees*: scikit-learn ``HistGradientBoostingClassifier`` on the 12-lead median-beat features
-   (:mod:`ecgnet_tf.preprocess.ecg12_features`) of the **training** records; the learning rate and
-   tree size are chosen by AUC on the **validation** records.
+   (:mod:`ecgnet_tf.preprocess.ecg12_features`) of the **training** records, one per setting of a
+   small grid (learning rate, tree size): :func:`tree_candidates`.
 2. *Fusion*: ``P = sigmoid(w * logit(P_trees) + (1 - w) * logit(P_network))`` with the weight ``w``
-   (0 = the network alone, 1 = the trees alone) chosen by validation AUC (ties: the weight nearest 0.5).
+   (0 = the network alone, 1 = the trees alone). :func:`choose_fusion` picks the trees' setting and
+   ``w`` together by AUC on **validation** records (ties: the weight nearest 0.5).
+   :func:`fit_mi_record_model` does both with one validation set; the cross-validated study
+   (:mod:`ecgnet_tf.bench.mi_report`) pools the validation records of several folds for the choice.
    The trees are not refitted on the validation records, so the operating point chosen on them
    (:func:`ecgnet_tf.bench.mi_report.threshold_for_specificity`) is not fitted to the trees' own
    training data.
@@ -90,35 +93,56 @@ def _score(auc: float) -> float:
     return -np.inf if np.isnan(auc) else auc
 
 
+@dataclass
+class TreeCandidate:
+    """Trees fitted with one setting of the search space."""
+
+    settings: dict
+    trees: object
+
+    def scores(self, features: np.ndarray) -> np.ndarray:
+        return self.trees.predict_proba(np.asarray(features, np.float32))[:, 1]
+
+
+def tree_candidates(x_train: np.ndarray, y_train: np.ndarray, config: MiRecordConfig = MiRecordConfig()
+                    ) -> list[TreeCandidate]:
+    """Trees fitted on the training records, one per setting of the search space (in grid order)."""
+    x_train, y_train = _check(x_train, y_train, "training records")
+    return [TreeCandidate({"learning_rate": lr, "max_leaf_nodes": leaves},
+                          _trees(config, lr, leaves).fit(x_train, y_train))
+            for lr in config.learning_rates for leaves in config.max_leaf_nodes]
+
+
+def choose_fusion(y_val: np.ndarray, tree_val: list[np.ndarray], network_val: np.ndarray,
+                  weights: tuple[float, ...]) -> tuple[int, float, list[dict]]:
+    """(candidate index, fusion weight, every (candidate, weight) with its AUC) maximising the AUC of the
+    fused scores on validation records. Ties: the weight nearest 0.5, then the earlier candidate; a
+    single-class validation set (no AUC) keeps the first candidate and w = 0.5."""
+    y_val = np.asarray(y_val, bool)
+    network_val = np.asarray(network_val, np.float64)
+    if network_val.shape != (len(y_val),):
+        raise ValueError(f"network_val must hold one score per validation record ({len(y_val)}), "
+                         f"got shape {network_val.shape}")
+    table = [{"candidate": i, "weight": w, "val_auc": auroc(y_val, fuse(tv, network_val, w))}
+             for i, tv in enumerate(tree_val) for w in weights]
+    top = max(_score(t["val_auc"]) for t in table)
+    best = min((t for t in table if _score(t["val_auc"]) >= top - 1e-12),
+               key=lambda t: (abs(t["weight"] - 0.5), t["weight"], t["candidate"]))
+    return best["candidate"], float(best["weight"]), table
+
+
 def fit_mi_record_model(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
                         network_val: np.ndarray, config: MiRecordConfig = MiRecordConfig()) -> MiRecordModel:
-    """Trees on the training records, settings and fusion weight by AUC on the validation records.
+    """Trees on the training records; their setting and the fusion weight by AUC on the validation records.
 
     Args:
         x_train, x_val: (n, F) median-beat features.
         y_train, y_val: (n,) True for MI.
         network_val: (n_val,) the network's P(MI) of the validation records (it never trained on them).
     """
-    x_train, y_train = _check(x_train, y_train, "training records")
     # validation records with a single class give no AUC: the first settings and w = 0.5 are kept
     x_val, y_val = _check(x_val, y_val, "validation records", both=False)
-    network_val = np.asarray(network_val, np.float64)
-    if network_val.shape != (len(y_val),):
-        raise ValueError(f"network_val must hold one score per validation record ({len(y_val)}), "
-                         f"got shape {network_val.shape}")
-    best = None
-    grid = []
-    for lr in config.learning_rates:
-        for leaves in config.max_leaf_nodes:
-            est = _trees(config, lr, leaves).fit(x_train, y_train)
-            auc = auroc(y_val, est.predict_proba(x_val)[:, 1])
-            grid.append({"learning_rate": lr, "max_leaf_nodes": leaves, "val_auc": auc})
-            if best is None or _score(auc) > best[0]:
-                best = (_score(auc), est, {"learning_rate": lr, "max_leaf_nodes": leaves})
-    _, est, settings = best
-    tree_val = est.predict_proba(x_val)[:, 1]
-    fusion = [{"weight": w, "val_auc": auroc(y_val, fuse(tree_val, network_val, w))} for w in config.fusion_weights]
-    top = max(_score(f["val_auc"]) for f in fusion)
-    weight = min((f["weight"] for f in fusion if _score(f["val_auc"]) >= top - 1e-12), key=lambda w: (abs(w - 0.5), w))
-    return MiRecordModel(trees=est, weight=float(weight), settings=settings,
-                         choices={"trees": grid, "fusion": fusion, "config": config.to_dict()})
+    cands = tree_candidates(x_train, y_train, config)
+    i, weight, table = choose_fusion(y_val, [c.scores(x_val) for c in cands], network_val, config.fusion_weights)
+    return MiRecordModel(trees=cands[i].trees, weight=weight, settings=cands[i].settings,
+                         choices={"grid": table, "candidates": [c.settings for c in cands], "config": config.to_dict()})

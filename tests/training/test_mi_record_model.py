@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from ecgnet_tf.training.metrics import auroc
-from ecgnet_tf.training.mi_record_model import MiRecordConfig, fit_mi_record_model, fuse
+from ecgnet_tf.training.mi_record_model import MiRecordConfig, choose_fusion, fit_mi_record_model, fuse
 
 SMALL = MiRecordConfig(learning_rates=(0.1,), max_leaf_nodes=(7,), max_iter=50)
 
@@ -43,10 +43,11 @@ def test_fusion_weight_maximises_validation_auc():
     rng = np.random.default_rng(5)
     network = rng.random(150)  # an uninformative network: the trees should carry the decision
     m = fit_mi_record_model(xt, yt, xv, yv, network, MiRecordConfig(max_iter=50))
-    best = max(f["val_auc"] for f in m.choices["fusion"])
+    best = max(f["val_auc"] for f in m.choices["grid"])
     assert auroc(yv, m.scores(xv, network)) == pytest.approx(best)
     assert m.weight >= 0.75
-    assert len(m.choices["trees"]) == 4 and m.settings["learning_rate"] in (0.05, 0.1)
+    assert len(m.choices["candidates"]) == 4 and len(m.choices["grid"]) == 20
+    assert m.settings in m.choices["candidates"]
 
 
 def test_bad_inputs_are_named():
@@ -57,3 +58,13 @@ def test_bad_inputs_are_named():
         fit_mi_record_model(xt, yt, xt, yt, np.full(99, 0.5), SMALL)
     one_class = fit_mi_record_model(xt, yt, xt[:10], np.zeros(10, bool), np.full(10, 0.5), SMALL)
     assert one_class.weight == 0.5
+
+
+def test_choose_fusion_prefers_the_best_pair_and_breaks_ties_towards_an_even_mix():
+    y = np.array([0, 0, 0, 1, 1, 1], bool)
+    good = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
+    bad = good[::-1].copy()
+    i, w, table = choose_fusion(y, [bad, good], good, (0.0, 0.5, 1.0))
+    assert (i, w) == (1, 0.5) and len(table) == 6  # candidate 1 with any weight is perfect: the even mix
+    i, w, _ = choose_fusion(y, [bad], good, (0.0, 0.5, 1.0))
+    assert (i, w) == (0, 0.0)  # only the network ranks well

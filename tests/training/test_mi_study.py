@@ -93,9 +93,14 @@ def test_summary_interface_and_thresholds_from_validation(study):
     assert s["decision"].startswith("record model") and s["auc"] == rec["fused"]["auc"]
     assert s["guided_ablation"]["with"] == s["network"]["auc"] and "trees" in rec
     assert [f["fold"] for f in rec["folds"]] == [0, 1]
-    for f in rec["folds"]:  # the trees learn from the fold's training records only
-        split = json.loads((study / "runs" / f"guided-f{f['fold']}" / "split.json").read_text())
-        assert f["weight"] in f["choices"]["config"]["fusion_weights"] and f["n_train"] == len(split["train"]) > 0
+    splits = {f: json.loads((study / "runs" / f"guided-f{f}" / "split.json").read_text()) for f in (0, 1)}
+    for f in rec["folds"]:  # trees learn from the fold's training records; choices never see its test records
+        split = splits[f["fold"]]
+        assert f["weight"] in f["config"]["fusion_weights"] and f["n_train"] == len(split["train"]) > 0
+        assert f["fold"] in f["choice_folds"]
+        for j in f["choice_folds"]:
+            assert not set(splits[j]["val"]) & set(split["test"])
+    assert rec["folds"][1]["choice_folds"] == [1]  # fold 0's validation strat_fold is fold 1's test
     assert "median-beat trees alone" in report and "fusion weight" in report
     oof = (study / "out" / "oof_predictions.csv").read_text().splitlines()
     assert oof[0].startswith("record,patient,fold,mi,network,trees,record_model") and len(oof) == s["n_records"] + 1
