@@ -433,6 +433,9 @@ def markdown(s: dict) -> str:
         for v, a in s["ablation"].items():
             lines.append(f"| {names.get(v, v)} | {_f(a['auc'])} | {_ci_text(a['auc_ci'])} | "
                          f"{_f(a['delta_guided_minus'])} | {_ci_text(a['delta_ci'])} |")
+        missing = [names[v] for v in names if v not in s["ablation"]]
+        if missing:
+            lines += ["", "Not run for this report (left out of `--variants`): " + "; ".join(missing) + "."]
         helps = [v for v, a in s["ablation"].items() if a["delta_ci"][0] > 0]
         lines += ["", "Guided attention helps here (interval of the difference above 0) against: "
                   + (", ".join(names.get(v, v) for v in helps) if helps else
