@@ -463,6 +463,8 @@ def markdown(s: dict) -> str:
             lines.append(f"| {c} | {r['n_positive']} | {_f(r['auc']) if r['auc'] is not None else r['note']} | "
                          f"{_ci_text(r['auc_ci'])} | {rm_auc} | {_ci_text(rm.get('auc_ci'))} | {_f(rm.get('trees_auc'))} | "
                          f"{', '.join(_f(w, 2) for w in rm.get('weights', [])) or 'n/a'} |")
+    if not loc:
+        lines += ["", "## Localisation", "", "Not run for this report (`--variants` without `loc`)."]
     ref = s["reference"]
     lines += ["", "## Reference (another task, not comparable)", "",
               f"{ref['method']}: macro AUC {ref['macro_auc']} on {ref['task']}. Ours is NORM vs MI on "
