@@ -101,21 +101,15 @@ def choice_folds(fold_data: list[dict], pooled: bool = True) -> list[list[int]]:
             for k in range(len(fold_data))]
 
 
-def record_model_folds(fold_data: list[dict], cls: str = "MI", config: MiRecordConfig = MiRecordConfig(),
-                       cache_dir: Path | None = None, pooled: bool = True) -> tuple[list[dict], list[dict], list[dict]]:
-    """The record model of class ``cls`` in every fold (:mod:`ecgnet_tf.training.mi_record_model`).
+def tree_fits(fold_data: list[dict], cls: str = "MI", config: MiRecordConfig = MiRecordConfig(),
+              cache_dir: Path | None = None) -> list[dict]:
+    """Per fold, the trees of every grid setting fitted on its training records' median-beat features,
+    with their scores of the fold's validation and test records and the records' labels.
 
-    Per fold, trees on its training records' median-beat features, one per grid setting. The setting
-    and the fusion weight of fold k are chosen by the AUC of the fused scores pooled over the
-    validation records of the folds :func:`choice_folds` allows (never fold k's test records): a
-    pooled choice sees far more records than one validation strat_fold (about 15 MI) and, like the
-    pooled figure it serves, also rewards scores that rank alike across folds. The threshold is
-    chosen on fold k's own validation records (specificity 0.90). The trees alone are chosen the
-    same way with w = 1. ``pooled=False``: each fold chooses on its own validation records only.
-    Returns (fused fold results, trees-alone fold results, per-fold choices),
-    the first two like :func:`_binary`'s."""
+    The trees never see a network, so one fitting serves every network variant trained on the same
+    folds (:func:`record_model_folds` checks that the records agree)."""
     from ..tasks.ecg12_table import ecg12_feature_table
-    from ..training.mi_record_model import choose_fusion, fuse, tree_candidates
+    from ..training.mi_record_model import tree_candidates
 
     fits = []
     for fd in fold_data:
@@ -123,7 +117,6 @@ def record_model_folds(fold_data: list[dict], cls: str = "MI", config: MiRecordC
         cfg = RunConfig.load(run)
         trecs = run_records(run)
         data_dir = Path(cfg.data_dir)
-        col = fd["task"].classes.index(cls)
 
         def table(ids, part):
             return ecg12_feature_table(trecs, data_dir, list(ids), cfg.preprocess_config(), cache_dir,
@@ -133,21 +126,52 @@ def record_model_folds(fold_data: list[dict], cls: str = "MI", config: MiRecordC
         y_train = np.array([_positive(fd["task"], trecs.label_of[r], cls) for r in train_ids])
         cands = tree_candidates(table(train_ids, "train"), y_train, config)
         x_val, x_test = table(fd["val"]["ids"], "val"), table(fd["test"]["ids"], "test")
-        fits.append({"n_train": len(train_ids), "settings": [c.settings for c in cands],
+        fits.append({"fold": fd["fold"], "cls": cls, "n_train": len(train_ids),
+                     "val_ids": list(fd["val"]["ids"]), "test_ids": list(fd["test"]["ids"]),
+                     "settings": [c.settings for c in cands],
                      "tree_val": [c.scores(x_val) for c in cands], "tree_test": [c.scores(x_test) for c in cands],
-                     "y_val": _truth(fd, "val", cls), "y_test": _truth(fd, "test", cls),
-                     "net_val": fd["val"]["scores"][:, col], "net_test": fd["test"]["scores"][:, col]})
+                     "y_val": _truth(fd, "val", cls), "y_test": _truth(fd, "test", cls)})
+    return fits
+
+
+def record_model_folds(fold_data: list[dict], cls: str = "MI", config: MiRecordConfig = MiRecordConfig(),
+                       cache_dir: Path | None = None, pooled: bool = True, fits: list[dict] | None = None
+                       ) -> tuple[list[dict], list[dict], list[dict]]:
+    """The record model of class ``cls`` in every fold (:mod:`ecgnet_tf.training.mi_record_model`).
+
+    Per fold, trees on its training records' median-beat features, one per grid setting
+    (:func:`tree_fits`; pass ``fits`` to reuse them). The setting and the fusion weight of fold k are
+    chosen by the AUC of the fused scores pooled over the validation records of the folds
+    :func:`choice_folds` allows (never fold k's test records): a pooled choice sees far more records
+    than one validation strat_fold (about 15 MI) and, like the pooled figure it serves, also rewards
+    scores that rank alike across folds. The threshold is chosen on fold k's own validation records
+    (specificity 0.90). The trees alone are chosen the same way with w = 1. ``pooled=False``: each
+    fold chooses on its own validation records only.
+    Returns (fused fold results, trees-alone fold results, per-fold choices),
+    the first two like :func:`_binary`'s."""
+    from ..training.mi_record_model import choose_fusion, fuse
+
+    if fits is None:
+        fits = tree_fits(fold_data, cls, config, cache_dir)
+    if len(fits) != len(fold_data):
+        raise ValueError(f"{len(fits)} tree fits for {len(fold_data)} folds")
+    nets = []
+    for fd, fit in zip(fold_data, fits):
+        if (fit["cls"], fit["fold"], fit["val_ids"], fit["test_ids"]) != \
+                (cls, fd["fold"], list(fd["val"]["ids"]), list(fd["test"]["ids"])):
+            raise ValueError(f"fold {fd['fold']}: the tree fits were made for other records or another class")
+        col = fd["task"].classes.index(cls)
+        nets.append({"net_val": fd["val"]["scores"][:, col], "net_test": fd["test"]["scores"][:, col]})
     fused, alone, choices = [], [], []
-    for fd, fit, allowed in zip(fold_data, fits, choice_folds(fold_data, pooled)):
-        pool = [fits[j] for j in allowed]
-        y_pool = np.concatenate([f["y_val"] for f in pool])
-        net_pool = np.concatenate([f["net_val"] for f in pool])
-        tree_pool = [np.concatenate([f["tree_val"][i] for f in pool]) for i in range(len(fit["settings"]))]
+    for fd, fit, net, allowed in zip(fold_data, fits, nets, choice_folds(fold_data, pooled)):
+        y_pool = np.concatenate([fits[j]["y_val"] for j in allowed])
+        net_pool = np.concatenate([nets[j]["net_val"] for j in allowed])
+        tree_pool = [np.concatenate([fits[j]["tree_val"][i] for j in allowed]) for i in range(len(fit["settings"]))]
         picked = {}
         for name, weights, out in (("fused", config.fusion_weights, fused), ("trees", (1.0,), alone)):
             i, w, grid = choose_fusion(y_pool, tree_pool, net_pool, weights)
-            val_s = fuse(fit["tree_val"][i], fit["net_val"], w)
-            test_s = fuse(fit["tree_test"][i], fit["net_test"], w)
+            val_s = fuse(fit["tree_val"][i], net["net_val"], w)
+            test_s = fuse(fit["tree_test"][i], net["net_test"], w)
             t = threshold_for_specificity(val_s, fit["y_val"])
             out.append({"ids": fd["test"]["ids"], "score": test_s, "y": fit["y_test"], "pred": test_s >= t,
                         "threshold": t})
@@ -217,9 +241,10 @@ def _cat(folds: list[dict], key: str) -> np.ndarray:
 def _record_summary(data: dict, binary: dict, resamples: list[np.ndarray], cache_dir: Path | None) -> dict:
     """The record model's pooled figures (fused, trees alone), their paired AUC differences from the
     guided network, and the same fusion on the network without guided attention."""
-    fused, trees, choices = record_model_folds(data["guided"], "MI", cache_dir=cache_dir)
+    fits = tree_fits(data["guided"], "MI", cache_dir=cache_dir)  # once: the trees never see a network
+    fused, trees, choices = record_model_folds(data["guided"], "MI", fits=fits)
     y, net = _cat(binary["guided"], "y"), _cat(binary["guided"], "score")
-    own, _, own_choices = record_model_folds(data["guided"], "MI", cache_dir=cache_dir, pooled=False)
+    own, _, own_choices = record_model_folds(data["guided"], "MI", pooled=False, fits=fits)
     out = {"fused": pooled_binary(fused, resamples), "trees": pooled_binary(trees, resamples),
            "fused_own_fold_choice": pooled_binary(own, resamples),
            "own_fold_weights": [c["weight"] for c in own_choices],
@@ -227,7 +252,7 @@ def _record_summary(data: dict, binary: dict, resamples: list[np.ndarray], cache
            "trees_minus_network": _paired_delta(y, _cat(trees, "score"), net, resamples),
            "folds": choices, "_fold_results": fused, "_trees_results": trees}
     if "noguided" in data:
-        ng, _, _ = record_model_folds(data["noguided"], "MI", cache_dir=cache_dir)
+        ng, _, _ = record_model_folds(data["noguided"], "MI", fits=fits)
         out["fused_noguided"] = pooled_binary(ng, resamples)
         out["fused_guided_minus_noguided"] = _paired_delta(y, _cat(fused, "score"), _cat(ng, "score"), resamples)
     return out
@@ -359,6 +384,25 @@ def _ci_text(ci) -> str:
     return "n/a" if not ci else f"[{_f(ci[0])}, {_f(ci[1])}]"
 
 
+def ablation_verdict(ablation: dict, names: dict[str, str]) -> str:
+    """One sentence on the guided-attention ablation, read from the paired intervals (guided minus control):
+    controls it beats (interval above 0), controls that beat it (interval below 0), and the rest."""
+    helps = [names.get(v, v) for v, a in ablation.items() if a["delta_ci"][0] > 0]
+    hurts = [names.get(v, v) for v, a in ablation.items() if a["delta_ci"][1] < 0]
+    parts = []
+    if helps:
+        parts.append("Guided attention scores higher than (interval of the difference above 0): " + ", ".join(helps) + ".")
+    if hurts:
+        parts.append("Guided attention scores **lower** than (interval of the difference below 0): "
+                     + ", ".join(hurts) + ": on this task and data the guided prior costs AUC.")
+    if not helps and not hurts:
+        parts.append("No difference from any control is outside its interval: on this task and data the guided "
+                     "prior shows no measurable benefit.")
+    elif not helps:
+        parts.append("It beats none of the controls.")
+    return " ".join(parts)
+
+
 def markdown(s: dict) -> str:
     t = s["targets"]
     lines = ["# PTB-XL myocardial infarction: ten-fold cross-validation" + (" (SMOKE RUN, not a result)"
@@ -436,10 +480,7 @@ def markdown(s: dict) -> str:
         missing = [names[v] for v in names if v not in s["ablation"]]
         if missing:
             lines += ["", "Not run for this report (left out of `--variants`): " + "; ".join(missing) + "."]
-        helps = [v for v, a in s["ablation"].items() if a["delta_ci"][0] > 0]
-        lines += ["", "Guided attention helps here (interval of the difference above 0) against: "
-                  + (", ".join(names.get(v, v) for v in helps) if helps else
-                     "none of the controls: on this task and data the guided prior shows no measurable benefit.")]
+        lines += ["", ablation_verdict(s["ablation"], names)]
         rg = (s.get("record_model") or {}).get("fused_guided_minus_noguided")
         if rg:
             lines += ["", f"The same question for the record model (trees fused with each network, the same fusion "

@@ -8,7 +8,7 @@ import pytest
 
 from ecgnet_tf import mi_study
 from ecgnet_tf import preprocess as pp
-from ecgnet_tf.bench.mi_report import _patient_resamples, threshold_for_specificity
+from ecgnet_tf.bench.mi_report import _patient_resamples, ablation_verdict, threshold_for_specificity
 from ecgnet_tf.runs import ModelSpec
 from ecgnet_tf.tasks import get_task, task_records
 from ecgnet_tf.tasks.records import ptbxl_cv_folds
@@ -66,6 +66,17 @@ def test_shuffled_priors_are_another_windows_maps():
     assert np.array_equal(pp.shuffle_priors(prior[:1]), prior[:1])
 
 
+def test_ablation_verdict_reads_the_sign_of_each_interval():
+    names = {"noguided": "without", "shuffled": "shuffled"}
+    worse = ablation_verdict({"noguided": {"delta_ci": [-0.04, -0.003]}, "shuffled": {"delta_ci": [-0.01, 0.02]}}, names)
+    assert "**lower** than" in worse and "without" in worse and "shuffled" not in worse
+    assert "no measurable benefit" not in worse and "beats none" in worse
+    better = ablation_verdict({"noguided": {"delta_ci": [0.001, 0.03]}}, names)
+    assert "higher than" in better and "lower" not in better
+    none = ablation_verdict({"noguided": {"delta_ci": [-0.01, 0.02]}}, names)
+    assert "no measurable benefit" in none
+
+
 @pytest.fixture(scope="module")
 def study(fake_data, window_cache, tmp_path_factory):
     root = tmp_path_factory.mktemp("mi_study")
@@ -112,3 +123,18 @@ def test_shuffled_variant_records_and_applies_its_prior_mode(study):
     assert json.loads((run / "run.json").read_text())["prior_mode"] == "shuffled"
     assert ModelSpec.from_run(run).prior_mode == "shuffled"
     assert ModelSpec.from_run(study / "runs" / "guided-f0").prior_mode == "aligned"
+
+
+@pytest.mark.slow
+def test_tree_fits_are_reused_only_for_the_same_records(study):
+    from ecgnet_tf.bench.mi_report import _fold_data, record_model_folds, tree_fits
+
+    data = [_fold_data(study / "runs" / f"guided-f{f}") for f in (0, 1)]
+    fits = tree_fits(data, "MI")
+    once, _, _ = record_model_folds(data, "MI", fits=fits)
+    again, _, _ = record_model_folds(data, "MI")
+    assert all(np.array_equal(a["score"], b["score"]) for a, b in zip(once, again))
+    shuffled = [_fold_data(study / "runs" / f"shuffled-f{f}") for f in (0, 1)]
+    record_model_folds(shuffled, "MI", fits=fits)  # same folds, another network: the trees serve it too
+    with pytest.raises(ValueError, match="other records"):
+        record_model_folds(data[::-1], "MI", fits=fits)
