@@ -44,6 +44,8 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
     # edge-rr), and a lower learning rate (the out-of-fold runs peaked at epochs 1-3 of 6)
     "rrt-smote": ("--config", "edge-rrt", "--balance", "smote"),
     "rrt-under-lr3e-4": ("--config", "edge-rrt", "--balance", "undersample", "--lr", "3e-4"),
+    # + the recent rhythm's irregularity (a premature beat means less in an irregular rhythm such as AF)
+    "rrtc-under": ("--config", "edge-rrtc", "--balance", "undersample"),
 }
 #: training schedule shared by every run of the study
 SCHEDULE: tuple[str, ...] = ("--task", "mitdb-aami", "--epochs", "6", "--patience", "3", "--monitor", "val_macro_f1")

@@ -221,6 +221,9 @@ def pipeline_config(run_dir: Path, fs_in: float) -> dict:
     if has_rr and not beats:
         raise ValueError(f"{run_dir}: rhythm-feature models (an 'rr' input on segment task {task.name}, e.g. "
                          "--config edge-rhythm) have no phone port yet; golden vectors cover beat RR models only")
+    if has_rr and spec.rr_width != len(pp.RR_FEATURE_NAMES):
+        raise ValueError(f"{run_dir}: its 'rr' input takes {spec.rr_width} columns (RR features + recent-rhythm "
+                         f"context); the phone core computes the {len(pp.RR_FEATURE_NAMES)} RR features only")
     has_morph = "morph" in spec.inputs
     if has_morph and not beats:
         raise ValueError(f"{run_dir}: a 'morph' input on segment task {task.name} has no phone port; golden vectors "

@@ -211,6 +211,9 @@ _CONFIGS: dict[str, ModelConfig] = {
     "edge-rr": _EDGE.replace(name="edge-rr", rr_features=8),
     # edge-rr + the beat-template features (patient-relative morphology; issue: inter-patient beats)
     "edge-rrt": _EDGE.replace(name="edge-rrt", rr_features=8, morph_features=len(TEMPLATE_FEATURE_NAMES)),
+    # edge-rrt + the recent rhythm's irregularity (rr columns 9-10, preprocess.rr_context): prematurity read
+    # against how irregular the patient's last beats were (issue: inter-patient SVEB)
+    "edge-rrtc": _EDGE.replace(name="edge-rrtc", rr_features=10, morph_features=len(TEMPLATE_FEATURE_NAMES)),
     # edge-rr on per-window amplitude-normalised input (issue: inter-patient SVEB, normalisation trial)
     "edge-rr-wn": _EDGE.replace(name="edge-rr-wn", rr_features=8, window_norm=True),
     # edge + a rhythm branch on each segment window's rhythm features (segment tasks; issue: AF, CinC 2017)

@@ -118,6 +118,7 @@ class Monitor:
         # RR features of the stream's beats (beat models with a rhythm branch): running statistics over
         # every beat so far, one beat of look-ahead (see preprocess.RRTracker)
         self._rr = pp.RRTracker(spec.fs)
+        self._rr_context = pp.RRContextTracker()  # the irregularity of the beats before each one
         # beat-template features (beat models with the "morph" input): the median of the stream's
         # previous beats, carried across blocks (see preprocess.TemplateTracker); made at the beat model's rate
         self._template: pp.TemplateTracker | None = None
@@ -337,11 +338,12 @@ class Monitor:
                                           start - chunk.o0 - a, w)
 
     def _stream_rr(self, beats: np.ndarray, after: np.ndarray) -> np.ndarray:
-        """(n, F) RR features of this block's ``beats`` (global samples at the model rate, ascending),
-        from every beat of the stream so far (causal running statistics) plus one beat of look-ahead:
-        the block's next beat, ``after[0]`` (as this block's detector sees it), or none at the end of
-        the stream. Equal to :func:`ecgnet_tf.preprocess.rr_features` over the stream's beats, except
-        where the next block places that next beat differently."""
+        """(n, F) "rr" rows of this block's ``beats`` (global samples at the model rate, ascending):
+        RR features from every beat of the stream so far (causal running statistics) plus one beat of
+        look-ahead: the block's next beat, ``after[0]`` (as this block's detector sees it), or none at
+        the end of the stream; then the recent-rhythm context of the beats before each one. Equal to
+        :func:`ecgnet_tf.tasks.inputs.beat_rr_rows` over the stream's beats, except where the next
+        block places that next beat differently."""
         rows = []
         skip = self._rr.n_pushed > 0  # the first row returned is the previous block's last beat (done by peeking)
         for b in beats.tolist():
@@ -354,7 +356,11 @@ class Monitor:
         last = peek.push(int(after[0])) if len(after) else peek.flush()
         if len(beats):
             rows.append(last)
-        return np.asarray(rows, np.float32).reshape(len(beats), len(pp.RR_FEATURE_NAMES))
+        rr = np.asarray(rows, np.float32).reshape(len(beats), len(pp.RR_FEATURE_NAMES))
+        # a beat's pre-RR is final once the beat is known (only its post-RR waits for the next beat), so
+        # each beat enters the context tracker exactly once, here
+        ctx = np.asarray([self._rr_context.push(float(v)) for v in rr[:, 0]], np.float32)
+        return np.concatenate([rr, ctx.reshape(len(beats), len(pp.RR_CONTEXT_NAMES))], axis=1)
 
     def _classify_beats(self, raw: np.ndarray, chunk: Chunk, own0: int, own1: int) -> None:
         bc = self.beat_classifier

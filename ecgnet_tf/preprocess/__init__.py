@@ -1,5 +1,6 @@
 """Signal preprocessing: baseline removal, filtering, R-peak detection, resampling, segmentation,
-normalisation, quality gating, physiological prior maps, and the RR features of beats (``rr``) and of
+normalisation, quality gating, physiological prior maps, and the RR features of beats (``rr``, with the
+recent rhythm's irregularity, ``rr_context``) and of
 segment windows (``rhythm``), and beat-template features (``beat_template``)."""
 from .beat_template import (TEMPLATE_FEATURE_NAMES, TemplateConfig, TemplateTracker, centre_segments,
                             template_features)
@@ -15,6 +16,7 @@ from .rhythm import RHYTHM_FEATURE_NAMES, RhythmConfig, rhythm_features, rhythm_
 from .resample import rational_ratio, resample_indices, resample_signal
 from .rpeaks import PanTompkinsConfig, pan_tompkins, qrs_feature_signals, refine_rpeaks
 from .rr import RR_FEATURE_NAMES, RRConfig, RRTracker, rr_features
+from .rr_context import RR_CONTEXT_NAMES, RRContextConfig, RRContextTracker, rr_context
 from .segment import Segments, beat_windows, fixed_segments
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "refine_rpeaks", "remove_baseline_highpass", "remove_baseline_kalman", "remove_baseline_median",
     "resample_indices", "resample_signal", "preprocess_signal",
     "RR_FEATURE_NAMES", "RRConfig", "RRTracker", "rr_features",
+    "RR_CONTEXT_NAMES", "RRContextConfig", "RRContextTracker", "rr_context",
     "TEMPLATE_FEATURE_NAMES", "TemplateConfig", "TemplateTracker", "centre_segments", "template_features",
     "RHYTHM_FEATURE_NAMES", "RhythmConfig", "rhythm_features", "rhythm_rows", "PRIOR_MODES", "shuffle_priors",
 ]

@@ -118,7 +118,10 @@ class ModelSpec:
     rate, Hz). zscore: per-lead statistics fitted on the training windows only. inputs: the model's
     named inputs ("ecg", "prior", and "rr" for models with a rhythm branch). prior_mode: "aligned",
     or "shuffled" for the guided-attention ablation control (each window gets another window's prior
-    map, :func:`~ecgnet_tf.preprocess.shuffle_priors`).
+    map, :func:`~ecgnet_tf.preprocess.shuffle_priors`). rr_width: columns of the "rr" input for beat
+    models (a prefix of the beat's rr row, :data:`~ecgnet_tf.tasks.inputs.BEAT_RR_NAMES`): 8, the RR
+    features only (every model before the context columns), or 10 with them; segment models take
+    their rhythm row whole.
     """
 
     task: str
@@ -132,6 +135,7 @@ class ModelSpec:
     decision: Decision = field(default_factory=Decision)
     inputs: tuple[str, ...] = ("ecg", "prior")
     prior_mode: str = "aligned"
+    rr_width: int = len(pp.RR_FEATURE_NAMES)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -150,6 +154,8 @@ class ModelSpec:
         spec = cls.for_task(cfg.task, cfg.preprocess_config(), load_zscore(run_dir), inputs)
         if cfg.prior_mode != "aligned":
             spec = dataclasses.replace(spec, prior_mode=cfg.prior_mode)
+        if cfg.model_config.get("rr_features", 0):
+            spec = dataclasses.replace(spec, rr_width=int(cfg.model_config["rr_features"]))
         if cfg.class_scale is not None or cfg.class_merge is not None:
             spec = dataclasses.replace(spec, decision=dataclasses.replace(
                 spec.decision, class_scale=None if cfg.class_scale is None else tuple(cfg.class_scale),
@@ -170,7 +176,8 @@ class ModelSpec:
         return cls(meta["task"], tuple(meta["classes"]), float(meta["window_s"]), float(overlap),
                    meta["prior_kind"], pp.PreprocessConfig.from_dict(meta["preprocess"]),
                    pp.ZScore.from_dict(meta["normalization"]), bool(multilabel), decision,
-                   tuple(meta.get("inputs", ("ecg", "prior"))), meta.get("prior_mode", "aligned"))
+                   tuple(meta.get("inputs", ("ecg", "prior"))), meta.get("prior_mode", "aligned"),
+                   int(meta.get("rr_width", len(pp.RR_FEATURE_NAMES))))
 
     @classmethod
     def from_sidecar_file(cls, path: Path) -> "ModelSpec | None":
@@ -181,6 +188,8 @@ class ModelSpec:
     def to_sidecar(self) -> dict:
         """The ``metadata`` object written next to an exported model."""
         extra = {"prior_mode": self.prior_mode} if self.prior_mode != "aligned" else {}
+        if "rr" in self.inputs and self.prior_kind == "beat" and self.rr_width != len(pp.RR_FEATURE_NAMES):
+            extra["rr_width"] = self.rr_width  # older readers assume 8
         return {"task": self.task, "classes": list(self.classes), "multilabel": self.multilabel,
                 "window_s": self.window_s, "segment_overlap": self.segment_overlap, "prior_kind": self.prior_kind,
                 "preprocess": self.preprocess.to_dict(), "preprocess_hash": pp.config_hash(self.preprocess),
@@ -228,7 +237,13 @@ class ModelSpec:
         feed = {"ecg": self.zscore.transform(np.asarray(inputs["ecg"])).astype(np.float32),
                 "prior": prior if prior.ndim == 3 else prior[..., None]}
         if "rr" in self.inputs:
-            feed["rr"] = np.asarray(inputs["rr"], np.float32)
+            rr = np.asarray(inputs["rr"], np.float32)
+            if self.prior_kind == "beat":  # beat rows carry RR features + context; the model takes a prefix
+                if rr.ndim != 2 or rr.shape[1] < self.rr_width:
+                    raise ValueError(f"the model's 'rr' input takes {self.rr_width} columns per beat, got shape "
+                                     f"{rr.shape}")
+                rr = rr[:, :self.rr_width]
+            feed["rr"] = rr
         if "morph" in self.inputs:
             feed["morph"] = np.asarray(inputs["morph"], np.float32)
         return feed

@@ -33,11 +33,27 @@ def is_beat_layout(layout: WindowLayout) -> bool:
     return layout.prior_kind == "beat"
 
 
+#: columns of a beat window's "rr" row: the RR-interval features, then the recent rhythm's irregularity.
+#: A beat model's "rr" input takes the first ``rr_features`` of them (8: the RR features only, 10: all).
+BEAT_RR_NAMES: tuple[str, ...] = pp.RR_FEATURE_NAMES + pp.RR_CONTEXT_NAMES
+
+
 def rr_feature_names(layout: WindowLayout) -> tuple[str, ...]:
-    """Names of the "rr" input's columns for ``layout``: the beat's RR-interval features
-    (``preprocess.RR_FEATURE_NAMES``) for beat layouts, the window's rhythm features
-    (``preprocess.RHYTHM_FEATURE_NAMES``) for segment layouts."""
-    return pp.RR_FEATURE_NAMES if is_beat_layout(layout) else pp.RHYTHM_FEATURE_NAMES
+    """Names of the "rr" row's columns for ``layout``: for beat layouts :data:`BEAT_RR_NAMES` (the
+    beat's RR-interval features, ``preprocess.RR_FEATURE_NAMES``, then ``preprocess.RR_CONTEXT_NAMES``),
+    for segment layouts the window's rhythm features (``preprocess.RHYTHM_FEATURE_NAMES``)."""
+    return BEAT_RR_NAMES if is_beat_layout(layout) else pp.RHYTHM_FEATURE_NAMES
+
+
+def beat_rr_rows(beats: np.ndarray, fs: float) -> np.ndarray:
+    """(n, 10) float32 "rr" rows (:data:`BEAT_RR_NAMES`) of every beat of a record (samples at ``fs`` Hz):
+    :func:`ecgnet_tf.preprocess.rr_features`, then :func:`ecgnet_tf.preprocess.rr_context` of their
+    pre-RR column (the irregularity of the beats before each one)."""
+    beats = np.asarray(beats, dtype=np.int64)
+    if not len(beats):
+        return np.zeros((0, len(BEAT_RR_NAMES)), np.float32)
+    rr = pp.rr_features(beats, fs)
+    return np.concatenate([rr, pp.rr_context(rr[:, 0])], axis=1).astype(np.float32)
 
 
 def window_samples(layout: WindowLayout, fs: float) -> int:
@@ -68,7 +84,7 @@ class ModelInputs:
     centred on (beat layouts) or None. padded: zeros appended to a record shorter than one window.
     quality: one :class:`~ecgnet_tf.preprocess.QualityReport` per window (segment layouts), else None.
     rr: the model's "rr" input, (n, F) float32 (see :func:`rr_feature_names`): beat layouts, the
-    RR-interval features of the centre beat (:func:`ecgnet_tf.preprocess.rr_features` over all the
+    RR-interval features and recent-rhythm context of the centre beat (:func:`beat_rr_rows` over all the
     record's beats: one beat of look-ahead); segment layouts, the rhythm features of the window's own
     R peaks (:func:`ecgnet_tf.preprocess.rhythm_features`, nothing outside the window). None when not made.
     morph: the model's "morph" input (beat layouts), (n, F) float32 beat-template features of each
@@ -122,8 +138,9 @@ def beat_inputs(layout: WindowLayout, x: np.ndarray, fs: float, beats: np.ndarra
     """Windows of ``layout.window_s`` centred on ``beats`` (samples at ``fs``) of the preprocessed ``x``.
 
     Beats whose window crosses the signal edges are dropped (``kept`` lists the others). Every
-    window's R peaks are all ``beats`` inside it; its prior is centred on its own beat; its RR features
-    come from all ``beats`` (intervals in s; the beat after it is its one beat of look-ahead); its
+    window's R peaks are all ``beats`` inside it; its prior is centred on its own beat; its "rr" row
+    (:func:`beat_rr_rows`) comes from all ``beats`` (intervals in s; the beat after it is its one beat
+    of look-ahead); its
     template features (``morph``) from the previous kept windows (:func:`beat_morph`).
     """
     beats = np.asarray(beats, dtype=np.int64)
@@ -132,7 +149,7 @@ def beat_inputs(layout: WindowLayout, x: np.ndarray, fs: float, beats: np.ndarra
     starts = beats[kept] - w // 2
     rel = [beats[(beats >= s) & (beats < s + w)] - s for s in starts]
     prior = round_prior(pp.prior_map(np.array([w // 2]), w, fs, layout.prior_kind))
-    rr = pp.rr_features(beats, fs)[kept] if len(beats) else np.zeros((0, len(pp.RR_FEATURE_NAMES)), np.float32)
+    rr = beat_rr_rows(beats, fs)[kept]
     return ModelInputs(win.astype(np.float32), np.broadcast_to(prior, (len(win), w)).copy(), rel,
                        starts.astype(np.int64), kept, rr=rr.astype(np.float32), morph=beat_morph(win, fs))
 

@@ -31,6 +31,13 @@ CACHE_ENV = "ECGNET_CACHE"
 #: what a cache file holds; part of the key, so files of an older layout are recomputed, never misread
 CACHE_FORMAT = "windows/3: x prior y ok rr (segment rr = rhythm features)"
 _CACHED = ("x", "prior", "y", "ok", "rr")
+#: beat tasks' files: their "rr" rows gained the recent-rhythm context columns (tasks.inputs.BEAT_RR_NAMES)
+BEAT_CACHE_FORMAT = CACHE_FORMAT + "; beat rr = RR features + rr context"
+
+
+def cache_format(task: TaskSpec) -> str:
+    """What a cache file of ``task`` holds (part of its key)."""
+    return BEAT_CACHE_FORMAT if is_beat_layout(task) else CACHE_FORMAT
 
 
 def default_cache_dir() -> Path:
@@ -256,7 +263,8 @@ def iter_windows(
     rng = np.random.default_rng(seed)
     for rid in progress(list(ids), desc=desc, unit="records"):
         entry = records.entry_of.get(rid)
-        path = _cache_path(cache_dir, task, cfg_hash, data_dir, rid, entry, label=records.label_of[rid])
+        path = _cache_path(cache_dir, task, cfg_hash, data_dir, rid, entry, label=records.label_of[rid],
+                           fmt=cache_format(task))
         if path.is_file():
             with np.load(path) as z:
                 arr = {k: z[k] for k in _CACHED}

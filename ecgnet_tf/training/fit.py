@@ -146,9 +146,10 @@ def check_rr_input(config: str, rr_features: int, task) -> None:
     from ..tasks import rr_feature_names
 
     want = len(rr_feature_names(task))
-    if not rr_features or rr_features == want:
-        return
     beat = task.prior_kind == "beat"
+    # beat models take a prefix of the beat's rr row: the RR features alone (edge-rr) or with the context
+    if not rr_features or rr_features == want or (beat and rr_features == len(pp.RR_FEATURE_NAMES)):
+        return
     kind = "beat RR-interval features" if beat else "segment rhythm features"
     fix = "edge-rr" if beat else "edge-rhythm"
     if beat and rr_features == len(pp.RHYTHM_FEATURE_NAMES):
@@ -283,9 +284,11 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
     save_split(run_dir, split)
     x_train, p_train, y_train = zscore.transform(train_w.x).astype(np.float32), train_w.prior, train_w.y
     use_rr = bool(mcfg.rr_features)
-    if use_rr and train_w.rr.shape[1] != mcfg.rr_features:
+    if use_rr and train_w.rr.shape[1] < mcfg.rr_features:
         raise ValueError(f"--config {cfg.config} expects {mcfg.rr_features} 'rr' features, the {task.name} windows "
                          f"have {train_w.rr.shape[1]}")
+    if use_rr:  # the model's columns: a prefix of the windows' rr rows (ModelSpec.prepare feeds the same)
+        train_w.rr, val.rr = train_w.rr[:, :mcfg.rr_features], val.rr[:, :mcfg.rr_features]
     if mcfg.morph_features and train_w.morph.shape[1] != mcfg.morph_features:
         raise ValueError(f"--config {cfg.config} expects {mcfg.morph_features} 'morph' (beat-template) features, "
                          f"the {task.name} windows have {train_w.morph.shape[1]} (beat tasks only)")

@@ -273,14 +273,21 @@ def test_beat_model_with_rr_input_gets_the_streams_rr_features():
     import dataclasses
 
     x = planted([("sinus", 150), ("af", 90), ("sinus", 60)], fs=360.0)
-    mon, beat, whole, i, same_beat = _stream_beats(x, ("ecg", "prior", "rr"))
+    mon, beat, whole, i, same_beat = _stream_beats(x, ("ecg", "prior", "rr"), rr_width=10)
     bspec = beat.spec
     rr = np.concatenate(beat.rr)
-    assert rr.shape == (len(mon.beats), len(pp.RR_FEATURE_NAMES))
+    assert rr.shape == (len(mon.beats), 10) and whole.rr.shape[1] == 10  # RR features + recent-rhythm context
     assert abs(len(whole.rr) - len(rr)) <= 2
     assert same_beat.mean() > 0.98
     equal = np.all(np.abs(rr[same_beat] - whole.rr[i[same_beat]]) < 1e-6, axis=1)
     assert equal.mean() > 0.97, equal.mean()  # block edges may see the next beat a sample apart
+    # the context sees the AF stretch: irregular there, regular in the sinus stretches around it
+    t = np.array([b.time_s for b in mon.beats])
+    sd = rr[:, len(pp.RR_FEATURE_NAMES)]
+    assert np.median(sd[(t > 170) & (t < 230)]) > 3 * np.median(sd[(t > 20) & (t < 140)])
+    # a model of the first 8 columns (every model before the context) is fed exactly those
+    mon8, beat8, _, _, _ = _stream_beats(x, ("ecg", "prior", "rr"))
+    np.testing.assert_array_equal(np.concatenate(beat8.rr), rr[:, :len(pp.RR_FEATURE_NAMES)])
     # a model without the rhythm input is fed no RR features
     plain = _Recorder(dataclasses.replace(bspec, inputs=("ecg", "prior")))
     mon = Monitor(RRRuleClassifier(rule_spec()), MonitorConfig(fs=360.0), beat_classifier=plain)
@@ -305,7 +312,7 @@ def test_beat_model_with_template_input_gets_the_streams_template():
     assert np.all(morph[first_of_block, rms] > 0)
 
 
-def _stream_beats(x: np.ndarray, inputs: tuple[str, ...]):
+def _stream_beats(x: np.ndarray, inputs: tuple[str, ...], rr_width: int = len(pp.RR_FEATURE_NAMES)):
     """Stream ``x`` (360 Hz) in 7000-sample pushes through a monitor with a recording beat model taking
     ``inputs``; returns the monitor, the recorder, the whole-record windows (tasks.windows.signal_windows),
     and for each monitored beat its index in those windows and whether it is the same beat."""
@@ -314,7 +321,7 @@ def _stream_beats(x: np.ndarray, inputs: tuple[str, ...]):
     from ecgnet_tf.tasks.windows import signal_windows
 
     bspec = ModelSpec("mitdb-aami", ("N", "S", "V", "F", "Q"), 2.5, 0.0, "beat", pp.PreprocessConfig(),
-                      pp.ZScore(np.zeros(1), np.ones(1)), inputs=inputs)
+                      pp.ZScore(np.zeros(1), np.ones(1)), inputs=inputs, rr_width=rr_width)
     beat = _Recorder(bspec)
     mon = Monitor(RRRuleClassifier(rule_spec()), MonitorConfig(fs=360.0, block_windows=5), beat_classifier=beat)
     for i in range(0, len(x), 7000):

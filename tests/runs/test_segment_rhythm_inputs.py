@@ -16,7 +16,7 @@ F = len(pp.RHYTHM_FEATURE_NAMES)
 def test_rr_slot_names_per_layout():
     assert rr_feature_names(get_task("cinc2017")) == pp.RHYTHM_FEATURE_NAMES
     assert rr_feature_names(get_task("ptbxl-mi")) == pp.RHYTHM_FEATURE_NAMES
-    assert rr_feature_names(get_task("mitdb-aami")) == pp.RR_FEATURE_NAMES
+    assert rr_feature_names(get_task("mitdb-aami")) == pp.RR_FEATURE_NAMES + pp.RR_CONTEXT_NAMES
     assert CACHE_FORMAT.startswith("windows/3")  # cached segment arrays changed: old files are recomputed
 
 

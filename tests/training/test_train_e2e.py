@@ -175,7 +175,7 @@ def test_beat_model_with_rr_input_trains_and_evaluates(trained_run, fake_data, w
     cat = catalog(task, fake_data)
     w = load_windows(TaskRecords(task, None, cat.label_of, cat.entry_of), fake_data, split["test"][:1],
                      spec.preprocess, window_cache)
-    assert w.rr.shape == (len(w), 8)
+    assert w.rr.shape == (len(w), 10)  # the beat's rr row; this model takes its first 8 columns
     named = w.named()
     p1 = spec.predict(model, named)
     p2 = spec.predict(model, {**named, "rr": np.full_like(w.rr, 0.4)})
@@ -210,6 +210,35 @@ def test_beat_model_with_template_input_trains_and_reads_it(trained_run, fake_da
     p1 = spec.predict(model, named)
     p2 = spec.predict(model, {**named, "morph": np.zeros_like(w.morph)})
     assert not np.allclose(p1, p2)
+
+
+def test_beat_model_with_rhythm_context_trains_and_reads_the_context_columns(trained_run, fake_data, window_cache):
+    """edge-rrtc: the "rr" input takes all 10 columns of the beat's row (RR features + recent-rhythm
+    context); an edge-rr model of the same windows is fed the first 8 only."""
+    from ecgnet_tf.runs import ModelSpec, load_model
+    from ecgnet_tf.tasks import TaskRecords, catalog, get_task, load_windows
+
+    run = trained_run("mitdb-aami", "edge-rrtc")
+    spec = ModelSpec.from_run(run)
+    assert spec.rr_width == 10 and spec.inputs == ("ecg", "prior", "rr", "morph")
+    assert ModelSpec.from_sidecar(spec.to_sidecar()).rr_width == 10
+    model = load_model(run / "model.keras")
+    _check_metrics(json.loads((run / "metrics.json").read_text()), get_task("mitdb-aami").classes)
+    task = get_task("mitdb-aami")
+    cat = catalog(task, fake_data)
+    rid = json.loads((run / "split.json").read_text())["test"][0]
+    w = load_windows(TaskRecords(task, None, cat.label_of, cat.entry_of), fake_data, [rid], spec.preprocess,
+                     window_cache)
+    assert w.rr.shape == (len(w), 10) and spec.prepare(w.named())["rr"].shape == (len(w), 10)
+    named = w.named()
+    ctx = named["rr"].copy()
+    ctx[:, 8:] = 0.5
+    assert not np.allclose(spec.predict(model, named), spec.predict(model, {**named, "rr": ctx}))
+    spec8 = ModelSpec.from_run(trained_run("mitdb-aami", "edge-rr"))
+    assert spec8.rr_width == 8
+    np.testing.assert_array_equal(spec8.prepare(named)["rr"], w.rr[:, :8])
+    with pytest.raises(ValueError, match="takes 10 columns"):
+        spec.prepare({**named, "rr": w.rr[:, :8]})
 
 
 def test_rr_input_must_fit_the_task(fake_data, tmp_path, capsys):
