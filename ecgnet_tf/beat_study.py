@@ -201,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
             run_final(root, selection, seeds, data_dir, args.cache_dir, args.quick)
         if "report" in stages:
             finals = {s: root / final_name(s) for s in seeds}
-            summary = beat_report.write_report(args.out, selection, finals, quick=args.quick)
+            summary = beat_report.write_report(args.out, selection, finals, quick=args.quick,
+                                               not_rerun=tuple(c for c in CANDIDATES if c not in candidates))
             m = summary["mean"]
             print(f"[beat-study] strict DS2, mean of {len(seeds)} seeds: SVEB Se {m['S']['sensitivity']:.3f} "
                   f"+P {m['S']['ppv']:.3f}, VEB Se {m['V']['sensitivity']:.3f} +P {m['V']['ppv']:.3f}, "

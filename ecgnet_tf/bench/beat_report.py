@@ -119,8 +119,9 @@ def _confusion(run: Path, classes: tuple[str, ...]) -> np.ndarray:
     return conf
 
 
-def summarise(selection: dict, finals: dict[int, Path], quick: bool = False) -> dict:
-    """The study's summary: means and std over seeds for each mode, targets and gaps, the selection."""
+def summarise(selection: dict, finals: dict[int, Path], quick: bool = False, not_rerun: tuple[str, ...] = ()) -> dict:
+    """The study's summary: means and std over seeds for each mode, targets and gaps, the selection.
+    ``not_rerun``: the study's candidates left out of this selection (named in the report)."""
     seeds = sorted(finals)
     per_seed, published, e2e = [], [], []
     classes: tuple[str, ...] = tuple(selection["classes"])
@@ -165,7 +166,7 @@ def summarise(selection: dict, finals: dict[int, Path], quick: bool = False) -> 
             "model": {"config": first.config, "balance": (first.balance or {}).get("mode", "smote"),
                       "class_scale": first.class_scale, "class_merge": first.class_merge, "epochs": first.epochs,
                       "monitor": first.monitor},
-            "selection": selection, "git": git_state()}
+            "selection": selection, "not_rerun": list(not_rerun), "git": git_state()}
 
 
 def merge_text(merge: list[int] | None, classes: list[str] | tuple[str, ...]) -> str:
@@ -255,6 +256,15 @@ def markdown(s: dict) -> str:
                      f"{_f(tu['S']['sensitivity'])} / {_f(tu['S']['ppv'])} | {_f(tu['V']['sensitivity'])} / "
                      f"{_f(tu['V']['ppv'])} | {_f(tu['accuracy'])} | "
                      f"{', '.join(str(f['best_epoch']) for f in c['folds'])} |")
+    if s.get("not_rerun"):
+        lines += ["", "Candidates of the study not in this selection (`--candidates` left them out; their earlier "
+                  "out-of-fold figures are in this file's git history, `git log -p docs/results/mitdb/report.md`): "
+                  + ", ".join(f"`{c}`" for c in s["not_rerun"]) + "."]
+    if any(c.startswith("rrtc") for c in sel["candidates"]):
+        lines += ["", "Candidates `rrtc-*` add the recent rhythm's irregularity to the rhythm input (`edge-rrtc`: "
+                  "coefficient of variation and mean successive difference of the previous 10 pre-RR intervals over "
+                  "their mean, `ecgnet_tf.preprocess.rr_context`): a premature beat means less when the beats before "
+                  "it were irregular already (atrial fibrillation)."]
     lines += ["", "Candidates `rrt-*` add the beat-template input (`edge-rrt`: each beat's shape against the median "
               "of the patient's previous 32 beats, `ecgnet_tf.preprocess.template_features`). History of the "
               "protocol, said plainly: the step that sets the F factor by out-of-fold accuracy "
@@ -309,11 +319,12 @@ def figure(s: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def write_report(out: Path, selection: dict, finals: dict[int, Path], quick: bool = False) -> dict:
-    """Write ``out``/summary.json, report.md, beats.png, cv.json and the final runs' small files."""
+def write_report(out: Path, selection: dict, finals: dict[int, Path], quick: bool = False,
+                 not_rerun: tuple[str, ...] = ()) -> dict:
+    """Write ``out``/summary.json, report.md, beats.png and the final runs' small files."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    s = summarise(selection, finals, quick)
+    s = summarise(selection, finals, quick, not_rerun)
     atomic.write_json(out / "summary.json", s)
     atomic.write_text(out / "report.md", markdown(s))
     figure(s, out / "beats.png")
