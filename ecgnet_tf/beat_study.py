@@ -2,6 +2,7 @@
 
     python -m ecgnet_tf.beat_study [--data-dir D] [--root runs/beat-study] [--out docs/results/mitdb]
                                    [--stages cv,final,report] [--candidates rr-under,...] [--seeds 0,1,2]
+                                   (``--stages cv,select``: compare the candidates inside DS1 only)
 
 Stages (each training is one ``python -m ecgnet_tf.train`` process; a run whose ``metrics.json``
 exists is reused, so an interrupted study resumes):
@@ -9,13 +10,15 @@ exists is reused, so an interrupted study resumes):
 1. ``cv``: every candidate setting (model config x balancing) on patient-grouped 3-fold
    cross-validation **inside DS1** (``--split ds1-cv``); each fold's model predicts its held-out DS1
    records (out-of-fold predictions). DS2 is not read.
-2. ``final``: the candidate with the best out-of-fold selection score (mean F1 of N, S and V) after
+2. ``select`` (optional, alone): ``OUT/selection.md`` and ``OUT/selection.json``, the comparison of
+   the candidates inside DS1 without any final run (:func:`ecgnet_tf.bench.beat_report.write_selection`).
+3. ``final``: the candidate with the best out-of-fold selection score (mean F1 of N, S and V) after
    its decision rule (``--class-merge``, ``--class-scale``) is fitted on those out-of-fold predictions
    (:func:`ecgnet_tf.training.tuning.fit_decision_rule`), trained on DS1 with each seed and evaluated
    on the strict DS2 (21 records, reference R peaks: the run's own metrics.json), on DS2 as published
    (22 records) and end to end (detected R peaks, EC57 beat-by-beat scoring). A final run trained
    under an earlier selection's rule keeps its model and is re-evaluated under the new rule.
-3. ``report``: ``OUT/summary.json``, ``OUT/report.md``, ``OUT/beats.png`` and the runs' small files,
+4. ``report``: ``OUT/summary.json``, ``OUT/report.md``, ``OUT/beats.png`` and the runs' small files,
    all generated from the run folders (:mod:`ecgnet_tf.bench.beat_report`).
 """
 from __future__ import annotations
@@ -29,7 +32,7 @@ from .cli import add_data_dir_argument, run_command
 from .data.errors import DataError
 from .training.launch import train_in_subprocess
 
-STAGES = ("cv", "final", "report")
+STAGES = ("cv", "select", "final", "report")
 FOLDS = 3
 #: candidate settings compared by cross-validation inside DS1 (train arguments)
 CANDIDATES: dict[str, tuple[str, ...]] = {
@@ -159,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     add_data_dir_argument(parser)
     parser.add_argument("--root", type=Path, default=Path("runs/beat-study"), help="run folders of the study")
     parser.add_argument("--out", type=Path, default=Path("docs/results/mitdb"), help="report folder")
-    parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, of {', '.join(STAGES)}")
+    parser.add_argument("--stages", default="cv,final,report", help=f"comma-separated, of {', '.join(STAGES)}")
     parser.add_argument("--candidates", default=",".join(CANDIDATES),
                         help=f"settings compared inside DS1, of {', '.join(CANDIDATES)}")
     parser.add_argument("--seeds", default="0,1,2", help="seeds of the final models")
@@ -187,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         root.mkdir(parents=True, exist_ok=True)
         if "cv" in stages:
             run_cv(root, candidates, data_dir, args.cache_dir, args.quick, args.folds)
-        if "final" in stages or "report" in stages:
+        if {"select", "final", "report"} & set(stages):
             folds = {c: [root / cv_name(c, f) for f in range(args.folds)] for c in candidates}
             missing = [str(r) for runs in folds.values() for r in runs if not (r / "metrics.json").is_file()]
             if missing:
@@ -197,12 +200,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[beat-study] selected {selection['candidate']} with class scale {selection['class_scale']}, "
                   f"class merge {selection['class_merge']} "
                   f"(out-of-fold score {selection['score']:.4f})", flush=True)
+        not_rerun = tuple(c for c in CANDIDATES if c not in candidates)
+        if "select" in stages:
+            path = beat_report.write_selection(args.out, selection, not_rerun)
+            print(f"[beat-study] candidates compared inside DS1 -> {path}", flush=True)
         if "final" in stages:
             run_final(root, selection, seeds, data_dir, args.cache_dir, args.quick)
         if "report" in stages:
             finals = {s: root / final_name(s) for s in seeds}
             summary = beat_report.write_report(args.out, selection, finals, quick=args.quick,
-                                               not_rerun=tuple(c for c in CANDIDATES if c not in candidates))
+                                               not_rerun=not_rerun)
             m = summary["mean"]
             print(f"[beat-study] strict DS2, mean of {len(seeds)} seeds: SVEB Se {m['S']['sensitivity']:.3f} "
                   f"+P {m['S']['ppv']:.3f}, VEB Se {m['V']['sensitivity']:.3f} +P {m['V']['ppv']:.3f}, "

@@ -185,6 +185,37 @@ def _ms(mean: float, std: float) -> str:
     return f"{_f(mean)} ± {_f(std)}"
 
 
+def candidate_section(sel: dict, not_rerun: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """Markdown lines of the cross-validation section: every candidate's out-of-fold figures, the
+    candidates left out of this selection, and what the rrtc candidates add."""
+    n_folds = len(next(iter(sel["candidates"].values()))["folds"])
+    lines = ["", f"## What was tried (cross-validation inside DS1, {n_folds} patient-grouped folds, out-of-fold)", "",
+              f"Selection: {sel['criterion']}, after fitting each candidate's decision rule on the same predictions. "
+              f"Chosen: **{sel['candidate']}**.", "",
+              "| candidate | config | balancing | score raw | score with rule | F | class scale | SVEB Se / +P "
+              "(rule) | VEB Se / +P (rule) | accuracy (rule) | best epochs (1-based) |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, c in sel["candidates"].items():
+        tu = c["tuned"]
+        f0 = c["folds"][0]
+        lines.append(f"| {name} | {f0['config']} | {f0['balance']} | {_f(c['score_raw'], 1, 3)} | "
+                     f"{_f(c['score'], 1, 3)} | {merge_text(c.get('class_merge'), sel['classes'])} | "
+                     f"{', '.join(f'{v:g}' for v in c['class_scale'])} | "
+                     f"{_f(tu['S']['sensitivity'])} / {_f(tu['S']['ppv'])} | {_f(tu['V']['sensitivity'])} / "
+                     f"{_f(tu['V']['ppv'])} | {_f(tu['accuracy'])} | "
+                     f"{', '.join(str(f['best_epoch']) for f in c['folds'])} |")
+    if not_rerun:
+        lines += ["", "Candidates of the study not in this selection (`--candidates` left them out; their earlier "
+                  "out-of-fold figures are in the git history of the study's report, `git log -p docs/results/mitdb/report.md`): "
+                  + ", ".join(f"`{c}`" for c in not_rerun) + "."]
+    if any(c.startswith("rrtc") for c in sel["candidates"]):
+        lines += ["", "Candidates `rrtc-*` add the recent rhythm's irregularity to the rhythm input (`edge-rrtc`: "
+                  "coefficient of variation and mean successive difference of the previous 10 pre-RR intervals over "
+                  "their mean, `ecgnet_tf.preprocess.rr_context`): a premature beat means less when the beats before "
+                  "it were irregular already (atrial fibrillation)."]
+    return lines
+
+
 def markdown(s: dict) -> str:
     """report.md: a pure function of the summary."""
     m, sd, t = s["mean"], s["std"], s["targets"]
@@ -240,31 +271,7 @@ def markdown(s: dict) -> str:
                   "|---" * (len(ecls) + 1) + "|"]
         lines += [f"| {c} | " + " | ".join(str(v) for v in row) + " |"
                   for c, row in zip(ecls, s["end_to_end"]["confusion"])]
-    n_folds = len(next(iter(sel["candidates"].values()))["folds"])
-    lines += ["", f"## What was tried (cross-validation inside DS1, {n_folds} patient-grouped folds, out-of-fold)", "",
-              f"Selection: {sel['criterion']}, after fitting each candidate's decision rule on the same predictions. "
-              f"Chosen: **{sel['candidate']}**.", "",
-              "| candidate | config | balancing | score raw | score with rule | F | class scale | SVEB Se / +P "
-              "(rule) | VEB Se / +P (rule) | accuracy (rule) | best epochs (1-based) |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for name, c in sel["candidates"].items():
-        tu = c["tuned"]
-        f0 = c["folds"][0]
-        lines.append(f"| {name} | {f0['config']} | {f0['balance']} | {_f(c['score_raw'], 1, 3)} | "
-                     f"{_f(c['score'], 1, 3)} | {merge_text(c.get('class_merge'), sel['classes'])} | "
-                     f"{', '.join(f'{v:g}' for v in c['class_scale'])} | "
-                     f"{_f(tu['S']['sensitivity'])} / {_f(tu['S']['ppv'])} | {_f(tu['V']['sensitivity'])} / "
-                     f"{_f(tu['V']['ppv'])} | {_f(tu['accuracy'])} | "
-                     f"{', '.join(str(f['best_epoch']) for f in c['folds'])} |")
-    if s.get("not_rerun"):
-        lines += ["", "Candidates of the study not in this selection (`--candidates` left them out; their earlier "
-                  "out-of-fold figures are in this file's git history, `git log -p docs/results/mitdb/report.md`): "
-                  + ", ".join(f"`{c}`" for c in s["not_rerun"]) + "."]
-    if any(c.startswith("rrtc") for c in sel["candidates"]):
-        lines += ["", "Candidates `rrtc-*` add the recent rhythm's irregularity to the rhythm input (`edge-rrtc`: "
-                  "coefficient of variation and mean successive difference of the previous 10 pre-RR intervals over "
-                  "their mean, `ecgnet_tf.preprocess.rr_context`): a premature beat means less when the beats before "
-                  "it were irregular already (atrial fibrillation)."]
+    lines += candidate_section(sel, s.get("not_rerun", ()))
     lines += ["", "Candidates `rrt-*` add the beat-template input (`edge-rrt`: each beat's shape against the median "
               "of the patient's previous 32 beats, `ecgnet_tf.preprocess.template_features`). History of the "
               "protocol, said plainly: the step that sets the F factor by out-of-fold accuracy "
@@ -317,6 +324,22 @@ def figure(s: dict, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def write_selection(out: Path, selection: dict, not_rerun: tuple[str, ...] = ()) -> Path:
+    """Write ``out``/selection.json and ``out``/selection.md (the cross-validation inside DS1 alone,
+    before any final run): the comparison of candidates, with no DS2 figure."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic.write_json(out / "selection.json", {**selection, "not_rerun": list(not_rerun), "git": git_state()})
+    g = git_state()
+    lines = ["# MIT-BIH beat classes: candidates compared inside DS1", "",
+             "Generated by `python -m ecgnet_tf.beat_study --stages cv,select` from the cross-validation run "
+             "folders; do not edit. Only DS1 records are read (patient-grouped folds); DS2 is not."]
+    lines += candidate_section(selection, not_rerun)
+    lines += ["", f"Code: commit {g['commit']}" + (" (with uncommitted changes)" if g["dirty"] else "") + "."]
+    atomic.write_text(out / "selection.md", "\n".join(lines) + "\n")
+    return out / "selection.md"
 
 
 def write_report(out: Path, selection: dict, finals: dict[int, Path], quick: bool = False,

@@ -128,3 +128,19 @@ def test_final_runs_of_another_candidate_are_refused_not_reused(study):
     assert beat_study.candidate_mismatch(run, "rrt-under") == ["config 'edge-rr' (selection wants 'edge-rrt')"]
     assert beat_study.candidate_mismatch(run, "rr-under-wce") == ["loss 'focal' (selection wants 'weighted_ce')"]
     assert beat_study.candidate_mismatch(study / "runs" / "nothing-yet", "rrt-under") == []
+
+
+@pytest.mark.slow
+def test_select_stage_compares_candidates_without_reading_ds2(study, fake_data, window_cache, tmp_path):
+    out = tmp_path / "select"
+    rc = beat_study.main(["--data-dir", str(fake_data), "--root", str(study / "runs"), "--out", str(out),
+                          "--stages", "select", "--candidates", "rr-under", "--folds", "2",
+                          "--cache-dir", str(window_cache)])
+    assert rc == 0
+    text = (out / "selection.md").read_text()
+    sel = json.loads((out / "selection.json").read_text())
+    assert "| rr-under | edge-rr | undersample |" in text and "DS2 is not" in text
+    assert "`rrtc-under`" in text and "`rrt-under`" in text  # the study's candidates left out are named
+    assert sel["candidate"] == "rr-under" and "rrtc-under" in sel["not_rerun"]
+    assert not (out / "summary.json").exists() and not (out / "report.md").exists()
+    assert beat_study.main(["--stages", "bogus", "--root", str(study / "runs"), "--out", str(out)]) == 2
