@@ -140,8 +140,7 @@ def beat_inputs(layout: WindowLayout, x: np.ndarray, fs: float, beats: np.ndarra
     Beats whose window crosses the signal edges are dropped (``kept`` lists the others). Every
     window's R peaks are all ``beats`` inside it; its prior is centred on its own beat; its "rr" row
     (:func:`beat_rr_rows`) comes from all ``beats`` (intervals in s; the beat after it is its one beat
-    of look-ahead); its
-    template features (``morph``) from the previous kept windows (:func:`beat_morph`).
+    of look-ahead); its template features (``morph``) from the previous kept windows (:func:`beat_morph`).
     """
     beats = np.asarray(beats, dtype=np.int64)
     w = window_samples(layout, fs)
