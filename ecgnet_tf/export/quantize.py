@@ -7,7 +7,8 @@
                               [--format {tflite,c-array}]
 
 Parity (``parity``: top-1 agreement, probability differences, and ``parity.decision``: agreement of
-the task-level decisions, per beat or per record) and the task metrics of both models
+the task-level decisions, per beat or per record; ``parity.anatomy``: which class pairs differ and
+how close the float model's top two classes were there) and the task metrics of both models
 (``metric_deltas``: macro and per-class F1, int8 minus float) use every window of the run's test
 partition unless ``--max-eval``. ``--float-fallback`` keeps chosen layers float32
 (:mod:`ecgnet_tf.export.fallback`); ``--float-lstm`` keeps every BiLSTM float too. The float layers'
@@ -181,6 +182,42 @@ def parity(tflite_probs: np.ndarray, float_probs: np.ndarray) -> dict:
             "mean_abs_prob_diff": float(diff.mean()), "n": int(len(a))}
 
 
+def disagreement_anatomy(tflite_probs: np.ndarray, float_probs: np.ndarray, classes: list[str],
+                         class_merge: list[int] | tuple[int, ...] | None = None) -> dict:
+    """Where the two models' top-1 classes differ: counts per (float class -> TFLite class) pair,
+    the float model's top-1 margin (probability of its first class minus its second, 0..1) on the
+    differing windows against all windows, and how many differences are between two classes that
+    ``class_merge`` (the run's decision rule: class i decided as class ``class_merge[i]``) joins, i.e.
+    differences the run's decisions cannot show."""
+    a = np.asarray(tflite_probs, np.float64).argmax(1)
+    b = np.asarray(float_probs, np.float64).argmax(1)
+    if len(classes) != np.asarray(float_probs).shape[1]:
+        raise ValueError(f"{len(classes)} class names for {np.asarray(float_probs).shape[1]} outputs")
+    top2 = np.sort(np.asarray(float_probs, np.float64), axis=1)[:, -2:]
+    margin = top2[:, 1] - top2[:, 0]
+    differ = a != b
+    pairs: dict[str, int] = {}
+    for f, t in zip(b[differ], a[differ]):
+        key = f"{classes[f]}->{classes[t]}"
+        pairs[key] = pairs.get(key, 0) + 1
+    merged = 0
+    if class_merge is not None:
+        into = np.asarray(class_merge, int)
+        merged = int(np.sum(into[a[differ]] == into[b[differ]]))
+    q = (0.5, 0.9)
+
+    def quantiles(m: np.ndarray) -> dict:
+        return {f"q{int(100 * p)}": float(np.quantile(m, p)) for p in q} if len(m) else {}
+
+    return {"n": int(len(a)), "n_differ": int(differ.sum()),
+            "pairs": dict(sorted(pairs.items(), key=lambda kv: -kv[1])),
+            "n_differ_between_merged_classes": merged,
+            "float_margin": {"all": quantiles(margin), "differ": quantiles(margin[differ]),
+                             "share_of_all_below_0.05": float(np.mean(margin < 0.05)),
+                             "share_of_differ_below_0.05": float(np.mean(margin[differ] < 0.05)) if differ.any()
+                             else None}}
+
+
 def metric_deltas(int8_metrics: dict, float_metrics: dict) -> dict:
     """int8 minus float task metrics: macro F1 and per-class F1 (fractions 0..1; ``delta_points`` in
     percentage points), from two :func:`~ecgnet_tf.training.evaluation.task_metrics` results."""
@@ -314,6 +351,9 @@ def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io:
     report["parity"] = {**parity(p_tfl, p_float), "partition": "test",
                         "subset": f"{len(w)} seeded windows" if max_eval is not None else "all windows"}
     report["parity"]["decision"] = decision_agreement(spec, w, p_tfl, p_float)
+    if not spec.multilabel:
+        report["parity"]["anatomy"] = disagreement_anatomy(p_tfl, p_float, list(spec.classes),
+                                                           spec.decision.class_merge)
     report["task_metrics"] = task_metrics(spec, w, p_tfl)
     report["float_task_metrics"] = task_metrics(spec, w, p_float)
     report["metric_deltas"] = metric_deltas(report["task_metrics"], report["float_task_metrics"])

@@ -111,6 +111,26 @@ def _cause_agreement(rep: dict) -> str:
     return "; ".join(p for p in parts if p)
 
 
+def _cause_anatomy(parity: dict) -> str:
+    """Which class pairs the int8 and float top-1 classes differ on, how close the float model's top two
+    classes were there, and the agreement of the run's decisions (from ``parity.anatomy`` / ``decision``)."""
+    a, dec = parity.get("anatomy"), parity.get("decision") or {}
+    if not a or not a.get("n_differ"):
+        return ""
+    pairs = ", ".join(f"{k} {v:,}" for k, v in list(a["pairs"].items())[:4])
+    text = f"{a['n_differ']:,} windows differ (float -> int8: {pairs})"
+    if a.get("n_differ_between_merged_classes"):
+        text += (f"; {a['n_differ_between_merged_classes']:,} of them between classes the run's decision rule merges "
+                 "(a difference its decisions cannot show)")
+    share = a["float_margin"].get("share_of_differ_below_0.05")
+    if share is not None:
+        text += (f"; on {share:.0%} of them the float model's top two classes were within 0.05 (on "
+                 f"{a['float_margin']['share_of_all_below_0.05']:.0%} of all windows)")
+    if dec.get("n"):
+        text += f"; the run's {dec['level']}-level decisions agree on {dec['agreement']:.4f} ({dec['n_disagree']:,} of {dec['n']:,} differ)"
+    return text
+
+
 def _cause_activations(control: dict) -> str:
     """The measured trade-off of keeping every activation float (the dynamic-range control)."""
     p = control["parity"]
@@ -205,7 +225,8 @@ def run_model(task: str, run_dir: Path, cfg: ExportReportConfig, log=print) -> d
               _check("latency_ratio", ratio)]
     for c in checks:
         if c["met"] is False:
-            c["cause"] = {"top1_agreement": lambda: _cause_agreement(r8) + "; " + _cause_activations(control),
+            c["cause"] = {"top1_agreement": lambda: "; ".join(t for t in (
+                                _cause_anatomy(r8["parity"]), _cause_agreement(r8), _cause_activations(control)) if t),
                           "macro_f1_delta_points": lambda: "follows the int8 disagreements: " + _cause_agreement(r8),
                           "int8_bytes": lambda: f"float layers kept: {', '.join(r8.get('float_fallback', {}).get('float_layers', [])) or 'none'}",
                           "latency_ratio": lambda: _cause_latency(i8, f32, sections)}[c["target"]]()

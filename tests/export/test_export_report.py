@@ -57,3 +57,18 @@ def test_the_dynamic_range_control_is_reported_as_the_measured_cause():
     md = rp.markdown({"generated": "now", "seconds": 1, "host_cpu": "cpu", "work_dir": "runs/w", "models": [m],
                       "reference": None})
     assert "float activations (`--mode dynamic`): 850,000 B, top-1 agreement 0.9980 on 100 test windows" in md
+
+
+def test_the_disagreement_anatomy_is_reported_as_the_measured_cause():
+    par = {"decision": {"level": "beat", "agreement": 0.9968, "n": 1000, "n_disagree": 3},
+           "anatomy": {"n": 1000, "n_differ": 25, "pairs": {"F->N": 20, "N->S": 5},
+                       "n_differ_between_merged_classes": 20,
+                       "float_margin": {"share_of_differ_below_0.05": 0.7, "share_of_all_below_0.05": 0.05}}}
+    cause = rp._cause_anatomy(par)
+    assert "25 windows differ (float -> int8: F->N 20, N->S 5)" in cause
+    assert "20 of them between classes the run's decision rule merges" in cause
+    assert "on 70% of them" in cause and "on 5% of all windows" in cause
+    assert "beat-level decisions agree on 0.9968 (3 of 1,000 differ)" in cause
+    assert rp._cause_anatomy({"decision": {}}) == ""
+    par["anatomy"].update(n_differ_between_merged_classes=0)
+    assert "merges" not in rp._cause_anatomy(par)

@@ -14,7 +14,7 @@ import tf_keras as keras
 
 from ecgnet_tf.export import benchmark
 from ecgnet_tf.export.convert import convert_model
-from ecgnet_tf.export.quantize import parity
+from ecgnet_tf.export.quantize import disagreement_anatomy, parity
 from ecgnet_tf.export.tflite import (
     FlexOpsError,
     ModelFileError,
@@ -91,6 +91,31 @@ def test_parity_maths():
     assert parity(a, a)["top1_agreement"] == 1.0 and parity(a, a)["max_abs_prob_diff"] == 0.0
     with pytest.raises(ValueError):
         parity(a, b[:2])
+
+
+def test_disagreement_anatomy_counts_pairs_margins_and_merged_classes():
+    classes = ["N", "S", "V", "F"]
+    flt = np.array([[0.50, 0.05, 0.05, 0.40],   # N, margin 0.10
+                    [0.40, 0.05, 0.05, 0.50],   # F, margin 0.10
+                    [0.10, 0.70, 0.10, 0.10],   # S
+                    [0.10, 0.10, 0.80, 0.00],   # V
+                    [0.45, 0.44, 0.11, 0.00]])  # N, margin 0.01
+    q8 = np.array([[0.40, 0.05, 0.05, 0.50],    # N -> F: joined by the merge below
+                   [0.40, 0.05, 0.05, 0.50],    # same
+                   [0.10, 0.70, 0.10, 0.10],    # same
+                   [0.10, 0.10, 0.80, 0.00],    # same
+                   [0.44, 0.45, 0.11, 0.00]])   # N -> S: a real change of decision
+    a = disagreement_anatomy(q8, flt, classes, class_merge=[0, 1, 2, 0])
+    assert a["n"] == 5 and a["n_differ"] == 2
+    assert a["pairs"] == {"N->F": 1, "N->S": 1}
+    assert a["n_differ_between_merged_classes"] == 1
+    assert a["float_margin"]["differ"]["q50"] == pytest.approx(0.055)
+    assert a["float_margin"]["share_of_differ_below_0.05"] == pytest.approx(0.5)
+    assert disagreement_anatomy(q8, flt, classes)["n_differ_between_merged_classes"] == 0
+    same = disagreement_anatomy(flt, flt, classes)
+    assert same["n_differ"] == 0 and same["pairs"] == {} and same["float_margin"]["differ"] == {}
+    with pytest.raises(ValueError, match="3 class names"):
+        disagreement_anatomy(q8, flt, classes[:3])
 
 
 def test_tflite_runner_matches_keras(tiny_tflite):
