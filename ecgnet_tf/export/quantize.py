@@ -58,6 +58,7 @@ from .convert import (
 )
 from .fallback import FallbackConfig
 from .tflite import FlexOpsError, TFLiteRunner, assert_builtin_only, flex_ops, io_details, op_histogram
+from ..settings import resolve_data_dir
 
 SIZE_TARGET_BYTES = {"edge": int(3.5e6)}  # paper claim: int8 edge model <= 3.5 MB
 RUN_FILES = ("split.json", "normalization.json", "model.keras")
@@ -286,7 +287,7 @@ def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     cfg = RunConfig.load(run_dir)
     spec = ModelSpec.from_run(run_dir)
-    data_dir = Path(data_dir or cfg.data_dir)
+    data_dir = resolve_data_dir(data_dir or cfg.data_dir)  # a published run names no data folder
     records = run_records(run_dir, data_dir)
     out = Path(out or run_dir / f"model_{mode}.tflite")
     fmodel = model if model is not None else load_model(run_dir / "model.keras")

@@ -21,6 +21,7 @@ from ..data import mitdb
 from ..data.errors import DataError
 from ..progress import progress
 from ..runs import ModelSpec, RunConfig, load_model, load_split
+from ..settings import resolve_data_dir
 from ..scoring import TOLERANCE_S, BxbResult, average, bxb, gross
 from ..tasks import get_task
 from ..tasks.windows import signal_windows
@@ -88,7 +89,7 @@ def evaluate_end_to_end(run_dir: Path, out_dir: Path, data_dir: Path | None = No
     if task.prior_kind != "beat" or task.database != "mitdb":
         raise ValueError(f"end-to-end scoring is for the MIT-BIH beat task, not {task.name}")
     spec = ModelSpec.from_run(run_dir)
-    data_dir = Path(data_dir or cfg.data_dir)
+    data_dir = resolve_data_dir(data_dir or cfg.data_dir)
     ids = list(records) if records else list(load_split(run_dir).test)
     known = set(mitdb.available_records(data_dir, include_paced=True))
     missing = [r for r in ids if r not in known]

@@ -12,6 +12,7 @@ from .. import atomic
 from ..data.errors import DataError
 from ..data.splits import DS2
 from ..runs import ModelSpec, RunConfig, load_model, load_split
+from ..settings import resolve_data_dir
 from ..tasks import TaskRecords, Windows, catalog, get_task, iter_windows
 from .metrics import challenge_score_cinc2017, classification_report
 from .record_model import has_record_model
@@ -99,7 +100,7 @@ def run_records(run_dir: Path, data_dir: Path | None = None) -> TaskRecords:
     """The run's task records: the catalogue under ``data_dir`` (default the run's) with the run's split."""
     cfg = RunConfig.load(run_dir)
     task = get_task(cfg.task)
-    cat = catalog(task, Path(data_dir or cfg.data_dir))
+    cat = catalog(task, resolve_data_dir(data_dir or cfg.data_dir))
     return TaskRecords(task, load_split(run_dir), cat.label_of, cat.entry_of)
 
 
@@ -114,7 +115,7 @@ def window_predictions(run_dir: Path, partition: str, cache_dir: Path | None = N
         d = load_predictions(path)
         return d["record"].astype(str), d["probs"]
     cfg = RunConfig.load(run_dir)
-    data_dir = Path(cfg.data_dir)
+    data_dir = resolve_data_dir(cfg.data_dir)
     trecs = run_records(run_dir, data_dir)
     spec = ModelSpec.from_run(run_dir)
     model = model if model is not None else load_model(run_dir / "model.keras")
@@ -214,7 +215,7 @@ def evaluate_run(run_dir: Path, data_dir: Path | None = None, records: list[str]
                                                                         cfg.data_dir)
     task = get_task(cfg.task)
     spec = ModelSpec.from_run(run_dir)
-    data_dir = Path(data_dir or cfg.data_dir)
+    data_dir = resolve_data_dir(data_dir or cfg.data_dir)
     split = load_split(run_dir)
     ids = list(records) if records else list(split.partition(partition))
     # a shipped pretrained model's run.json names no data folder: its split is of the public database

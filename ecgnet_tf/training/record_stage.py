@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import atomic
 from ..runs import ModelSpec, RunConfig, load_model
+from ..settings import resolve_data_dir
 from ..tasks import TaskRecords, get_task
 from ..tasks.record_table import record_feature_table, window_rr_rows
 from .evaluation import PREDICTIONS, WindowLabels, run_records, window_predictions
@@ -29,7 +30,7 @@ def _context(run_dir: Path, data_dir: Path | None = None):
     task = get_task(cfg.task)
     if task.name != "cinc2017":
         raise ValueError(f"{run_dir}: record models are for the cinc2017 task, not {task.name!r}")
-    data_dir = Path(data_dir or cfg.data_dir)
+    data_dir = resolve_data_dir(data_dir or cfg.data_dir)
     trecs = run_records(run_dir, data_dir)
     return cfg, task, data_dir, trecs.split, trecs
 

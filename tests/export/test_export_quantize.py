@@ -332,3 +332,21 @@ def test_parity_uses_the_whole_test_partition_by_default(run, ctx, float_model):
     assert fb["float_layers"] == ["probs"] and fb["selection"]["n"] <= 16
     assert fb["chosen"]["size_bytes"] == report["size_bytes"]
     assert "scale_repairs" in report
+
+
+def test_a_published_run_without_a_data_folder_reads_ecgnet_data(run, tmp_path, monkeypatch):
+    """Published models' run.json names no data folder: the data come from $ECGNET_DATA, as for every command."""
+    import shutil
+
+    pub = tmp_path / "published"
+    shutil.copytree(run["dir"], pub, ignore=shutil.ignore_patterns("export", "evaluations"))
+    cfg = json.loads((pub / "run.json").read_text())
+    (pub / "run.json").write_text(json.dumps({**cfg, "data_dir": None}))
+    monkeypatch.setenv("ECGNET_DATA", str(run["data"]))
+    records = q.run_records(pub)
+    assert sorted(records.split.test) == sorted(load_split(run["dir"]).test)
+    report = q.quantize_run(pub, "float32", tmp_path / "m.tflite", max_eval=8, cache_dir=run["cache"])
+    assert report["parity"]["n"] == 8 and report["parity"]["top1_agreement"] > 0.9
+    monkeypatch.setenv("ECGNET_DATA", str(tmp_path / "nowhere"))
+    with pytest.raises(Exception, match="nowhere"):
+        q.run_records(pub)
