@@ -2,6 +2,7 @@
 
     python -m ecgnet_tf.beat_study [--data-dir D] [--root runs/beat-study] [--out docs/results/mitdb]
                                    [--stages cv,final,report] [--candidates rr-under,...] [--seeds 0,1,2]
+                                   [--cv-seeds 0,1,2]
                                    (``--stages cv,select``: compare the candidates inside DS1 only)
 
 Stages (each training is one ``python -m ecgnet_tf.train`` process; a run whose ``metrics.json``
@@ -9,7 +10,9 @@ exists is reused, so an interrupted study resumes):
 
 1. ``cv``: every candidate setting (model config x balancing) on patient-grouped 3-fold
    cross-validation **inside DS1** (``--split ds1-cv``); each fold's model predicts its held-out DS1
-   records (out-of-fold predictions). DS2 is not read.
+   records (out-of-fold predictions). DS2 is not read. ``--cv-seeds`` trains every fold with each
+   seed (default one, seed 0): with several, the selection score is the mean over seeds and its
+   spread says which differences between candidates are larger than the training noise.
 2. ``select`` (optional, alone): ``OUT/selection.md`` and ``OUT/selection.json``, the comparison of
    the candidates inside DS1 without any final run (:func:`ecgnet_tf.bench.beat_report.write_selection`).
 3. ``final``: the candidate with the best out-of-fold selection score (mean F1 of N, S and V) after
@@ -56,8 +59,9 @@ SCHEDULE: tuple[str, ...] = ("--task", "mitdb-aami", "--epochs", "6", "--patienc
 QUICK: tuple[str, ...] = ("--quick", "--epochs", "1", "--max-per-record", "40", "--eval-max-per-record", "60")
 
 
-def cv_name(candidate: str, fold: int) -> str:
-    return f"cv-{candidate}-f{fold}"
+def cv_name(candidate: str, fold: int, seed: int = 0) -> str:
+    """``cv-CANDIDATE-fFOLD`` for seed 0 (the study's first runs keep their names), ``...-sSEED`` otherwise."""
+    return f"cv-{candidate}-f{fold}" + (f"-s{seed}" if seed else "")
 
 
 def final_name(seed: int) -> str:
@@ -73,11 +77,24 @@ def train_run(root: Path, name: str, args: list[str], data_dir: Path, cache_dir:
 
 
 def run_cv(root: Path, candidates: list[str], data_dir: Path, cache_dir: Path | None, quick: bool,
-           folds: int = FOLDS) -> None:
-    base = [*SCHEDULE, *(QUICK if quick else ()), "--split", "ds1-cv", "--folds", str(folds), "--seed", "0"]
-    for cand in candidates:
-        for fold in range(folds):
-            train_run(root, cv_name(cand, fold), [*base, "--fold", str(fold), *CANDIDATES[cand]], data_dir, cache_dir)
+           folds: int = FOLDS, seeds: tuple[int, ...] = (0,)) -> None:
+    base = [*SCHEDULE, *(QUICK if quick else ()), "--split", "ds1-cv", "--folds", str(folds)]
+    for seed in seeds:  # every candidate's first seed before anyone's second: a stopped study compares like with like
+        for cand in candidates:
+            for fold in range(folds):
+                train_run(root, cv_name(cand, fold, seed),
+                          [*base, "--seed", str(seed), "--fold", str(fold), *CANDIDATES[cand]], data_dir, cache_dir)
+
+
+def parse_seeds(text: str, flag: str) -> list[int]:
+    """Comma-separated seeds (``flag`` names the option in the error)."""
+    try:
+        seeds = [int(s) for s in text.split(",") if s]
+    except ValueError:
+        raise ValueError(f"{flag} must be comma-separated integers, got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"{flag} must name at least one seed, each once, got {text!r}")
+    return seeds
 
 
 def merge_argument(merge: list[int] | None, classes: list[str]) -> str | None:
@@ -166,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--candidates", default=",".join(CANDIDATES),
                         help=f"settings compared inside DS1, of {', '.join(CANDIDATES)}")
     parser.add_argument("--seeds", default="0,1,2", help="seeds of the final models")
+    parser.add_argument("--cv-seeds", default="0", help="training seeds of every cross-validation fold (default 0)")
     parser.add_argument("--folds", type=int, default=FOLDS, help=f"cross-validation folds inside DS1 (default {FOLDS})")
     parser.add_argument("--quick", action="store_true", help="smoke study (capped windows, one epoch): not a result")
     parser.add_argument("--cache-dir", type=Path, default=None)
@@ -181,17 +199,15 @@ def main(argv: list[str] | None = None) -> int:
         if bad:
             raise ValueError(f"unknown stages/candidates {bad}; stages: {', '.join(STAGES)}; "
                              f"candidates: {', '.join(CANDIDATES)}")
-        try:
-            seeds = [int(s) for s in args.seeds.split(",") if s]
-        except ValueError:
-            raise ValueError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from None
+        seeds = parse_seeds(args.seeds, "--seeds")
+        cv_seeds = parse_seeds(args.cv_seeds, "--cv-seeds")
         data_dir = data_dir_of(args)
         root = args.root
         root.mkdir(parents=True, exist_ok=True)
         if "cv" in stages:
-            run_cv(root, candidates, data_dir, args.cache_dir, args.quick, args.folds)
+            run_cv(root, candidates, data_dir, args.cache_dir, args.quick, args.folds, tuple(cv_seeds))
         if {"select", "final", "report"} & set(stages):
-            folds = {c: [root / cv_name(c, f) for f in range(args.folds)] for c in candidates}
+            folds = {c: [root / cv_name(c, f, s) for s in cv_seeds for f in range(args.folds)] for c in candidates}
             missing = [str(r) for runs in folds.values() for r in runs if not (r / "metrics.json").is_file()]
             if missing:
                 raise DataError(f"cross-validation runs missing: {missing[:3]}...; run the cv stage first")

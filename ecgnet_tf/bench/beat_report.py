@@ -37,13 +37,17 @@ def _history_best(run: Path) -> dict:
 def select_candidate(folds: dict[str, list[Path]]) -> dict:
     """Pool each candidate's out-of-fold predictions, fit its class scale, choose the best candidate.
 
-    ``folds``: candidate name -> its cross-validation run folders (``--split ds1-cv``). Raises
-    ValueError if a run is not a DS1 cross-validation run (the selection must never see DS2).
+    ``folds``: candidate name -> its cross-validation run folders (``--split ds1-cv``), one set of
+    folds per training seed when the study ran several (``--cv-seeds``). The decision rule is fitted
+    on every seed's predictions together; the score is the mean over seeds of each seed's score with
+    that rule (``score_seeds``, ``score_std``: how much the choice can trust a difference). Raises
+    ValueError if a run is not a DS1 cross-validation run (the selection must never see DS2) or if
+    the seeds' folds do not hold the same records.
     """
     report: dict = {}
     classes: tuple[str, ...] = ()
     for cand, runs in folds.items():
-        ys, ps, tests, facts = [], [], [], []
+        ys, ps, tests, facts, seed_of = [], [], [], [], []
         for run in runs:
             split = load_split(run)
             if not split.name.startswith("ds1-cv"):
@@ -53,19 +57,27 @@ def select_candidate(folds: dict[str, list[Path]]) -> dict:
             pred = load_predictions(run / PREDICTIONS)
             ys.append(pred["y"])
             ps.append(pred["probs"])
+            seed_of.append(np.full(len(pred["y"]), int(cfg.seed)))
             tests.append(list(split.test))
             facts.append({"run": run.name, "config": cfg.config, "balance": (cfg.balance or {}).get("mode", "smote"),
-                          **_history_best(run)})
-        y, p = np.concatenate(ys), np.concatenate(ps).astype(np.float64)
+                          "seed": int(cfg.seed), **_history_best(run)})
+        seeds = sorted({f["seed"] for f in facts})
+        covered = {s: sorted(r for f, t in zip(facts, tests) if f["seed"] == s for r in t) for s in seeds}
+        if any(v != covered[seeds[0]] for v in covered.values()):
+            raise ValueError(f"{cand}: the seeds' folds hold different records: "
+                             + "; ".join(f"seed {s}: {len(v)} records" for s, v in covered.items()))
+        y, p, seed = np.concatenate(ys), np.concatenate(ps).astype(np.float64), np.concatenate(seed_of)
         raw_pred = p.argmax(axis=1)
         rule = fit_decision_rule(y, p, classes)
         decided = scaled_predictions(merged_probs(p, rule.merge), np.asarray(rule.scale))
-        report[cand] = {"folds": facts, "test_records": tests, "n_beats": int(len(y)),
+        per_seed = {s: selection_score(y[seed == s], decided[seed == s], classes) for s in seeds}
+        mean, std = _mean_std(list(per_seed.values()))
+        report[cand] = {"folds": facts, "test_records": tests, "n_beats": int(len(y)), "seeds": seeds,
                         "raw": beat_figures(y, raw_pred, classes), "score_raw": selection_score(y, raw_pred, classes),
                         "class_scale": list(rule.scale),
                         "class_merge": None if rule.merge is None else list(rule.merge),
                         "rule_options": rule.options,
-                        "score": selection_score(y, decided, classes),
+                        "score": mean, "score_std": std, "score_seeds": {str(s): v for s, v in per_seed.items()},
                         "tuned": beat_figures(y, decided, classes)}
     if not report:
         raise ValueError("no candidates to select from")
@@ -185,13 +197,28 @@ def _ms(mean: float, std: float) -> str:
     return f"{_f(mean)} ± {_f(std)}"
 
 
+def _score_text(c: dict) -> str:
+    """A candidate's score with its rule: "0.700", or "0.700 ± 0.050 (3 seeds)" when several seeds ran."""
+    n = len(c.get("seeds", [0]))
+    if n < 2:
+        return _f(c["score"], 1, 3)
+    return f"{_f(c['score'], 1, 3)} ± {_f(c['score_std'], 1, 3)} ({n} seeds)"
+
+
 def candidate_section(sel: dict, not_rerun: tuple[str, ...] | list[str] = ()) -> list[str]:
     """Markdown lines of the cross-validation section: every candidate's out-of-fold figures, the
     candidates left out of this selection, and what the rrtc candidates add."""
-    n_folds = len(next(iter(sel["candidates"].values()))["folds"])
-    lines = ["", f"## What was tried (cross-validation inside DS1, {n_folds} patient-grouped folds, out-of-fold)", "",
+    first = next(iter(sel["candidates"].values()))
+    n_seeds = max(len(c.get("seeds", [0])) for c in sel["candidates"].values())
+    n_folds = len(first["folds"]) // max(1, len(first.get("seeds", [0])))
+    seeds_text = f", {n_seeds} training seeds per fold" if n_seeds > 1 else ""
+    lines = ["", f"## What was tried (cross-validation inside DS1, {n_folds} patient-grouped folds{seeds_text}, "
+                 "out-of-fold)", "",
               f"Selection: {sel['criterion']}, after fitting each candidate's decision rule on the same predictions. "
-              f"Chosen: **{sel['candidate']}**.", "",
+              f"Chosen: **{sel['candidate']}**."
+              + (" With several seeds, the rule is fitted on every seed's predictions together and the score is "
+                 "the mean ± standard deviation over seeds of each seed's score; the figures after the rule pool "
+                 "every seed." if n_seeds > 1 else ""), "",
               "| candidate | config | balancing | score raw | score with rule | F | class scale | SVEB Se / +P "
               "(rule) | VEB Se / +P (rule) | accuracy (rule) | best epochs (1-based) |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -199,7 +226,7 @@ def candidate_section(sel: dict, not_rerun: tuple[str, ...] | list[str] = ()) ->
         tu = c["tuned"]
         f0 = c["folds"][0]
         lines.append(f"| {name} | {f0['config']} | {f0['balance']} | {_f(c['score_raw'], 1, 3)} | "
-                     f"{_f(c['score'], 1, 3)} | {merge_text(c.get('class_merge'), sel['classes'])} | "
+                     f"{_score_text(c)} | {merge_text(c.get('class_merge'), sel['classes'])} | "
                      f"{', '.join(f'{v:g}' for v in c['class_scale'])} | "
                      f"{_f(tu['S']['sensitivity'])} / {_f(tu['S']['ppv'])} | {_f(tu['V']['sensitivity'])} / "
                      f"{_f(tu['V']['ppv'])} | {_f(tu['accuracy'])} | "

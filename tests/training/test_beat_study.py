@@ -144,3 +144,35 @@ def test_select_stage_compares_candidates_without_reading_ds2(study, fake_data, 
     assert sel["candidate"] == "rr-under" and "rrtc-under" in sel["not_rerun"]
     assert not (out / "summary.json").exists() and not (out / "report.md").exists()
     assert beat_study.main(["--stages", "bogus", "--root", str(study / "runs"), "--out", str(out)]) == 2
+
+
+@pytest.mark.slow
+def test_several_cv_seeds_are_scored_per_seed_and_must_cover_the_same_records(study, tmp_path):
+    from ecgnet_tf.bench.beat_report import candidate_section, select_candidate
+
+    assert beat_study.cv_name("rr-under", 1) == "cv-rr-under-f1"
+    assert beat_study.cv_name("rr-under", 1, 2) == "cv-rr-under-f1-s2"
+    runs = [study / "runs" / f"cv-rr-under-f{f}" for f in range(2)]
+    copies = []
+    for run in runs:  # a second seed: same folds, other predictions (a perfect model: one-hot of the labels)
+        dst = tmp_path / (run.name + "-s1")
+        shutil.copytree(run, dst)
+        cfg = json.loads((dst / "run.json").read_text())
+        (dst / "run.json").write_text(json.dumps({**cfg, "seed": 1}))
+        pred = dict(np.load(dst / "predictions.npz", allow_pickle=True))
+        pred["probs"] = np.eye(pred["probs"].shape[1], dtype=pred["probs"].dtype)[pred["y"]]
+        np.savez(dst / "predictions.npz", **pred)
+        copies.append(dst)
+    one = select_candidate({"rr-under": runs})["candidates"]["rr-under"]
+    two = select_candidate({"rr-under": runs + copies})["candidates"]["rr-under"]
+    assert one["seeds"] == [0] and one["score_std"] == 0.0 and set(one["score_seeds"]) == {"0"}
+    assert two["seeds"] == [0, 1] and two["n_beats"] == 2 * one["n_beats"]
+    assert two["score"] == pytest.approx(np.mean(list(two["score_seeds"].values())))
+    assert two["score_std"] > 0 and two["score_seeds"]["1"] > two["score_seeds"]["0"]
+    text = "\n".join(candidate_section({"candidate": "rr-under", "criterion": "c", "classes": list("NSVFQ"),
+                                        "candidates": {"rr-under": two}}))
+    assert "2 patient-grouped folds, 2 training seeds per fold" in text and "(2 seeds)" in text
+    with pytest.raises(ValueError, match="seeds' folds hold different records"):
+        select_candidate({"rr-under": runs + copies[:1]})
+    with pytest.raises(ValueError, match="--cv-seeds must name"):
+        beat_study.parse_seeds("1,1", "--cv-seeds")
