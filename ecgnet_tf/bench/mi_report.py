@@ -18,6 +18,7 @@ import numpy as np
 from .. import atomic
 from ..results_report import git_state, publish_run, run_facts
 from ..runs import RunConfig, load_split
+from ..settings import resolve_data_dir
 from ..tasks import get_task
 from ..training.evaluation import run_records, window_predictions
 from ..training.metrics import auroc
@@ -62,7 +63,7 @@ def _fold_data(run: Path) -> dict:
         out[part] = {"ids": ids, "scores": scores}
     from ..tasks import catalog
 
-    cat = catalog(task, Path(cfg.data_dir))
+    cat = catalog(task, resolve_data_dir(cfg.data_dir))
     for part in ("val", "test"):
         labels = [cat.label_of[r] for r in out[part]["ids"]]
         if task.multilabel:
@@ -116,7 +117,7 @@ def tree_fits(fold_data: list[dict], cls: str = "MI", config: MiRecordConfig = M
         run = Path(fd["run"])
         cfg = RunConfig.load(run)
         trecs = run_records(run)
-        data_dir = Path(cfg.data_dir)
+        data_dir = resolve_data_dir(cfg.data_dir)
 
         def table(ids, part):
             return ecg12_feature_table(trecs, data_dir, list(ids), cfg.preprocess_config(), cache_dir,

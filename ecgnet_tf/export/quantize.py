@@ -190,11 +190,11 @@ def disagreement_anatomy(tflite_probs: np.ndarray, float_probs: np.ndarray, clas
     differing windows against all windows, and how many differences are between two classes that
     ``class_merge`` (the run's decision rule: class i decided as class ``class_merge[i]``) joins, i.e.
     differences the run's decisions cannot show."""
-    a = np.asarray(tflite_probs, np.float64).argmax(1)
-    b = np.asarray(float_probs, np.float64).argmax(1)
-    if len(classes) != np.asarray(float_probs).shape[1]:
-        raise ValueError(f"{len(classes)} class names for {np.asarray(float_probs).shape[1]} outputs")
-    top2 = np.sort(np.asarray(float_probs, np.float64), axis=1)[:, -2:]
+    fp = np.asarray(float_probs, np.float64)
+    if len(classes) != fp.shape[1]:
+        raise ValueError(f"{len(classes)} class names for {fp.shape[1]} outputs")
+    a, b = np.asarray(tflite_probs, np.float64).argmax(1), fp.argmax(1)
+    top2 = np.sort(fp, axis=1)[:, -2:]
     margin = top2[:, 1] - top2[:, 0]
     differ = a != b
     pairs: dict[str, int] = {}

@@ -20,6 +20,7 @@ from .. import preprocess as pp
 from ..data import cinc2017
 from ..progress import progress
 from ..runs import ModelSpec, RunConfig
+from ..settings import resolve_data_dir
 from ..tasks.inputs import segment_inputs
 from ..training.evaluation import PREDICTIONS, load_predictions, run_records, window_predictions
 from ..training.record_model import RecordInputs, RecordModel
@@ -61,7 +62,7 @@ def validation_context_probs(run_dir: Path, contexts: tuple[float, ...], n_strea
     run_dir = Path(run_dir)
     cfg = RunConfig.load(run_dir)
     spec = ModelSpec.from_run(run_dir)
-    data_dir = Path(cfg.data_dir)
+    data_dir = resolve_data_dir(cfg.data_dir)
     trecs = run_records(run_dir, data_dir)
     window_predictions(run_dir, "val", log=log)
     d = load_predictions(run_dir / "evaluations" / "val" / PREDICTIONS)
