@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..settings import resolve_data_dir
 from .convert import (
     IO_TYPES,
     MODES,
@@ -58,7 +59,6 @@ from .convert import (
 )
 from .fallback import FallbackConfig
 from .tflite import FlexOpsError, TFLiteRunner, assert_builtin_only, flex_ops, io_details, op_histogram
-from ..settings import resolve_data_dir
 
 SIZE_TARGET_BYTES = {"edge": int(3.5e6)}  # paper claim: int8 edge model <= 3.5 MB
 RUN_FILES = ("split.json", "normalization.json", "model.keras")
@@ -421,13 +421,11 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     from ecgnet_tf.data.errors import DataError
     from ecgnet_tf.pretrained.registry import is_pretrained_folder, resolve_model
-    from ecgnet_tf.settings import resolve_data_dir
 
     try:
         a.run_dir = resolve_model(a.run_dir)
-        if is_pretrained_folder(a.run_dir):  # never write into the package; its run.json names no data
+        if is_pretrained_folder(a.run_dir):  # never write into the package (its data: quantize_run resolves them)
             a.out = a.out or Path(f"{a.run_dir.name}_{a.mode}.tflite")
-            a.data_dir = resolve_data_dir(a.data_dir)
         fallback = FallbackConfig.parse(a.float_fallback, target_agreement=a.target_agreement,
                                         max_bytes=a.max_bytes, max_layers=a.max_float_layers,
                                         selection_windows=a.selection, weights=a.fallback_weights,
