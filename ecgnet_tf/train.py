@@ -16,6 +16,7 @@ from .data.download import DownloadError
 from .data.errors import DataError
 from .tasks import TASKS
 from .training.balance import BALANCE_MODES
+from .training.fit import EXECUTIONS
 from .training.losses import LOSSES
 
 
@@ -76,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--band", default="hf", choices=("hf", "conventional"),
                    help="band-pass: 0.5-150 Hz (hf, default) or 0.5-40 Hz (conventional)")
     p.add_argument("--strategy", default="default", choices=("default", "mirrored", "multiworker"))
+    p.add_argument("--execution", default=None, choices=EXECUTIONS,
+                   help="run the Keras steps as traced graphs or eagerly (default: eager with --quick on the "
+                        "default strategy, where tracing costs more than a few steps; graph otherwise)")
     p.add_argument("--cache-dir", type=Path, default=None, help="window cache (default $ECGNET_CACHE or ~/.cache/ecgnet)")
     p.add_argument("--download", action="store_true", help="download the database first if it is missing")
     return p

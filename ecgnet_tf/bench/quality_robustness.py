@@ -19,7 +19,7 @@ import numpy as np
 from ..data import cinc2017, mitdb
 from ..preprocess.sqi import SqiConfig
 from ..progress import progress
-from ..runs import ModelSpec, load_model
+from ..runs import ModelSpec, load_run_model
 from ..signal_quality.features import sqi_table
 from ..signal_quality.gate import QualityGate
 from ..signal_quality.noise import add_noise
@@ -81,7 +81,7 @@ def beat_robustness(run_dir: Path, data_dir: Path, records: Sequence[str], conds
     """Per condition: beat metrics of ``run_dir``'s MIT-BIH model on ``records`` (first
     ``max_seconds`` of each when given), without and with the gate, and the share of beats rejected."""
     spec = ModelSpec.from_run(run_dir)
-    model = load_model(Path(run_dir) / "model.keras")
+    model = load_run_model(Path(run_dir))
     task = get_task(spec.task)
     recs = {r: mitdb.load_record(data_dir, r) for r in records}
     rows = []
@@ -126,7 +126,7 @@ def rhythm_robustness(run_dir: Path, data_dir: Path, records: Sequence[str], con
 
     spec = ModelSpec.from_run(run_dir)
     task = get_task(spec.task)
-    model = load_model(Path(run_dir) / "model.keras")
+    model = load_run_model(Path(run_dir))
     rm = RecordModel.load(run_dir) if has_record_model(run_dir) else None  # else network decisions only
     noise_idx = spec.classes.index("~")
     labels = cinc2017.read_reference(data_dir)

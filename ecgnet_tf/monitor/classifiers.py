@@ -12,7 +12,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from ..data.errors import DataError
-from ..runs import ModelSpec, load_model, sidecar_metadata
+from ..runs import ModelSpec, load_run_model, sidecar_metadata
 
 
 @runtime_checkable
@@ -34,7 +34,7 @@ class KerasRunClassifier:
         if not (run_dir / "model.keras").is_file():
             raise DataError(f"{run_dir}: no model.keras (not a finished training run)")
         self.spec = ModelSpec.from_run(run_dir)
-        self.model = load_model(run_dir / "model.keras")
+        self.model = load_run_model(run_dir)
         self.batch_size = batch_size
 
     def predict(self, ecg: np.ndarray, prior: np.ndarray) -> np.ndarray:

@@ -53,6 +53,7 @@ class RunConfig:
     class_weights: list[float] = field(default_factory=list)
     data_dir: str = ""
     versions: dict = field(default_factory=dict)
+    execution: str = "graph"  # Keras steps as traced graphs or "eager" (quick runs: training.fit.resolve_execution)
 
     def preprocess_config(self) -> "PreprocessConfig":
         """The run's preprocessing as a typed config."""

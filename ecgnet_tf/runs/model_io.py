@@ -54,3 +54,14 @@ def load_model(path: Path, custom_objects: dict | None = None, compile: bool = F
     except (OSError, ValueError, KeyError, EOFError) as exc:
         raise ModelFileError(f"{path}: cannot load the model ({str(exc).splitlines()[0] if str(exc) else exc!r})") \
             from exc
+
+
+def load_run_model(run_dir: Path):
+    """A run folder's ``model.keras``, predicting the way the run trained: eagerly for a run whose
+    ``run.json`` says ``"execution": "eager"`` (quick smoke runs, where tracing a predict graph costs
+    more than the few batches it serves), through a traced graph otherwise."""
+    from .folder import RunConfig
+
+    model = load_model(Path(run_dir) / "model.keras")
+    model.run_eagerly = RunConfig.load(run_dir).execution == "eager"
+    return model

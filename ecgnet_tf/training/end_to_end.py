@@ -20,7 +20,7 @@ from .. import atomic
 from ..data import mitdb
 from ..data.errors import DataError
 from ..progress import progress
-from ..runs import ModelSpec, RunConfig, load_model, load_split
+from ..runs import ModelSpec, RunConfig, load_run_model, load_split
 from ..settings import resolve_data_dir
 from ..scoring import TOLERANCE_S, BxbResult, average, bxb, gross
 from ..tasks import get_task
@@ -95,7 +95,7 @@ def evaluate_end_to_end(run_dir: Path, out_dir: Path, data_dir: Path | None = No
     missing = [r for r in ids if r not in known]
     if missing:
         raise DataError(f"records {missing[:10]} are not MIT-BIH records under {data_dir}")
-    model = model if model is not None else load_model(run_dir / "model.keras")
+    model = model if model is not None else load_run_model(run_dir)
     results: dict[str, BxbResult] = {}
     for r in progress(ids, desc="end-to-end records", unit="rec"):
         results[r] = score_record(classify_detected_beats(spec, model, data_dir, r), tuple(task.classes))

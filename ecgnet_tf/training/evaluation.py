@@ -11,7 +11,7 @@ import numpy as np
 from .. import atomic
 from ..data.errors import DataError
 from ..data.splits import DS2
-from ..runs import ModelSpec, RunConfig, load_model, load_split
+from ..runs import ModelSpec, RunConfig, load_run_model, load_split
 from ..settings import resolve_data_dir
 from ..tasks import TaskRecords, Windows, catalog, get_task, iter_windows
 from .metrics import challenge_score_cinc2017, classification_report
@@ -118,7 +118,7 @@ def window_predictions(run_dir: Path, partition: str, cache_dir: Path | None = N
     data_dir = resolve_data_dir(cfg.data_dir)
     trecs = run_records(run_dir, data_dir)
     spec = ModelSpec.from_run(run_dir)
-    model = model if model is not None else load_model(run_dir / "model.keras")
+    model = model if model is not None else load_run_model(run_dir)
     log(f"{run_dir.name}: predicting the {partition} windows")
     parts = iter_windows(trecs, data_dir, trecs.split.partition(partition), spec.preprocess, cache_dir=cache_dir,
                          max_per_record=cfg.eval_max_per_record, seed=cfg.seed, desc=f"{partition} windows",
@@ -231,7 +231,7 @@ def evaluate_run(run_dir: Path, data_dir: Path | None = None, records: list[str]
         raise DataError(f"{len(missing)} of {len(ids)} record id(s) are not labelled {task.name} records under "
                         f"{data_dir}: {', '.join(missing[:10])}{', ...' if len(missing) > 10 else ''}")
     trecs = TaskRecords(task, split, cat.label_of, cat.entry_of)
-    model = model if model is not None else load_model(run_dir / "model.keras")
+    model = model if model is not None else load_run_model(run_dir)
     parts = iter_windows(trecs, data_dir, ids, spec.preprocess, cache_dir=cache_dir,
                          max_per_record=cfg.eval_max_per_record, seed=cfg.seed,
                          desc=f"{partition if not records else 'records'} windows", morph="morph" in spec.inputs)

@@ -43,6 +43,25 @@ QUICK = {"epochs": 2, "max_per_record": {"mitdb": 150, "ptbxl": None, "cinc2017"
 
 #: validation figures early stopping and model selection can follow (losses fall, scores rise)
 MONITORS = ("val_loss", "val_macro_f1")
+#: how Keras runs the training and prediction steps: traced graphs, or eagerly op by op
+EXECUTIONS = ("graph", "eager")
+
+
+def resolve_execution(execution: str | None, quick: bool, strategy: str) -> str:
+    """The execution mode of a run: ``execution`` when given, else ``"eager"`` for a quick run on the
+    default strategy and ``"graph"`` otherwise.
+
+    Tracing the train, test and predict graphs costs about a minute on 2 CPU cores; a smoke run of a
+    few steps spends most of its time there, so it runs eagerly (the same operations, no tracing).
+    Real runs take thousands of steps, for which the graph is faster. Distribution strategies run
+    graphs only."""
+    if execution is None:
+        return "eager" if quick and strategy == "default" else "graph"
+    if execution not in EXECUTIONS:
+        raise ValueError(f"--execution must be one of {EXECUTIONS}, got {execution!r}")
+    if execution == "eager" and strategy != "default":
+        raise ValueError(f"--execution eager runs on the default strategy only, not --strategy {strategy}")
+    return execution
 
 
 @dataclass(frozen=True)
@@ -87,6 +106,7 @@ class TrainConfig:
     cache_dir: Path | None = None
     download: bool = False
     prior_mode: str = "aligned"
+    execution: str | None = None
 
     @classmethod
     def from_namespace(cls, ns) -> "TrainConfig":
@@ -238,6 +258,7 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
     if cfg.resume and state is None:
         print(f"note: {out} has no checkpoint; starting from scratch", file=sys.stderr)
     profile = "quick" if cfg.quick else "full"
+    execution = resolve_execution(cfg.execution, cfg.quick, cfg.strategy)
     epochs = cfg.epochs or (QUICK["epochs"] if cfg.quick else 30)
     max_per_record = cfg.max_per_record or (QUICK["max_per_record"][task.database] if cfg.quick else None)
     max_records = cfg.max_records or (QUICK["max_records"][task.database] if cfg.quick else None)
@@ -340,7 +361,8 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
                         monitor=cfg.monitor, class_scale=class_scale, class_merge=class_merge,
                         prior_mode=cfg.prior_mode,
                         augment=aug.to_dict() if aug else None, balance=balance_info,
-                        class_weights=weights.tolist(), data_dir=str(data_dir.resolve()), versions=versions())
+                        class_weights=weights.tolist(), data_dir=str(data_dir.resolve()), versions=versions(),
+                        execution=execution)
     run_cfg.save(run_dir)
 
     global_batch = cfg.batch_size * strategy.num_replicas_in_sync
@@ -371,6 +393,7 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
                           loss=make_loss(cfg.loss, weights, task.multilabel, cfg.gamma,
                                          positive_fraction=y_train.mean(axis=0) if task.multilabel else None),
                           metrics=[keras.metrics.AUC(name="auc", multi_label=task.multilabel)])
+        model.run_eagerly = execution == "eager"  # set on a resumed checkpoint too: the archive does not store it
     # every worker saves (saving a distributed model is collective), a non-chief one into its temporary run_dir
     if cfg.monitor not in MONITORS:
         raise ValueError(f"--monitor must be one of {MONITORS}, got {cfg.monitor!r}")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import atomic
-from ..runs import ModelSpec, RunConfig, load_model
+from ..runs import ModelSpec, RunConfig, load_run_model
 from ..settings import resolve_data_dir
 from ..tasks import TaskRecords, get_task
 from ..tasks.record_table import record_feature_table, window_rr_rows
@@ -69,7 +69,7 @@ def fit_run_record_model(run_dir: Path, cache_dir: Path | None = None, config: R
     model = None
     needs_model = not (run_dir / PREDICTIONS).is_file() or not (run_dir / "evaluations" / "val" / PREDICTIONS).is_file()
     if needs_model:
-        model = load_model(run_dir / "model.keras")
+        model = load_run_model(run_dir)
     val_rec, val_p = window_predictions(run_dir, "val", cache_dir, model, log)
     test_rec, test_p = window_predictions(run_dir, "test", cache_dir, model, log)
     train_ids, val_ids, test_ids = (list(split.partition(p)) for p in ("train", "val", "test"))

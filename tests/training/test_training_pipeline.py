@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ecgnet_tf.training.augment import AugmentConfig
 from ecgnet_tf.training.pipeline import make_dataset, one_hot
@@ -82,3 +83,33 @@ def test_extra_named_inputs_are_batched_with_their_windows():
         for pr, r in zip(feed["prior"].numpy()[:, :, 0], feed["rr"].numpy()):
             i = int(np.flatnonzero((p == pr).all(axis=1))[0])
             np.testing.assert_array_equal(r, rr[i])
+
+
+def test_quick_runs_execute_eagerly_and_full_runs_trace_graphs():
+    from ecgnet_tf.training.fit import resolve_execution
+
+    assert resolve_execution(None, quick=True, strategy="default") == "eager"
+    assert resolve_execution(None, quick=False, strategy="default") == "graph"
+    assert resolve_execution(None, quick=True, strategy="mirrored") == "graph"  # strategies trace graphs
+    assert resolve_execution("graph", quick=True, strategy="default") == "graph"
+    assert resolve_execution("eager", quick=False, strategy="default") == "eager"
+    with pytest.raises(ValueError, match="default strategy only"):
+        resolve_execution("eager", quick=True, strategy="multiworker")
+    with pytest.raises(ValueError, match="must be one of"):
+        resolve_execution("jit", quick=True, strategy="default")
+
+
+def test_a_run_predicts_the_way_it_trained(tmp_path):
+    """run.json's execution reaches the loaded model; runs without the field (older, published) trace graphs."""
+    import json
+
+    import tf_keras as keras
+
+    from ecgnet_tf.runs import load_run_model
+
+    inp = keras.Input((4,))
+    keras.Model(inp, keras.layers.Dense(2)(inp)).save(tmp_path / "model.keras")
+    base = {"task": "cinc2017", "config": "edge", "model_config": {}, "preprocess": {}, "preprocess_hash": "x"}
+    for extra, eager in (({"execution": "eager"}, True), ({"execution": "graph"}, False), ({}, False)):
+        (tmp_path / "run.json").write_text(json.dumps({**base, **extra}))
+        assert load_run_model(tmp_path).run_eagerly is eager

@@ -2,7 +2,8 @@
 loses at most the epoch in progress and ``--resume`` reaches bit-identical weights and metrics.
 
 Each run is a separate process (a kill must really kill), on the fake CinC database with the small
-``baseline`` config, 3 epochs of a few steps each. The randomised kill soak is deselected by default
+``baseline`` config, 3 epochs of a few steps each. Quick runs execute eagerly (``--execution`` auto); one
+test repeats a kill and resume with traced graphs, the way full runs train. The randomised kill soak is deselected by default
 (``pytest -m soak`` runs it).
 """
 from __future__ import annotations
@@ -29,10 +30,12 @@ pytestmark = pytest.mark.slow  # every test trains in subprocesses
 
 
 def _train(fake_data: Path, cache: Path, out: Path, epochs: int = EPOCHS, resume: bool = False,
-           fault: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+           fault: str | None = None, timeout: float = 300, execution: str | None = None
+           ) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "ecgnet_tf.train", "--task", "cinc2017", "--config", "baseline", "--quick",
            "--epochs", str(epochs), "--batch-size", "16", "--data-dir", str(fake_data), "--out", str(out),
-           "--cache-dir", str(cache)] + (["--resume"] if resume else [])
+           "--cache-dir", str(cache)] + (["--resume"] if resume else []) + \
+        (["--execution", execution] if execution else [])
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "-1"}
     env.pop(FAULT_ENV, None)
     if fault:
@@ -96,6 +99,21 @@ def test_kill_at_a_fault_point_then_resume_is_exact(reference, fake_data, tmp_pa
     res = _train(fake_data, cache, out, resume=True)
     assert res.returncode == 0, res.stderr[-2000:]
     assert f"resumed from epoch-{state['epoch']:04d}.keras" in res.stdout
+    _same_run(ref, out)
+
+
+def test_graph_execution_kill_then_resume_is_exact(reference, fake_data, tmp_path):
+    """Full runs trace graphs: the same guarantee holds there (and the run records how it ran)."""
+    _, cache = reference
+    ref, out = tmp_path / "graph-reference", tmp_path / "graph-killed"
+    res = _train(fake_data, cache, ref, execution="graph")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert json.loads((ref / "run.json").read_text())["execution"] == "graph"
+    assert json.loads((reference[0] / "run.json").read_text())["execution"] == "eager"
+    assert _train(fake_data, cache, out, fault="between_epochs", execution="graph").returncode == 137
+    res = _train(fake_data, cache, out, resume=True, execution="graph")
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "resumed from epoch-0002.keras" in res.stdout
     _same_run(ref, out)
 
 
