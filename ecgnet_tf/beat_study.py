@@ -17,10 +17,13 @@ exists is reused, so an interrupted study resumes):
    the candidates inside DS1 without any final run (:func:`ecgnet_tf.bench.beat_report.write_selection`).
 3. ``final``: the candidate with the best out-of-fold selection score (mean F1 of N, S and V) after
    its decision rule (``--class-merge``, ``--class-scale``) is fitted on those out-of-fold predictions
-   (:func:`ecgnet_tf.training.tuning.fit_decision_rule`), trained on DS1 with each seed and evaluated
+   (:func:`ecgnet_tf.training.tuning.fit_decision_rule`), with the linear feature head and its fusion
+   weight when the selection chose one (:mod:`ecgnet_tf.training.feature_head`: logistic regression on
+   the beat's RR and template rows, chosen on the same out-of-fold predictions; ``--no-feature-head``
+   leaves it out), trained on DS1 with each seed and evaluated
    on the strict DS2 (21 records, reference R peaks: the run's own metrics.json), on DS2 as published
    (22 records) and end to end (detected R peaks, EC57 beat-by-beat scoring). A final run trained
-   under an earlier selection's rule keeps its model and is re-evaluated under the new rule.
+   under an earlier selection's rule keeps its network and is re-evaluated under the new rule and head.
 4. ``report``: ``OUT/summary.json``, ``OUT/report.md``, ``OUT/beats.png`` and the runs' small files,
    all generated from the run folders (:mod:`ecgnet_tf.bench.beat_report`).
 """
@@ -33,6 +36,7 @@ from pathlib import Path
 
 from .cli import add_data_dir_argument, run_command
 from .data.errors import DataError
+from .training.feature_head import FeatureHeadConfig
 from .training.launch import train_in_subprocess
 
 STAGES = ("cv", "select", "final", "report")
@@ -149,9 +153,12 @@ def candidate_mismatch(run: Path, candidate: str) -> list[str]:
 
 def run_final(root: Path, selection: dict, seeds: list[int], data_dir: Path, cache_dir: Path | None,
               quick: bool) -> None:
+    import shutil
+
     from .data.mitdb import available_records
     from .training.end_to_end import evaluate_end_to_end
     from .training.evaluation import ds2_records, evaluate_run
+    from .training.feature_head import apply_feature_head
 
     scale = ",".join(repr(float(v)) for v in selection["class_scale"])  # exact: the run records these values
     merge = merge_argument(selection.get("class_merge"), selection["classes"])
@@ -164,7 +171,14 @@ def run_final(root: Path, selection: dict, seeds: list[int], data_dir: Path, cac
         run = train_run(root, final_name(seed), [*SCHEDULE, *(QUICK if quick else ()), "--seed", str(seed),
                                                  *CANDIDATES[selection["candidate"]], *rule],
                         data_dir, cache_dir)
-        redecide(run, selection["class_scale"], selection.get("class_merge"), data_dir, cache_dir)
+        head_changed = apply_feature_head(run, selection.get("feature_head"), data_dir, cache_dir)
+        if head_changed:
+            print(f"[beat-study] {run.name}: feature head {selection.get('feature_head')}; its evaluations are "
+                  "redone", flush=True)
+            shutil.rmtree(run / "evaluations", ignore_errors=True)
+        if not redecide(run, selection["class_scale"], selection.get("class_merge"), data_dir, cache_dir) \
+                and head_changed:
+            evaluate_run(run, data_dir, cache_dir=cache_dir)
         pub = run / "evaluations" / "ds2-published22"
         if not (pub / "metrics.json").is_file():
             evaluate_run(run, data_dir, ds2_records("published22", available_records(data_dir)), out_dir=pub,
@@ -187,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folds", type=int, default=FOLDS, help=f"cross-validation folds inside DS1 (default {FOLDS})")
     parser.add_argument("--quick", action="store_true", help="smoke study (capped windows, one epoch): not a result")
     parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument("--no-feature-head", action="store_true",
+                        help="select without the linear feature head (the network alone)")
     args = parser.parse_args(argv)
 
     def body() -> None:
@@ -211,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
             missing = [str(r) for runs in folds.values() for r in runs if not (r / "metrics.json").is_file()]
             if missing:
                 raise DataError(f"cross-validation runs missing: {missing[:3]}...; run the cv stage first")
-            selection = beat_report.select_candidate(folds)
+            head = None if args.no_feature_head else FeatureHeadConfig()
+            selection = beat_report.select_candidate(folds, head, data_dir, args.cache_dir)
             (root / "selection.json").write_text(json.dumps(selection, indent=2))
             print(f"[beat-study] selected {selection['candidate']} with class scale {selection['class_scale']}, "
                   f"class merge {selection['class_merge']} "

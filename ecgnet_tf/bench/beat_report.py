@@ -19,6 +19,7 @@ from ..results_report import git_state, publish_run, run_facts
 from ..runs import RunConfig, load_split
 from ..tasks import get_task
 from ..training.evaluation import PREDICTIONS, load_predictions
+from ..training.feature_head import FeatureHeadConfig, beat_rows, fit_run_head, fuse
 from ..training.tuning import (SCORED_CLASSES, beat_figures, fit_decision_rule, merged_probs, scaled_predictions,
                                selection_score)
 
@@ -34,7 +35,8 @@ def _history_best(run: Path) -> dict:
     return {k: facts[k] for k in ("epochs_run", "best_epoch", "monitor")}
 
 
-def select_candidate(folds: dict[str, list[Path]]) -> dict:
+def select_candidate(folds: dict[str, list[Path]], feature_head: FeatureHeadConfig | None = None,
+                     data_dir: Path | None = None, cache_dir: Path | None = None) -> dict:
     """Pool each candidate's out-of-fold predictions, fit its class scale, choose the best candidate.
 
     ``folds``: candidate name -> its cross-validation run folders (``--split ds1-cv``), one set of
@@ -43,11 +45,19 @@ def select_candidate(folds: dict[str, list[Path]]) -> dict:
     that rule (``score_seeds``, ``score_std``: how much the choice can trust a difference). Raises
     ValueError if a run is not a DS1 cross-validation run (the selection must never see DS2) or if
     the seeds' folds do not hold the same records.
+
+    With ``feature_head``, candidates whose model has the "rr" input are also scored with the linear
+    feature head (:mod:`ecgnet_tf.training.feature_head`): each fold's head is fitted on that fold's
+    training and validation records (DS1, never its test records) and fused with the fold's
+    out-of-fold probabilities at every weight of ``feature_head.weights``; the weight whose score
+    (decision rule refitted on the fused predictions) is highest becomes the candidate's setting
+    (``w = 0``, the network alone, is one of them). Windows are read from ``data_dir`` / ``cache_dir``.
     """
     report: dict = {}
+    memo: dict = {}
     classes: tuple[str, ...] = ()
     for cand, runs in folds.items():
-        ys, ps, tests, facts, seed_of = [], [], [], [], []
+        ys, ps, tests, facts, seed_of, head_lp = [], [], [], [], [], []
         for run in runs:
             split = load_split(run)
             if not split.name.startswith("ds1-cv"):
@@ -61,6 +71,13 @@ def select_candidate(folds: dict[str, list[Path]]) -> dict:
             tests.append(list(split.test))
             facts.append({"run": run.name, "config": cfg.config, "balance": (cfg.balance or {}).get("mode", "smote"),
                           "seed": int(cfg.seed), **_history_best(run)})
+            if feature_head is not None and cfg.model_config.get("rr_features", 0):
+                head, n_rows = fit_run_head(run, data_dir, cache_dir, feature_head, memo)
+                x_te, y_te = beat_rows(run, list(split.test), data_dir, cache_dir, cfg.eval_max_per_record, memo)
+                if not np.array_equal(y_te, pred["y"]):
+                    raise ValueError(f"{run}: its test windows and predictions.npz disagree; evaluate the run again")
+                head_lp.append(head.log_probs(x_te))
+                facts[-1]["head_rows"] = n_rows
         seeds = sorted({f["seed"] for f in facts})
         covered = {s: sorted(r for f, t in zip(facts, tests) if f["seed"] == s for r in t) for s in seeds}
         if any(v != covered[seeds[0]] for v in covered.values()):
@@ -79,13 +96,40 @@ def select_candidate(folds: dict[str, list[Path]]) -> dict:
                         "rule_options": rule.options,
                         "score": mean, "score_std": std, "score_seeds": {str(s): v for s, v in per_seed.items()},
                         "tuned": beat_figures(y, decided, classes)}
+        if head_lp:
+            report[cand].update(_with_feature_head(report[cand], y, p, np.concatenate(head_lp), seed, seeds,
+                                                   classes, feature_head))
     if not report:
         raise ValueError("no candidates to select from")
     best = max(report, key=lambda c: (report[c]["score"], -list(report).index(c)))
     return {"candidate": best, "class_scale": report[best]["class_scale"],
             "class_merge": report[best]["class_merge"], "score": report[best]["score"],
+            "feature_head": report[best].get("feature_head_setting"),
             "criterion": CRITERION, "scored_classes": list(SCORED_CLASSES), "classes": list(classes),
             "candidates": report}
+
+
+def _with_feature_head(cand: dict, y: np.ndarray, p: np.ndarray, head_lp: np.ndarray, seed: np.ndarray,
+                       seeds: list[int], classes: tuple[str, ...], config: FeatureHeadConfig) -> dict:
+    """A candidate's fields with the feature head at its best weight (the network's own figures kept
+    under ``network``): score, rule and figures of that weight, and every weight's score."""
+    by_weight = {}
+    for w in config.weights:
+        fused = fuse(p, head_lp, w)
+        rule = fit_decision_rule(y, fused, classes)
+        decided = scaled_predictions(merged_probs(fused, rule.merge), np.asarray(rule.scale))
+        per_seed = {s: selection_score(y[seed == s], decided[seed == s], classes) for s in seeds}
+        mean, std = _mean_std(list(per_seed.values()))
+        by_weight[float(w)] = {"score": mean, "score_std": std, "score_seeds": {str(s): v for s, v in per_seed.items()},
+                               "class_scale": list(rule.scale),
+                               "class_merge": None if rule.merge is None else list(rule.merge),
+                               "rule_options": rule.options, "tuned": beat_figures(y, decided, classes)}
+    best = max(by_weight, key=lambda w: (by_weight[w]["score"], -w))
+    network = {k: cand[k] for k in ("score", "score_std", "score_seeds", "class_scale", "class_merge",
+                                    "rule_options", "tuned")}
+    return {**by_weight[best], "network": network,
+            "feature_head_scores": {str(w): v["score"] for w, v in by_weight.items()},
+            "feature_head_setting": None if best == 0.0 else {"weight": best, "config": config.to_dict()}}
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -231,6 +275,21 @@ def candidate_section(sel: dict, not_rerun: tuple[str, ...] | list[str] = ()) ->
                      f"{_f(tu['S']['sensitivity'])} / {_f(tu['S']['ppv'])} | {_f(tu['V']['sensitivity'])} / "
                      f"{_f(tu['V']['ppv'])} | {_f(tu['accuracy'])} | "
                      f"{', '.join(str(f['best_epoch']) for f in c['folds'])} |")
+    heads = {n: c for n, c in sel["candidates"].items() if "feature_head_scores" in c}
+    if heads:
+        lines += ["", "Feature head (`ecgnet_tf.training.feature_head`): a class-balanced logistic regression on each "
+                  "beat's RR-interval and beat-template rows (the model's own `rr` and `morph` inputs), fitted on each "
+                  "fold's training and validation records, fused with the network as P = softmax((1 - w) log "
+                  "P_network + w log P_head); the decision rule is refitted for every w, and the w with the best "
+                  "score is the candidate's (w = 0 is the network alone). The table above shows each candidate at "
+                  "its chosen w.", "",
+                  "| candidate | " + " | ".join(f"w = {w}" for w in next(iter(heads.values()))["feature_head_scores"])
+                  + " | chosen w |",
+                  "|---|" + "---|" * (len(next(iter(heads.values()))["feature_head_scores"]) + 1)]
+        for name, c in heads.items():
+            setting = c.get("feature_head_setting")
+            lines.append(f"| {name} | " + " | ".join(_f(v, 1, 3) for v in c["feature_head_scores"].values())
+                         + f" | {setting['weight'] if setting else 0} |")
     if not_rerun:
         lines += ["", "Candidates of the study not in this selection (`--candidates` left them out; their earlier "
                   "out-of-fold figures are in the git history of the study's report, `git log -p docs/results/mitdb/report.md`): "

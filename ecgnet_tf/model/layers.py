@@ -276,6 +276,42 @@ class WindowStandardize(keras.layers.Layer):
         return {**super().get_config(), "eps": self.eps}
 
 
+@_register
+class FeatureHeadFusion(keras.layers.Layer):
+    """A fixed linear classifier on a beat's feature rows, fused with the network's probabilities.
+
+    Inputs ``[probs (B, K), features (B, F)]``; output ``softmax((1 - w) log probs + w log_softmax(features
+    @ kernel + bias))``: ``w = 0`` gives the network's probabilities back, ``w = 1`` the linear head's.
+    ``kernel`` (F, K) and ``bias`` (K,) are non-trainable weights set after construction
+    (:func:`ecgnet_tf.training.feature_head.attach_feature_head`); ``floor`` keeps log(0) finite.
+    """
+
+    def __init__(self, n_features: int, n_classes: int, weight: float, floor: float = 1e-6, **kwargs):
+        super().__init__(**kwargs)
+        if not 0.0 <= weight <= 1.0:
+            raise ValueError(f"fusion weight must lie in [0, 1], got {weight}")
+        if n_features < 1 or n_classes < 2:
+            raise ValueError(f"need n_features >= 1 and n_classes >= 2, got {n_features} and {n_classes}")
+        self.n_features, self.n_classes = int(n_features), int(n_classes)
+        self.weight, self.floor = float(weight), float(floor)
+        self.kernel = self.add_weight(name="kernel", shape=(self.n_features, self.n_classes),
+                                      initializer="zeros", trainable=False)
+        self.bias = self.add_weight(name="bias", shape=(self.n_classes,), initializer="zeros", trainable=False)
+
+    def call(self, inputs):
+        probs, feats = inputs
+        head = tf.nn.log_softmax(tf.matmul(feats, self.kernel) + self.bias, axis=-1)
+        net = tf.math.log(tf.maximum(probs, self.floor))
+        return tf.nn.softmax((1.0 - self.weight) * net + self.weight * head, axis=-1)
+
+    def flops(self, input_shape) -> int:
+        return 2 * self.n_features * self.n_classes + 8 * self.n_classes
+
+    def get_config(self):
+        return {**super().get_config(), "n_features": self.n_features, "n_classes": self.n_classes,
+                "weight": self.weight, "floor": self.floor}
+
+
 def custom_objects() -> dict:
     """Everything needed by ``keras.models.load_model`` for ecgnet models."""
     return {
@@ -286,6 +322,7 @@ def custom_objects() -> dict:
         "PositionalEncoding": PositionalEncoding,
         "LogCompress": LogCompress,
         "WindowStandardize": WindowStandardize,
+        "FeatureHeadFusion": FeatureHeadFusion,
         f"{PACKAGE}>ClipToUnit": ClipToUnit,
         f"{PACKAGE}>SqueezeExcitation": SqueezeExcitation,
         f"{PACKAGE}>SpatialAttention": SpatialAttention,
@@ -293,6 +330,7 @@ def custom_objects() -> dict:
         f"{PACKAGE}>PositionalEncoding": PositionalEncoding,
         f"{PACKAGE}>LogCompress": LogCompress,
         f"{PACKAGE}>WindowStandardize": WindowStandardize,
+        f"{PACKAGE}>FeatureHeadFusion": FeatureHeadFusion,
     }
 
 
@@ -304,6 +342,7 @@ __all__ = [
     "PositionalEncoding",
     "LogCompress",
     "WindowStandardize",
+    "FeatureHeadFusion",
     "sinusoidal_table",
     "custom_objects",
 ]

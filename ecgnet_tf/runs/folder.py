@@ -53,6 +53,7 @@ class RunConfig:
     class_weights: list[float] = field(default_factory=list)
     data_dir: str = ""
     versions: dict = field(default_factory=dict)
+    feature_head: dict | None = None  # linear head fused into model.keras (training.feature_head.apply_feature_head)
     execution: str = "graph"  # Keras steps as traced graphs or "eager" (quick runs: training.fit.resolve_execution)
 
     def preprocess_config(self) -> "PreprocessConfig":

@@ -256,6 +256,22 @@ def test_beat_model_with_template_input_exports_int8_with_parity(trained_run, fa
     assert report["parity"]["n"] == 60 and report["parity"]["top1_agreement"] >= 0.9
 
 
+def test_beat_model_with_a_feature_head_exports_int8_with_parity(trained_run, fake_data, window_cache, tmp_path):
+    """The beat study's feature head lives inside model.keras: it converts with builtin ops and keeps parity."""
+    import shutil
+
+    from ecgnet_tf.training.feature_head import FeatureHeadConfig, apply_feature_head
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run("mitdb-aami", "edge-rrt"), run)
+    assert apply_feature_head(run, {"weight": 0.3, "config": FeatureHeadConfig().to_dict()}, fake_data, window_cache)
+    out = tmp_path / "head_int8.tflite"
+    report = q.quantize_run(run, "int8", out, data_dir=fake_data, calibration=32, max_eval=60,
+                            cache_dir=window_cache)
+    assert report["metadata"]["inputs"] == ["ecg", "prior", "rr", "morph"] and report["flex_ops"] == 0
+    assert report["parity"]["top1_agreement"] >= 0.9 and report["parity"]["mean_abs_prob_diff"] <= 0.05
+
+
 def test_c_array_holds_the_model_bytes_ops_and_an_arena_estimate(int8, tmp_path):
     from ecgnet_tf.export.c_array import arena_estimate, resolver_method, write_c_array
 

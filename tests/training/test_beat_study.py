@@ -35,6 +35,16 @@ def test_choices_are_made_inside_ds1_only(study):
     assert final["class_merge"] == (sel["class_merge"] if merged else None)
     assert set(sel["candidates"]["rr-under"]["rule_options"]) == {"keep", "F->N", "F->S", "F->V"}
     assert final["config"] == "edge-rr"
+    # the feature head's weight was chosen on the same out-of-fold predictions, and the final run carries it
+    cand = sel["candidates"]["rr-under"]
+    assert set(cand["feature_head_scores"]) == {"0.0", "0.1", "0.2", "0.3", "0.5"}
+    assert cand["score"] == max(cand["feature_head_scores"].values())
+    assert all(f["head_rows"] > 0 for f in cand["folds"])
+    if sel["feature_head"] is None:
+        assert final["feature_head"] is None
+    else:
+        assert final["feature_head"]["weight"] == sel["feature_head"]["weight"] > 0
+        assert (study / "runs" / "final-s0" / "network.keras").is_file()
 
 
 @pytest.mark.slow
@@ -176,3 +186,43 @@ def test_several_cv_seeds_are_scored_per_seed_and_must_cover_the_same_records(st
         select_candidate({"rr-under": runs + copies[:1]})
     with pytest.raises(ValueError, match="--cv-seeds must name"):
         beat_study.parse_seeds("1,1", "--cv-seeds")
+
+
+@pytest.mark.slow
+def test_feature_head_is_fitted_on_training_records_and_fused_into_the_model(study, fake_data, window_cache,
+                                                                             tmp_path):
+    from ecgnet_tf.runs import ModelSpec, load_model, load_split
+    from ecgnet_tf.tasks import iter_windows
+    from ecgnet_tf.training.evaluation import predict_stream, run_records
+    from ecgnet_tf.training.feature_head import (FeatureHeadConfig, apply_feature_head, beat_rows, fit_run_head,
+                                                 fuse)
+
+    run = tmp_path / "final"
+    shutil.copytree(study / "runs" / "final-s0", run)
+    apply_feature_head(run, None, fake_data, window_cache)  # whatever the study chose: start from the network
+    split = load_split(run)
+    memo: dict = {}
+    head, n_rows = fit_run_head(run, fake_data, window_cache, memo=memo)
+    (ids, *_), = memo.keys()
+    assert set(ids) == set(split.train) | set(split.val) and not set(ids) & (set(split.test) | set(DS2))
+    setting = {"weight": 0.3, "config": FeatureHeadConfig().to_dict()}
+    network = load_model(run / "model.keras")
+    assert apply_feature_head(run, setting, fake_data, window_cache)
+    assert not apply_feature_head(run, setting, fake_data, window_cache)  # same setting: nothing to do
+    cfg = json.loads((run / "run.json").read_text())
+    assert cfg["feature_head"]["weight"] == 0.3 and cfg["feature_head"]["n_rows"] == n_rows
+    spec = ModelSpec.from_run(run)
+    trecs = run_records(run, fake_data)
+
+    def probs(model):
+        parts = iter_windows(trecs, fake_data, list(split.test), spec.preprocess, cache_dir=window_cache,
+                             max_per_record=cfg["eval_max_per_record"], seed=cfg["seed"], morph=False)
+        return predict_stream(spec, model, parts)[1]
+
+    x_test, _ = beat_rows(run, list(split.test), fake_data, window_cache, cfg["eval_max_per_record"])
+    want = fuse(probs(network), head.log_probs(x_test), 0.3)
+    np.testing.assert_allclose(probs(load_model(run / "model.keras")), want, atol=1e-4)
+    assert apply_feature_head(run, None, fake_data, window_cache)  # back to the network alone
+    assert json.loads((run / "run.json").read_text())["feature_head"] is None
+    restored = load_model(run / "model.keras").get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(restored, network.get_weights()))
