@@ -221,8 +221,19 @@ def summarise(selection: dict, finals: dict[int, Path], quick: bool = False, not
             "targets": target_of, "gaps": gaps, "end_to_end_minus_reference": e2e_minus, "met": met,
             "model": {"config": first.config, "balance": (first.balance or {}).get("mode", "smote"),
                       "class_scale": first.class_scale, "class_merge": first.class_merge, "epochs": first.epochs,
-                      "monitor": first.monitor},
+                      "monitor": first.monitor,
+                      "feature_head": None if first.feature_head is None else
+                      {k: first.feature_head[k] for k in ("weight", "config", "n_rows")}},
             "selection": selection, "not_rerun": list(not_rerun), "git": git_state()}
+
+
+def _head_text(head: dict | None) -> str:
+    """The model line's words on the feature head (none: the network alone)."""
+    if not head:
+        return ", no feature head (the network alone)"
+    return (f", fused with the linear feature head at w = {head['weight']:g} (logistic regression on each beat's RR "
+            f"and template rows, C = {head['config']['c']:g}, fitted on the {head['n_rows']} DS1 training and "
+            "validation beats of each seed's run; `ecgnet_tf.training.feature_head`)")
 
 
 def merge_text(merge: list[int] | None, classes: list[str] | tuple[str, ...]) -> str:
@@ -313,8 +324,8 @@ def markdown(s: dict) -> str:
              f"{s['model']['class_scale']} (classes {', '.join(sel['classes'])}), class merge "
              f"{merge_text(s['model'].get('class_merge'), sel['classes'])}, seeds {s['seeds']}, up to "
              f"{s['model']['epochs']} epochs, best epoch by `{s['model']['monitor']}` on validation records carved "
-             "from DS1. Every choice (settings, class merge and scale) was made by cross-validation inside DS1; DS2 was read "
-             "only to report.", "",
+             "from DS1" + _head_text(s["model"].get("feature_head")) + ". Every choice (settings, feature head weight, "
+             "class merge and scale) was made by cross-validation inside DS1; DS2 was read only to report.", "",
              f"## Strict DS2 ({s['per_seed'][0]['n_records']} records, reference R peaks): the figures the targets use", "",
              "Percent, mean ± std over seeds.", "",
              "| figure | measured | target | gap |", "|---|---|---|---|"]

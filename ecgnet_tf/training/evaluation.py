@@ -184,14 +184,16 @@ def task_metrics(spec: ModelSpec, windows: Windows, probs: np.ndarray) -> dict:
 
 
 def default_out_dir(run_dir: Path, data_dir: Path | None, records: list[str] | None, partition: str,
-                    run_data_dir: str) -> Path:
+                    run_data_dir: str | None) -> Path:
     """Where an evaluation's reports go when no folder is given.
 
     Only the run's own held-out evaluation (test partition, the run's data, all records) writes into
     the run folder (``metrics.json`` is the run's result); anything else gets a subfolder of
-    ``RUN/evaluations/`` named after what was evaluated, so it never overwrites the run's metrics.
+    ``RUN/evaluations/`` named after what was evaluated, so it never overwrites the run's metrics. A
+    published run names no data folder (``run_data_dir`` None): its split is of the public database,
+    wherever that lies, so any data folder counts as its own.
     """
-    own_data = data_dir is None or Path(data_dir).resolve() == Path(run_data_dir).resolve()
+    own_data = data_dir is None or run_data_dir is None or Path(data_dir).resolve() == Path(run_data_dir).resolve()
     if not records and partition == "test" and own_data:
         return Path(run_dir)
     parts = [partition if not records else "records-" + "-".join(records[:5]) + ("-etc" if len(records) > 5 else "")]

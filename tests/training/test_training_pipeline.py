@@ -113,3 +113,17 @@ def test_a_run_predicts_the_way_it_trained(tmp_path):
     for extra, eager in (({"execution": "eager"}, True), ({"execution": "graph"}, False), ({}, False)):
         (tmp_path / "run.json").write_text(json.dumps({**base, **extra}))
         assert load_run_model(tmp_path).run_eagerly is eager
+
+
+def test_only_the_runs_own_test_evaluation_writes_into_the_run_folder(tmp_path):
+    from ecgnet_tf.training.evaluation import default_out_dir
+
+    run = tmp_path / "run"
+    assert default_out_dir(run, None, None, "test", str(tmp_path / "data")) == run
+    assert default_out_dir(run, tmp_path / "data", None, "test", str(tmp_path / "data")) == run
+    assert default_out_dir(run, tmp_path / "other", None, "test", str(tmp_path / "data")) == \
+        run / "evaluations" / "test_data-other"
+    assert default_out_dir(run, None, ["100"], "test", str(tmp_path / "data")) == run / "evaluations" / "records-100"
+    assert default_out_dir(run, None, None, "val", None) == run / "evaluations" / "val"
+    # a published run's run.json names no data folder: its own test set is its own wherever the data lie
+    assert default_out_dir(run, tmp_path / "data", None, "test", None) == run
