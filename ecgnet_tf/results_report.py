@@ -57,16 +57,15 @@ def run_facts(run_dir: Path) -> dict:
              "wall_minutes": None, "max_per_record": run.get("max_per_record"), "loss": run["loss"],
              "lr": run["lr"], "seed": run["seed"], "config": run["config"]}
     hist = run_dir / "history.csv"
-    if hist.is_file():
+    # the figure the run selected its best model on (run.json "monitor"; older runs: validation loss)
+    key = facts["monitor"] = run.get("monitor") or "val_loss"
+    if hist.is_file():  # a published model's folder has none
         rows = list(csv.DictReader(hist.open()))
         facts["epochs_run"] = len(rows)
-        # the figure the run selected its best model on (run.json "monitor"; older runs: validation loss)
-        key = run.get("monitor") or "val_loss"
         vals = [float(r[key]) for r in rows if r.get(key) not in (None, "")]
         if vals:
             pick = max if key == "val_macro_f1" else min
             facts["best_epoch"] = 1 + pick(range(len(vals)), key=vals.__getitem__)
-        facts["monitor"] = key
     if run.get("balance"):
         facts["train_windows"] = int(sum(run["balance"]["after"].values()))
     metrics = run_dir / "metrics.json"

@@ -42,6 +42,10 @@ def test_run_facts_from_history_and_timestamps(tmp_path):
     f = rr.run_facts(d)
     assert f["epochs_run"] == 3 and f["best_epoch"] == 2 and f["epochs_planned"] == 10
     assert f["train_windows"] == 150 and f["wall_minutes"] == pytest.approx(2.5, abs=0.05)
+    assert f["monitor"] == "val_loss"
+    (d / "history.csv").unlink()  # a published model's folder: no history, the monitor still named
+    f = rr.run_facts(d)
+    assert f["epochs_run"] == 0 and f["best_epoch"] is None and f["monitor"] == "val_loss"
 
 
 def test_page_is_built_from_run_metrics_only(tmp_path):
