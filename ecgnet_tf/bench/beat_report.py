@@ -85,9 +85,7 @@ def select_candidate(folds: dict[str, list[Path]], feature_head: FeatureHeadConf
                              + "; ".join(f"seed {s}: {len(v)} records" for s, v in covered.items()))
         y, p, seed = np.concatenate(ys), np.concatenate(ps).astype(np.float64), np.concatenate(seed_of)
         raw_pred = p.argmax(axis=1)
-        rule = fit_decision_rule(y, p, classes)
-        decided = scaled_predictions(merged_probs(p, rule.merge), np.asarray(rule.scale))
-        per_seed = {s: selection_score(y[seed == s], decided[seed == s], classes) for s in seeds}
+        rule, decided, per_seed = _fit_rule(y, p, seed, seeds, classes)
         mean, std = _mean_std(list(per_seed.values()))
         report[cand] = {"folds": facts, "test_records": tests, "n_beats": int(len(y)), "seeds": seeds,
                         "raw": beat_figures(y, raw_pred, classes), "score_raw": selection_score(y, raw_pred, classes),
@@ -109,6 +107,13 @@ def select_candidate(folds: dict[str, list[Path]], feature_head: FeatureHeadConf
             "candidates": report}
 
 
+def _fit_rule(y: np.ndarray, p: np.ndarray, seed: np.ndarray, seeds: list[int], classes: tuple[str, ...]):
+    """(decision rule fitted on all seeds' predictions ``p``, its decisions, each seed's selection score)."""
+    rule = fit_decision_rule(y, p, classes)
+    decided = scaled_predictions(merged_probs(p, rule.merge), np.asarray(rule.scale))
+    return rule, decided, {s: selection_score(y[seed == s], decided[seed == s], classes) for s in seeds}
+
+
 def _with_feature_head(cand: dict, y: np.ndarray, p: np.ndarray, head_lp: np.ndarray, seed: np.ndarray,
                        seeds: list[int], classes: tuple[str, ...], config: FeatureHeadConfig) -> dict:
     """A candidate's fields with the feature head at its best weight (the network's own figures kept
@@ -116,9 +121,7 @@ def _with_feature_head(cand: dict, y: np.ndarray, p: np.ndarray, head_lp: np.nda
     by_weight = {}
     for w in config.weights:
         fused = fuse(p, head_lp, w)
-        rule = fit_decision_rule(y, fused, classes)
-        decided = scaled_predictions(merged_probs(fused, rule.merge), np.asarray(rule.scale))
-        per_seed = {s: selection_score(y[seed == s], decided[seed == s], classes) for s in seeds}
+        rule, decided, per_seed = _fit_rule(y, fused, seed, seeds, classes)
         mean, std = _mean_std(list(per_seed.values()))
         by_weight[float(w)] = {"score": mean, "score_std": std, "score_seeds": {str(s): v for s, v in per_seed.items()},
                                "class_scale": list(rule.scale),
