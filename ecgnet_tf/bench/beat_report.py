@@ -132,6 +132,7 @@ def _with_feature_head(cand: dict, y: np.ndarray, p: np.ndarray, head_lp: np.nda
                                     "rule_options", "tuned")}
     return {**by_weight[best], "network": network,
             "feature_head_scores": {str(w): v["score"] for w, v in by_weight.items()},
+            "feature_head_config": config.to_dict(),
             "feature_head_setting": None if best == 0.0 else {"weight": best, "config": config.to_dict()}}
 
 
@@ -293,7 +294,9 @@ def candidate_section(sel: dict, not_rerun: tuple[str, ...] | list[str] = ()) ->
     if heads:
         lines += ["", "Feature head (`ecgnet_tf.training.feature_head`): a class-balanced logistic regression on each "
                   "beat's RR-interval and beat-template rows (the model's own `rr` and `morph` inputs), fitted on each "
-                  "fold's training and validation records, fused with the network as P = softmax((1 - w) log "
+                  "fold's training and validation records (a class holding less than "
+                  f"{next(iter(heads.values())).get('feature_head_config', {}).get('min_class_share', 0):.1%} of "
+                  "those rows is left out of the head), fused with the network as P = softmax((1 - w) log "
                   "P_network + w log P_head); the decision rule is refitted for every w, and the w with the best "
                   "score is the candidate's (w = 0 is the network alone). The table above shows each candidate at "
                   "its chosen w.", "",

@@ -38,6 +38,10 @@ class FeatureHeadConfig:
     c: float = 0.1  # inverse L2 strength of the logistic regression (on standardised rows)
     max_iter: int = 2000
     weights: tuple[float, ...] = (0.0, 0.1, 0.2, 0.3, 0.5)
+    #: a class holding less than this share of the training rows is left out of the head (as if absent):
+    #: a class-balanced fit on a handful of beats (DS1 holds ~8 Q beats in ~50,000) draws decision regions
+    #: around them
+    min_class_share: float = 0.001
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,8 +82,9 @@ def head_features(rr: np.ndarray, morph: np.ndarray | None, rr_width: int) -> np
 def fit_feature_head(x: np.ndarray, y: np.ndarray, n_classes: int,
                      config: FeatureHeadConfig = FeatureHeadConfig()) -> FeatureHead:
     """Class-balanced multinomial logistic regression on training rows ``x`` (n, F) with labels ``y``
-    (n,) in 0..n_classes-1, as an affine map on raw rows. Classes missing from ``y`` get zero weights
-    and bias :data:`ABSENT_CLASS_BIAS`."""
+    (n,) in 0..n_classes-1, as an affine map on raw rows. Classes missing from ``y``, and those with
+    less than ``config.min_class_share`` of the rows (dropped before the fit), get zero weights and bias
+    :data:`ABSENT_CLASS_BIAS`."""
     from sklearn.linear_model import LogisticRegression
 
     x, y = np.asarray(x, np.float64), np.asarray(y, np.int64)
@@ -87,6 +92,9 @@ def fit_feature_head(x: np.ndarray, y: np.ndarray, n_classes: int,
         raise ValueError(f"need rows (n, F) with one label each, got {x.shape} and {y.shape}")
     if y.min() < 0 or y.max() >= n_classes:
         raise ValueError(f"labels must lie in 0..{n_classes - 1}, got {y.min()}..{y.max()}")
+    if config.min_class_share > 0:
+        keep = np.bincount(y, minlength=n_classes)[y] >= config.min_class_share * len(y)
+        x, y = x[keep], y[keep]
     present = np.unique(y)
     if present.size < 2:
         raise ValueError(f"the head needs at least two classes in its training rows, got {present.tolist()}")

@@ -49,6 +49,23 @@ def test_two_classes_and_bad_inputs():
     assert head_features(np.ones((4, 10)), np.zeros((4, 8)), rr_width=8).shape == (4, 16)
 
 
+def test_a_class_with_too_few_rows_is_left_out_of_the_head():
+    x, y = _rows()
+    rare = np.flatnonzero(y == 2)[:6]  # a class with six rows, like DS1's handful of Q beats
+    keep = (y != 2) | np.isin(np.arange(len(y)), rare)
+    x, y = x[keep], y[keep]
+    with_rare = fit_feature_head(x, y, n_classes=3, config=FeatureHeadConfig(min_class_share=0.0))
+    assert with_rare.bias[2] != ABSENT_CLASS_BIAS and np.any(with_rare.kernel[:, 2] != 0)
+    head = fit_feature_head(x, y, n_classes=3, config=FeatureHeadConfig(min_class_share=0.02))
+    assert head.bias[2] == ABSENT_CLASS_BIAS and np.all(head.kernel[:, 2] == 0)
+    assert np.exp(head.log_probs(x))[:, 2].max() < 1e-9
+    assert (np.argmax(head.log_probs(x), 1) == y)[y < 2].mean() > 0.95
+    # the other classes are fitted exactly as without the rare class's rows
+    alone = fit_feature_head(x[y < 2], y[y < 2], n_classes=3)
+    np.testing.assert_allclose(head.kernel, alone.kernel)
+    assert FeatureHeadConfig().min_class_share * 34_000 > 8  # DS1's Q beats in a fold's rows
+
+
 def test_fusion_weight_zero_is_the_network_and_one_is_the_head():
     rng = np.random.default_rng(1)
     p = rng.dirichlet(np.ones(4), size=20)
