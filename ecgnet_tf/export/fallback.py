@@ -26,7 +26,10 @@ matrices of float LSTMs and fully-connected ops as int8 for LiteRT's hybrid kern
 the agreement are those of the file that is written.
 ``lstm=True`` keeps every layer with a sequence-LSTM op (the BiLSTMs, :func:`lstm_layers`) float in
 every candidate, whatever else is chosen: LiteRT's int8 LSTM kernel is the slowest part of the int8
-models, its float and hybrid kernels are several times faster (``export.profile``).
+models, its float and hybrid kernels are several times faster (``export.profile``). ``speed_layers``
+(``--float-for-speed``) does the same for named layers whose int8 kernels ``export.profile`` measured
+slower than their float32 ones (e.g. the stem convolution on one input channel, the layer norm after
+the self-attention): a choice made for latency, never on test windows.
 """
 from __future__ import annotations
 
@@ -61,7 +64,8 @@ class FallbackConfig:
     "int8" (the weight matrices of float LSTMs and fully-connected ops; hybrid kernels: float32
     activations, int8 matrix products).
     ``lstm``: the BiLSTM layers stay float in every candidate (in addition to ``layers`` / the greedy
-    choice; ``max_layers`` counts the others).
+    choice; ``max_layers`` counts the others). ``speed_layers``: Keras layer names that stay float in
+    every candidate too, for latency (``max_layers`` does not count them either).
     """
 
     mode: str = "none"
@@ -73,6 +77,7 @@ class FallbackConfig:
     shortlist: int = 8
     weights: str = "float32"
     lstm: bool = False
+    speed_layers: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.weights not in WEIGHT_TYPES:
@@ -81,7 +86,7 @@ class FallbackConfig:
     @property
     def active(self) -> bool:
         """Whether any layer stays float."""
-        return self.mode != "none" or self.lstm
+        return self.mode != "none" or self.lstm or bool(self.speed_layers)
 
     @staticmethod
     def parse(text: str, **kw) -> "FallbackConfig":
@@ -89,10 +94,15 @@ class FallbackConfig:
         text = (text or "none").strip()
         if text in ("none", "auto"):
             return FallbackConfig(mode=text, **kw)
-        layers = tuple(t.strip() for t in text.split(",") if t.strip())
+        layers = parse_layers(text)
         if not layers:
             raise ValueError("--float-fallback takes none, auto or a comma-separated list of layer names")
         return FallbackConfig(mode="layers", layers=layers, **kw)
+
+
+def parse_layers(text: str | None) -> tuple[str, ...]:
+    """Comma-separated Keras layer names ("" or None: none)."""
+    return tuple(t.strip() for t in (text or "").split(",") if t.strip())
 
 
 @dataclass
@@ -264,10 +274,13 @@ def choose_fallback(calibrated: bytes, feed: dict[str, np.ndarray], p_float: np.
     t0 = time.time()
     groups = layer_groups(calibrated)
     start = lstm_layers(calibrated, groups) if cfg.lstm else ()
+    start += tuple(k for k in cfg.speed_layers if k not in start)
     if modules and cfg.mode == "auto":
         groups = module_groups(groups, modules)
     base = try_fallback(calibrated, groups, (), feed, p_float, quantize, cfg.weights)
-    report: dict = {"mode": cfg.mode, "weights": cfg.weights, "lstm_layers": list(start),
+    report: dict = {"mode": cfg.mode, "weights": cfg.weights,
+                    "lstm_layers": [k for k in start if k not in cfg.speed_layers],
+                    "speed_layers": list(cfg.speed_layers),
                     "selection": {"partition": "val", "n": int(len(p_float))},
                     "target_agreement": cfg.target_agreement, "max_bytes": cfg.max_bytes,
                     "layers_available": sorted(groups, key=_natural), "all_int8": base.summary(), "steps": []}

@@ -4,15 +4,15 @@
                               [--io {int8,float}] [--data-dir D] [--calibration N] [--max-eval N]
                               [--float-fallback none|auto|LAYER,...] [--max-bytes B]
                               [--fallback-weights {float32,float16,int8}] [--float-lstm]
-                              [--format {tflite,c-array}]
+                              [--float-for-speed LAYER,...] [--format {tflite,c-array}]
 
 Parity (``parity``: top-1 agreement, probability differences, and ``parity.decision``: agreement of
 the task-level decisions, per beat or per record; ``parity.anatomy``: which class pairs differ and
 how close the float model's top two classes were there) and the task metrics of both models
 (``metric_deltas``: macro and per-class F1, int8 minus float) use every window of the run's test
 partition unless ``--max-eval``. ``--float-fallback`` keeps chosen layers float32
-(:mod:`ecgnet_tf.export.fallback`); ``--float-lstm`` keeps every BiLSTM float too. The float layers'
-weights are stored as float32, as float16 (``--fallback-weights float16``,
+(:mod:`ecgnet_tf.export.fallback`); ``--float-lstm`` keeps every BiLSTM float too, ``--float-for-speed`` named layers whose int8 kernels
+are slower than float32 ones. The float layers' weights are stored as float32, as float16 (``--fallback-weights float16``,
 :mod:`ecgnet_tf.export.fp16_weights`) or, those of LSTMs and fully-connected ops, as int8 for
 LiteRT's hybrid kernels (``--fallback-weights int8``, :mod:`ecgnet_tf.export.hybrid_weights`). Every
 int8 model is checked for int8 codes a kernel would read in
@@ -57,7 +57,7 @@ from .convert import (
     representative_dataset,
     training_windows,
 )
-from .fallback import FallbackConfig
+from .fallback import FallbackConfig, parse_layers
 from .tflite import FlexOpsError, TFLiteRunner, assert_builtin_only, flex_ops, io_details, op_histogram
 
 SIZE_TARGET_BYTES = {"edge": int(3.5e6)}  # paper claim: int8 edge model <= 3.5 MB
@@ -414,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
                         "float activations)")
     p.add_argument("--float-lstm", action="store_true",
                    help="int8: keep every BiLSTM float (on top of --float-fallback; weights per --fallback-weights)")
+    p.add_argument("--float-for-speed", default="", metavar="LAYER,...",
+                   help="int8: Keras layers kept float for latency, on top of --float-fallback (those whose int8 "
+                        "kernels export.profile measured slower than float32, e.g. stem_conv,mhsa_norm)")
     p.add_argument("--selection", type=int, default=600,
                    help="--float-fallback: validation windows the fallback is measured on")
     p.add_argument("--format", default="tflite", choices=("tflite", "c-array"),
@@ -429,9 +432,9 @@ def main(argv: list[str] | None = None) -> int:
         fallback = FallbackConfig.parse(a.float_fallback, target_agreement=a.target_agreement,
                                         max_bytes=a.max_bytes, max_layers=a.max_float_layers,
                                         selection_windows=a.selection, weights=a.fallback_weights,
-                                        lstm=a.float_lstm)
+                                        lstm=a.float_lstm, speed_layers=parse_layers(a.float_for_speed))
         if fallback.active and a.mode != "int8":
-            raise ValueError("--float-fallback / --float-lstm need --mode int8")
+            raise ValueError("--float-fallback / --float-lstm / --float-for-speed need --mode int8")
         r = quantize_run(a.run_dir, a.mode, a.out, a.io, a.data_dir, a.calibration, a.max_eval, a.seed,
                          a.cache_dir, a.qat_windows, a.qat_epochs, a.threads, keep_names=a.keep_names,
                          fallback=fallback)

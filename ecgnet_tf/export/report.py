@@ -47,6 +47,7 @@ class ExportReportConfig:
     fallback: str = "auto"
     fallback_weights: str = "int8"  # the published models' options (export.publish)
     float_lstm: bool = True
+    speed_layers: tuple[str, ...] = ()  # layers kept float for latency (--float-for-speed)
     max_bytes: int = 1_000_000
     target_agreement: float = 0.995
     selection: int = 600
@@ -204,7 +205,7 @@ def run_model(task: str, run_dir: Path, cfg: ExportReportConfig, log=print) -> d
         f"(weights {cfg.fallback_weights}), parity on every test window")
     fb = FallbackConfig.parse(cfg.fallback, target_agreement=cfg.target_agreement, max_bytes=cfg.max_bytes,
                               selection_windows=cfg.selection, weights=cfg.fallback_weights,
-                              lstm=cfg.float_lstm)
+                              lstm=cfg.float_lstm, speed_layers=tuple(cfg.speed_layers))
     r8 = _export(run_dir, "int8", i8, cfg, fallback=fb)
     # control: int8 weights with float activations (dynamic range), what keeping every activation
     # float would buy in agreement and cost in latency (measured in the same interleaved benchmark)
@@ -317,6 +318,8 @@ def _options_note(o: dict | None) -> str:
     flags = [f"--float-fallback {o['float_fallback']}", f"--max-bytes {o['max_bytes']}"]
     if o.get("float_lstm"):
         flags.append("--float-lstm")
+    if o.get("speed_layers"):
+        flags.append(f"--float-for-speed {','.join(o['speed_layers'])}")
     if o.get("fallback_weights", "float32") != "float32":
         flags.append(f"--fallback-weights {o['fallback_weights']}")
     return " Options: `" + " ".join(flags) + "`."
@@ -396,7 +399,8 @@ def export_report(cfg: ExportReportConfig, log=print) -> dict:
     summary = {"generated": time.strftime("%Y-%m-%d %H:%M"), "host_cpu": _cpu_name(), "work_dir": str(cfg.work_dir),
                "targets": {k: {"threshold": v[0], "kind": v[1], "what": v[2]} for k, v in TARGETS.items()},
                "options": {"float_fallback": cfg.fallback, "fallback_weights": cfg.fallback_weights,
-                           "float_lstm": cfg.float_lstm, "max_bytes": cfg.max_bytes, "selection": cfg.selection,
+                           "float_lstm": cfg.float_lstm, "speed_layers": list(cfg.speed_layers),
+                           "max_bytes": cfg.max_bytes, "selection": cfg.selection,
                            "bench_runs": cfg.bench_runs},
                "models": models, "reference": ref, "seconds": round(time.time() - t0, 1)}
     out = Path(cfg.out_dir)
@@ -418,6 +422,8 @@ def main(argv: list[str] | None = None) -> int:
                         "published models)")
     p.add_argument("--float-lstm", action=argparse.BooleanOptionalAction, default=True,
                    help="keep every BiLSTM float (see export.quantize; default on, as the published models)")
+    p.add_argument("--float-for-speed", default="", metavar="LAYER,...",
+                   help="layers kept float for latency (see export.quantize; default none)")
     p.add_argument("--max-bytes", type=int, default=1_000_000)
     p.add_argument("--selection", type=int, default=600)
     p.add_argument("--bench-runs", type=int, default=100)
@@ -426,10 +432,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-reference", action="store_true", help="skip the 12x3600 edge/paper latency pair")
     p.add_argument("--fresh", action="store_true", help="redo exports and benchmarks whose JSON exists")
     a = p.parse_args(argv)
+    from .fallback import parse_layers
+
     runs = DEFAULT_RUNS if not a.run else tuple(tuple(r.split("=", 1)) for r in a.run)
     stages = ("export", "bench", "report") if a.no_reference else ("export", "bench", "reference", "report")
     cfg = ExportReportConfig(runs=runs, out_dir=a.out_dir, work_dir=a.work_dir, fallback=a.float_fallback,
                              fallback_weights=a.fallback_weights, float_lstm=a.float_lstm, max_bytes=a.max_bytes,
+                             speed_layers=parse_layers(a.float_for_speed),
                              selection=a.selection, bench_runs=a.bench_runs,
                              data_dir=a.data_dir, cache_dir=a.cache_dir, fresh=a.fresh, stages=stages)
     from ..data.errors import DataError

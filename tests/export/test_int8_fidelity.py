@@ -189,3 +189,32 @@ def test_module_groups_are_tried_whole_by_auto():
     _, plain = choose_fallback(calibrated, x, p_float, FallbackConfig(mode="layers", layers=("d1",)), quantize,
                                log=lambda *_: None, modules=mods)
     assert "[head]" not in plain["layers_available"]  # modules are candidates of auto only
+
+
+def test_speed_layers_stay_float_in_every_candidate():
+    model = _tiny("speed")
+    calibrated = cv.calibrate_model(model, _representative())
+    x = _batch(24)
+    p_float = model.predict(x, verbose=0)
+    quantize, quiet = cv.quantize_calibrated, (lambda *_: None)
+    cfg = FallbackConfig(speed_layers=("d1",))
+    assert cfg.active and not FallbackConfig().active
+    chosen, rep = choose_fallback(calibrated, x, p_float, cfg, quantize, log=quiet)
+    assert chosen.layers == ("d1",) and rep["speed_layers"] == ["d1"] and rep["lstm_layers"] == []
+    assert ins.op_report(chosen.model)["float_input_ops"].get("FULLY_CONNECTED") == 1
+    # auto builds on them: every candidate keeps d1 float, and the greedy choice adds to it
+    auto, rep = choose_fallback(calibrated, x, p_float, FallbackConfig(mode="auto", target_agreement=1.01, max_layers=1,
+                                                                       speed_layers=("d1",)), quantize, log=quiet)
+    assert auto.layers[0] == "d1" and "d1" not in rep["single_layer"]
+    assert all(step["float_layers"][0] == "d1" for step in rep["steps"])
+    with pytest.raises(ValueError, match="unknown layer"):
+        choose_fallback(calibrated, x, p_float, FallbackConfig(speed_layers=("nope",)), quantize, log=quiet)
+
+
+def test_quantize_cli_takes_speed_layers_for_int8_only(tmp_path, capsys):
+    from ecgnet_tf.export.fallback import parse_layers
+    from ecgnet_tf.export.quantize import main
+
+    assert parse_layers(" stem_conv, mhsa_norm ,") == ("stem_conv", "mhsa_norm") and parse_layers(None) == ()
+    rc = main([str(tmp_path), "--mode", "float32", "--float-for-speed", "stem_conv"])
+    assert rc != 0 and "--float-for-speed need --mode int8" in capsys.readouterr().err
