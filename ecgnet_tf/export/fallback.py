@@ -273,13 +273,13 @@ def choose_fallback(calibrated: bytes, feed: dict[str, np.ndarray], p_float: np.
     ``modules``: module name -> Keras layer names (:func:`module_layers`), tried whole by ``auto``."""
     t0 = time.time()
     groups = layer_groups(calibrated)
-    start = lstm_layers(calibrated, groups) if cfg.lstm else ()
-    start += tuple(k for k in cfg.speed_layers if k not in start)
+    lstm = lstm_layers(calibrated, groups) if cfg.lstm else ()
+    start = lstm + tuple(k for k in cfg.speed_layers if k not in lstm)
     if modules and cfg.mode == "auto":
         groups = module_groups(groups, modules)
     base = try_fallback(calibrated, groups, (), feed, p_float, quantize, cfg.weights)
     report: dict = {"mode": cfg.mode, "weights": cfg.weights,
-                    "lstm_layers": [k for k in start if k not in cfg.speed_layers],
+                    "lstm_layers": list(lstm),
                     "speed_layers": list(cfg.speed_layers),
                     "selection": {"partition": "val", "n": int(len(p_float))},
                     "target_agreement": cfg.target_agreement, "max_bytes": cfg.max_bytes,

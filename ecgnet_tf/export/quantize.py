@@ -11,8 +11,9 @@ the task-level decisions, per beat or per record; ``parity.anatomy``: which clas
 how close the float model's top two classes were there) and the task metrics of both models
 (``metric_deltas``: macro and per-class F1, int8 minus float) use every window of the run's test
 partition unless ``--max-eval``. ``--float-fallback`` keeps chosen layers float32
-(:mod:`ecgnet_tf.export.fallback`); ``--float-lstm`` keeps every BiLSTM float too, ``--float-for-speed`` named layers whose int8 kernels
-are slower than float32 ones. The float layers' weights are stored as float32, as float16 (``--fallback-weights float16``,
+(:mod:`ecgnet_tf.export.fallback`); ``--float-lstm`` keeps every BiLSTM float too,
+``--float-for-speed`` named layers whose int8 kernels are slower than float32 ones. The float
+layers' weights are stored as float32, as float16 (``--fallback-weights float16``,
 :mod:`ecgnet_tf.export.fp16_weights`) or, those of LSTMs and fully-connected ops, as int8 for
 LiteRT's hybrid kernels (``--fallback-weights int8``, :mod:`ecgnet_tf.export.hybrid_weights`). Every
 int8 model is checked for int8 codes a kernel would read in
