@@ -45,18 +45,23 @@ QUICK = {"epochs": 2, "max_per_record": {"mitdb": 150, "ptbxl": None, "cinc2017"
 MONITORS = ("val_loss", "val_macro_f1")
 #: how Keras runs the training and prediction steps: traced graphs, or eagerly op by op
 EXECUTIONS = ("graph", "eager")
+#: the most training steps a quick run takes eagerly (beyond, tracing the graphs once is cheaper)
+EAGER_MAX_STEPS = 40
 
 
-def resolve_execution(execution: str | None, quick: bool, strategy: str) -> str:
+def resolve_execution(execution: str | None, quick: bool, strategy: str, planned_steps: int | None = None) -> str:
     """The execution mode of a run: ``execution`` when given, else ``"eager"`` for a quick run on the
-    default strategy and ``"graph"`` otherwise.
+    default strategy of at most :data:`EAGER_MAX_STEPS` training steps (``planned_steps``: epochs x
+    steps per epoch; unknown counts as few) and ``"graph"`` otherwise.
 
-    Tracing the train, test and predict graphs costs about a minute on 2 CPU cores; a smoke run of a
-    few steps spends most of its time there, so it runs eagerly (the same operations, no tracing).
-    Real runs take thousands of steps, for which the graph is faster. Distribution strategies run
-    graphs only."""
+    Tracing the train, test and predict graphs costs about 40 s on 2 CPU cores, and an eager step of
+    the beat model about 1-2 s against 0.2 s traced: a smoke run of a few steps spends most of its time
+    tracing, so it runs eagerly (the same operations, no tracing), while a quick run with more steps
+    (e.g. a SMOTE-balanced beat run, 76 steps per epoch) is 4x faster as graphs. Real runs take
+    thousands of steps. Distribution strategies run graphs only."""
     if execution is None:
-        return "eager" if quick and strategy == "default" else "graph"
+        few = planned_steps is None or planned_steps <= EAGER_MAX_STEPS
+        return "eager" if quick and few and strategy == "default" else "graph"
     if execution not in EXECUTIONS:
         raise ValueError(f"--execution must be one of {EXECUTIONS}, got {execution!r}")
     if execution == "eager" and strategy != "default":
@@ -258,7 +263,6 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
     if cfg.resume and state is None:
         print(f"note: {out} has no checkpoint; starting from scratch", file=sys.stderr)
     profile = "quick" if cfg.quick else "full"
-    execution = resolve_execution(cfg.execution, cfg.quick, cfg.strategy)
     epochs = cfg.epochs or (QUICK["epochs"] if cfg.quick else 30)
     max_per_record = cfg.max_per_record or (QUICK["max_per_record"][task.database] if cfg.quick else None)
     max_records = cfg.max_records or (QUICK["max_records"][task.database] if cfg.quick else None)
@@ -352,6 +356,9 @@ def _train(cfg: TrainConfig, strategy, chief: bool, worker: str | None, task, da
     weights = inverse_frequency_weights(y_train, n_classes, min_count=balance_cfg.weight_floor if task.smote else 0)
     aug = None if cfg.no_augment else AugmentConfig()
     fs = pcfg.fs_out
+    execution = resolve_execution(
+        cfg.execution, cfg.quick, cfg.strategy,
+        planned_steps=epochs * steps_per_epoch(len(x_train), cfg.batch_size * strategy.num_replicas_in_sync))
     run_cfg = RunConfig(task=task.name, config=cfg.config, model_config=mcfg.to_dict(),
                         preprocess=pcfg.to_dict(), preprocess_hash=pp.config_hash(pcfg), loss=cfg.loss,
                         lr=cfg.lr, epochs=epochs, batch_size=cfg.batch_size, seed=cfg.seed, profile=profile,

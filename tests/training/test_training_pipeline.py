@@ -86,9 +86,13 @@ def test_extra_named_inputs_are_batched_with_their_windows():
 
 
 def test_quick_runs_execute_eagerly_and_full_runs_trace_graphs():
-    from ecgnet_tf.training.fit import resolve_execution
+    from ecgnet_tf.training.fit import EAGER_MAX_STEPS, resolve_execution
 
     assert resolve_execution(None, quick=True, strategy="default") == "eager"
+    assert resolve_execution(None, quick=True, strategy="default", planned_steps=EAGER_MAX_STEPS) == "eager"
+    # a quick run with many steps (a SMOTE-balanced beat run) traces: cheaper than its eager steps
+    assert resolve_execution(None, quick=True, strategy="default", planned_steps=EAGER_MAX_STEPS + 1) == "graph"
+    assert resolve_execution("eager", quick=True, strategy="default", planned_steps=10 * EAGER_MAX_STEPS) == "eager"
     assert resolve_execution(None, quick=False, strategy="default") == "graph"
     assert resolve_execution(None, quick=True, strategy="mirrored") == "graph"  # strategies trace graphs
     assert resolve_execution("graph", quick=True, strategy="default") == "graph"
