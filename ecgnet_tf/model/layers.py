@@ -8,6 +8,8 @@ The multi-scale / ResU blocks are built from stock Keras layers by helpers in
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
@@ -278,38 +280,51 @@ class WindowStandardize(keras.layers.Layer):
 
 @_register
 class FeatureHeadFusion(keras.layers.Layer):
-    """A fixed linear classifier on a beat's feature rows, fused with the network's probabilities.
+    """A fixed linear classifier on a beat's feature rows, fused with the network's output.
 
-    Inputs ``[probs (B, K), features (B, F)]``; output ``softmax((1 - w) log probs + w log_softmax(features
-    @ kernel + bias))``: ``w = 0`` gives the network's probabilities back, ``w = 1`` the linear head's.
+    Inputs ``[net (B, K), features (B, F)]``; output ``softmax((1 - w) log p + w log_softmax(features
+    @ kernel + bias))``, where ``log p`` is the network's log-probabilities floored at ``log(floor)``:
+    ``w = 0`` gives the network's probabilities back, ``w = 1`` the linear head's. ``source`` says what
+    ``net`` is: ``"logits"`` (the network's last layer without its softmax; ``log p`` =
+    ``log_softmax(net)``, which int8 represents well) or ``"probs"`` (its probabilities; ``log p`` =
+    ``log(net)``, the form of models saved before the logits form: int8 rounds small probabilities to
+    0, so their logarithm is badly off). The two are the same function of the network in float.
     ``kernel`` (F, K) and ``bias`` (K,) are non-trainable weights set after construction
-    (:func:`ecgnet_tf.training.feature_head.attach_feature_head`); ``floor`` keeps log(0) finite.
+    (:func:`ecgnet_tf.model.fusion.fuse_feature_head`).
     """
 
-    def __init__(self, n_features: int, n_classes: int, weight: float, floor: float = 1e-6, **kwargs):
+    SOURCES = ("logits", "probs")
+
+    def __init__(self, n_features: int, n_classes: int, weight: float, floor: float = 1e-6,
+                 source: str = "probs", **kwargs):
         super().__init__(**kwargs)
         if not 0.0 <= weight <= 1.0:
             raise ValueError(f"fusion weight must lie in [0, 1], got {weight}")
         if n_features < 1 or n_classes < 2:
             raise ValueError(f"need n_features >= 1 and n_classes >= 2, got {n_features} and {n_classes}")
+        if source not in self.SOURCES:
+            raise ValueError(f"source must be one of {self.SOURCES}, got {source!r}")
         self.n_features, self.n_classes = int(n_features), int(n_classes)
-        self.weight, self.floor = float(weight), float(floor)
+        self.weight, self.floor, self.source = float(weight), float(floor), source
         self.kernel = self.add_weight(name="kernel", shape=(self.n_features, self.n_classes),
                                       initializer="zeros", trainable=False)
         self.bias = self.add_weight(name="bias", shape=(self.n_classes,), initializer="zeros", trainable=False)
 
     def call(self, inputs):
-        probs, feats = inputs
+        net, feats = inputs
         head = tf.nn.log_softmax(tf.matmul(feats, self.kernel) + self.bias, axis=-1)
-        net = tf.math.log(tf.maximum(probs, self.floor))
-        return tf.nn.softmax((1.0 - self.weight) * net + self.weight * head, axis=-1)
+        if self.source == "logits":
+            log_p = tf.maximum(tf.nn.log_softmax(net, axis=-1), math.log(self.floor))
+        else:
+            log_p = tf.math.log(tf.maximum(net, self.floor))
+        return tf.nn.softmax((1.0 - self.weight) * log_p + self.weight * head, axis=-1)
 
     def flops(self, input_shape) -> int:
         return 2 * self.n_features * self.n_classes + 8 * self.n_classes
 
     def get_config(self):
         return {**super().get_config(), "n_features": self.n_features, "n_classes": self.n_classes,
-                "weight": self.weight, "floor": self.floor}
+                "weight": self.weight, "floor": self.floor, "source": self.source}
 
 
 def custom_objects() -> dict:

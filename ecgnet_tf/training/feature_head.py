@@ -124,24 +124,16 @@ def fuse(probs: np.ndarray, head_log_probs: np.ndarray, weight: float, floor: fl
 
 def attach_feature_head(model, head: FeatureHead, weight: float):
     """``model`` (inputs "ecg", "prior", "rr" and optionally "morph"; output (B, K) probabilities) with
-    its output fused with ``head`` at ``weight``: a new Keras model with the same inputs and layers."""
-    import tf_keras as keras
+    its output fused with ``head`` at ``weight``: a new Keras model with the same inputs and layers
+    (:func:`ecgnet_tf.model.fusion.fuse_feature_head`, fusing on the network's logits)."""
+    from ..model.fusion import fuse_feature_head
 
-    from ..model.layers import FeatureHeadFusion
+    return fuse_feature_head(model, head.kernel, head.bias, weight)
 
-    inputs = {t.name.split(":")[0]: t for t in model.inputs}
-    if "rr" not in inputs:
-        raise ValueError(f"the feature head reads the 'rr' input (and 'morph'); the model has {sorted(inputs)}")
-    parts = [inputs["rr"]] + ([inputs["morph"]] if "morph" in inputs else [])
-    feats = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name="feature_head_rows")(parts)
-    n_features = int(feats.shape[-1])
-    if head.kernel.shape != (n_features, int(model.output.shape[-1])):
-        raise ValueError(f"head kernel {head.kernel.shape} does not fit {n_features} input columns and "
-                         f"{int(model.output.shape[-1])} classes")
-    fusion = FeatureHeadFusion(n_features, head.kernel.shape[1], weight, name="feature_head_fusion")
-    out = fusion([model.output, feats])
-    fusion.set_weights([head.kernel.astype(np.float32), head.bias.astype(np.float32)])
-    return keras.Model(model.inputs, out, name=f"{model.name}_feature_head")
+
+#: the form of the fusion in ``model.keras`` (``run.json``'s ``feature_head.fusion``): "logits" since the
+#: int8 export carries the head; a run without it (fused on probabilities) is rebuilt by apply_feature_head
+FUSION_FORM = "logits"
 
 
 #: the trained network of a run whose model.keras carries a feature head (what the head is fitted on top of)
@@ -211,8 +203,9 @@ def apply_feature_head(run_dir: Path, setting: dict | None, data_dir: Path | Non
     cfg = RunConfig.load(run_dir)
     network = run_dir / NETWORK_FILE
     want = None if not setting or float(setting["weight"]) == 0.0 else \
-        {"weight": float(setting["weight"]), "config": json.loads(json.dumps(setting["config"]))}  # as run.json has it
-    have = None if cfg.feature_head is None else {k: cfg.feature_head[k] for k in ("weight", "config")}
+        {"weight": float(setting["weight"]), "config": json.loads(json.dumps(setting["config"])),  # as run.json has it
+         "fusion": FUSION_FORM}
+    have = None if cfg.feature_head is None else {k: cfg.feature_head.get(k) for k in ("weight", "config", "fusion")}
     if want == have:
         return False
     if want is None:  # back to the network alone

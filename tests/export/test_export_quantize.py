@@ -270,6 +270,20 @@ def test_beat_model_with_a_feature_head_exports_int8_with_parity(trained_run, fa
                             cache_dir=window_cache)
     assert report["metadata"]["inputs"] == ["ecg", "prior", "rr", "morph"] and report["flex_ops"] == 0
     assert report["parity"]["top1_agreement"] >= 0.9 and report["parity"]["mean_abs_prob_diff"] <= 0.05
+    # the exported graph is the fused model, not the network alone: the batch-1 rebuild every TFLite
+    # export converts carries the head, and its float TFLite file gives the fused model's outputs
+    from ecgnet_tf.export.convert import convert_model, rebuild_batch1
+    from ecgnet_tf.model.fusion import has_feature_head
+
+    fused, net = load_model(run / "model.keras"), load_model(run / "network.keras")
+    b1 = rebuild_batch1(fused, RunConfig.load(run).model_config)
+    assert has_feature_head(b1) and not has_feature_head(rebuild_batch1(net, RunConfig.load(run).model_config))
+    rng = np.random.default_rng(0)
+    feed = {t.name.split(":")[0]: rng.normal(size=(1, *t.shape[1:])).astype(np.float32) for t in fused.inputs}
+    want, alone = fused.predict(feed, verbose=0), net.predict(feed, verbose=0)
+    assert np.abs(want - alone).max() > 1e-3  # the head changes this window's probabilities
+    np.testing.assert_allclose(b1.predict(feed, verbose=0), want, atol=1e-5)
+    np.testing.assert_allclose(TFLiteRunner(convert_model(b1, "float32")).predict_feed(feed), want, atol=1e-4)
 
 
 def test_c_array_holds_the_model_bytes_ops_and_an_arena_estimate(int8, tmp_path):

@@ -86,7 +86,8 @@ def _tiny_model(n_classes: int = 5):
     rr = keras.Input((3,), name="rr")
     morph = keras.Input((2,), name="morph")
     h = keras.layers.Concatenate()([keras.layers.Flatten()(ecg), keras.layers.Flatten()(prior), rr, morph])
-    out = keras.layers.Dense(n_classes, activation="softmax", kernel_initializer=keras.initializers.GlorotUniform(0))(h)
+    out = keras.layers.Dense(n_classes, activation="softmax", kernel_initializer=keras.initializers.GlorotUniform(0),
+                             name="probs")(h)
     return keras.Model([ecg, prior, rr, morph], out)
 
 
@@ -107,3 +108,35 @@ def test_attached_head_runs_inside_the_model_and_survives_saving(tmp_path):
     np.testing.assert_allclose(load_model(tmp_path / "model.keras").predict(feed, verbose=0), want, atol=1e-5)
     with pytest.raises(ValueError, match="does not fit"):
         attach_feature_head(model, FeatureHead(np.zeros((4, 5)), np.zeros(5)), 0.3)
+
+
+def test_the_fusion_reads_the_network_logits_and_equals_the_probability_form():
+    """The fused model fuses the network's logits (no logarithm of probabilities, which int8 rounds to
+    0); a model saved in the older probability form computes the same function in float."""
+    import tf_keras as keras
+
+    from ecgnet_tf.model.fusion import FUSION_LAYER, LOGITS_LAYER, copy_fusion, has_feature_head
+    from ecgnet_tf.model.layers import FeatureHeadFusion
+
+    model = _tiny_model()
+    rng = np.random.default_rng(3)
+    feed = {"ecg": 3 * rng.normal(size=(9, 16, 1)).astype(np.float32),
+            "prior": rng.random((9, 16, 1)).astype(np.float32),
+            "rr": rng.random((9, 3)).astype(np.float32), "morph": rng.normal(size=(9, 2)).astype(np.float32)}
+    head = FeatureHead(rng.normal(size=(5, 5)), rng.normal(size=5))
+    fused = attach_feature_head(model, head, 0.3)
+    names = [layer.name for layer in fused.layers]
+    assert LOGITS_LAYER in names and "probs" not in names and has_feature_head(fused) and not has_feature_head(model)
+    assert fused.get_layer(FUSION_LAYER).source == "logits"
+    # the older form: the fusion on the network's probabilities
+    rows = keras.layers.Concatenate()([model.inputs[2], model.inputs[3]])
+    old_layer = FeatureHeadFusion(5, 5, 0.3, source="probs", name=FUSION_LAYER)
+    old = keras.Model(model.inputs, old_layer([model.output, rows]))
+    old_layer.set_weights([head.kernel.astype(np.float32), head.bias.astype(np.float32)])
+    np.testing.assert_allclose(fused.predict(feed, verbose=0), old.predict(feed, verbose=0), atol=1e-5)
+    # an old-form model given to a fresh network comes back in the logits form, same outputs
+    again = copy_fusion(model, old)
+    assert again.get_layer(FUSION_LAYER).source == "logits"
+    np.testing.assert_allclose(again.predict(feed, verbose=0), old.predict(feed, verbose=0), atol=1e-5)
+    with pytest.raises(ValueError, match="source must be one of"):
+        FeatureHeadFusion(5, 5, 0.3, source="scores")
