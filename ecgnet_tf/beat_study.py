@@ -20,7 +20,9 @@ exists is reused, so an interrupted study resumes):
    (:func:`ecgnet_tf.training.tuning.fit_decision_rule`), with the linear feature head and its fusion
    weight when the selection chose one (:mod:`ecgnet_tf.training.feature_head`: logistic regression on
    the beat's RR and template rows, chosen on the same out-of-fold predictions; ``--no-feature-head``
-   leaves it out), trained on DS1 with each seed and evaluated
+   leaves it out) and the rhythm gate when the selection chose one (:mod:`ecgnet_tf.training.rhythm_gate`:
+   no S beat while the recent rhythm is irregular, threshold chosen with the head's weight;
+   ``--no-rhythm-gate`` leaves it out), trained on DS1 with each seed and evaluated
    on the strict DS2 (21 records, reference R peaks: the run's own metrics.json), on DS2 as published
    (22 records) and end to end (detected R peaks, EC57 beat-by-beat scoring). A final run trained
    under an earlier selection's rule keeps its network and is re-evaluated under the new rule and head.
@@ -37,6 +39,7 @@ from pathlib import Path
 from .cli import add_data_dir_argument, run_command
 from .data.errors import DataError
 from .training.feature_head import FeatureHeadConfig
+from .training.rhythm_gate import GateConfig
 from .training.launch import train_in_subprocess
 
 STAGES = ("cv", "select", "final", "report")
@@ -203,6 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--no-feature-head", action="store_true",
                         help="select without the linear feature head (the network alone)")
+    parser.add_argument("--no-rhythm-gate", action="store_true",
+                        help="select without the rhythm gate (S beats decided in any rhythm)")
     args = parser.parse_args(argv)
 
     def body() -> None:
@@ -228,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             if missing:
                 raise DataError(f"cross-validation runs missing: {missing[:3]}...; run the cv stage first")
             head = None if args.no_feature_head else FeatureHeadConfig()
-            selection = beat_report.select_candidate(folds, head, data_dir, args.cache_dir)
+            gate = None if args.no_feature_head or args.no_rhythm_gate else GateConfig()
+            selection = beat_report.select_candidate(folds, head, data_dir, args.cache_dir, gate)
             (root / "selection.json").write_text(json.dumps(selection, indent=2))
             print(f"[beat-study] selected {selection['candidate']} with class scale {selection['class_scale']}, "
                   f"class merge {selection['class_merge']} "

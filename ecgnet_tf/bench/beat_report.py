@@ -19,7 +19,8 @@ from ..results_report import git_state, publish_run, run_facts
 from ..runs import RunConfig, load_split
 from ..tasks import get_task
 from ..training.evaluation import PREDICTIONS, load_predictions
-from ..training.feature_head import FeatureHeadConfig, beat_rows, fit_run_head, fuse
+from ..training.feature_head import FeatureHeadConfig, beat_windows_rows, fit_run_head, fuse, head_features
+from ..training.rhythm_gate import GateConfig, gate_probs
 from ..training.tuning import (SCORED_CLASSES, beat_figures, fit_decision_rule, merged_probs, scaled_predictions,
                                selection_score)
 
@@ -36,7 +37,8 @@ def _history_best(run: Path) -> dict:
 
 
 def select_candidate(folds: dict[str, list[Path]], feature_head: FeatureHeadConfig | None = None,
-                     data_dir: Path | None = None, cache_dir: Path | None = None) -> dict:
+                     data_dir: Path | None = None, cache_dir: Path | None = None,
+                     gate: GateConfig | None = None) -> dict:
     """Pool each candidate's out-of-fold predictions, fit its class scale, choose the best candidate.
 
     ``folds``: candidate name -> its cross-validation run folders (``--split ds1-cv``), one set of
@@ -51,13 +53,16 @@ def select_candidate(folds: dict[str, list[Path]], feature_head: FeatureHeadConf
     training and validation records (DS1, never its test records) and fused with the fold's
     out-of-fold probabilities at every weight of ``feature_head.weights``; the weight whose score
     (decision rule refitted on the fused predictions) is highest becomes the candidate's setting
-    (``w = 0``, the network alone, is one of them). Windows are read from ``data_dir`` / ``cache_dir``.
+    (``w = 0``, the network alone, is one of them). With ``gate`` too, every weight is also tried
+    with a rhythm gate at each of ``gate.thresholds`` (:mod:`ecgnet_tf.training.rhythm_gate`, on the
+    out-of-fold beats' own recent-rhythm column) and without one; weight and gate are chosen
+    together. Windows are read from ``data_dir`` / ``cache_dir``.
     """
     report: dict = {}
     memo: dict = {}
     classes: tuple[str, ...] = ()
     for cand, runs in folds.items():
-        ys, ps, tests, facts, seed_of, head_lp = [], [], [], [], [], []
+        ys, ps, tests, facts, seed_of, head_lp, gate_v = [], [], [], [], [], [], []
         for run in runs:
             split = load_split(run)
             if not split.name.startswith("ds1-cv"):
@@ -73,10 +78,13 @@ def select_candidate(folds: dict[str, list[Path]], feature_head: FeatureHeadConf
                           "seed": int(cfg.seed), **_history_best(run)})
             if feature_head is not None and cfg.model_config.get("rr_features", 0):
                 head, n_rows = fit_run_head(run, data_dir, cache_dir, feature_head, memo)
-                x_te, y_te = beat_rows(run, list(split.test), data_dir, cache_dir, cfg.eval_max_per_record, memo)
+                rr_te, morph_te, y_te = beat_windows_rows(run, list(split.test), data_dir, cache_dir,
+                                                          cfg.eval_max_per_record, memo)
                 if not np.array_equal(y_te, pred["y"]):
                     raise ValueError(f"{run}: its test windows and predictions.npz disagree; evaluate the run again")
-                head_lp.append(head.log_probs(x_te))
+                head_lp.append(head.log_probs(head_features(rr_te, morph_te, int(cfg.model_config["rr_features"]))))
+                if gate is not None:
+                    gate_v.append(rr_te[:, gate.column_index])
                 facts[-1]["head_rows"] = n_rows
         seeds = sorted({f["seed"] for f in facts})
         covered = {s: sorted(r for f, t in zip(facts, tests) if f["seed"] == s for r in t) for s in seeds}
@@ -96,7 +104,8 @@ def select_candidate(folds: dict[str, list[Path]], feature_head: FeatureHeadConf
                         "tuned": beat_figures(y, decided, classes)}
         if head_lp:
             report[cand].update(_with_feature_head(report[cand], y, p, np.concatenate(head_lp), seed, seeds,
-                                                   classes, feature_head))
+                                                   classes, feature_head, gate,
+                                                   np.concatenate(gate_v) if gate_v else None))
     if not report:
         raise ValueError("no candidates to select from")
     best = max(report, key=lambda c: (report[c]["score"], -list(report).index(c)))
@@ -115,25 +124,43 @@ def _fit_rule(y: np.ndarray, p: np.ndarray, seed: np.ndarray, seeds: list[int], 
 
 
 def _with_feature_head(cand: dict, y: np.ndarray, p: np.ndarray, head_lp: np.ndarray, seed: np.ndarray,
-                       seeds: list[int], classes: tuple[str, ...], config: FeatureHeadConfig) -> dict:
-    """A candidate's fields with the feature head at its best weight (the network's own figures kept
-    under ``network``): score, rule and figures of that weight, and every weight's score."""
-    by_weight = {}
+                       seeds: list[int], classes: tuple[str, ...], config: FeatureHeadConfig,
+                       gate: GateConfig | None = None, gate_values: np.ndarray | None = None) -> dict:
+    """A candidate's fields with the feature head at its best weight, and the rhythm gate at its best
+    threshold when ``gate`` is given (the network's own figures kept under ``network``): score, rule
+    and figures of that choice, and every weight's score (best over the gate settings) and every
+    (weight, gate) score."""
+    thresholds: tuple[float | None, ...] = (None,) + (tuple(gate.thresholds) if gate is not None else ())
+    by_choice = {}
     for w in config.weights:
         fused = fuse(p, head_lp, w)
-        rule, decided, per_seed = _fit_rule(y, fused, seed, seeds, classes)
-        mean, std = _mean_std(list(per_seed.values()))
-        by_weight[float(w)] = {"score": mean, "score_std": std, "score_seeds": {str(s): v for s, v in per_seed.items()},
-                               "class_scale": list(rule.scale),
-                               "class_merge": None if rule.merge is None else list(rule.merge),
-                               "rule_options": rule.options, "tuned": beat_figures(y, decided, classes)}
-    best = max(by_weight, key=lambda w: (by_weight[w]["score"], -w))
+        for t in thresholds:
+            q = fused if t is None else gate_probs(fused, gate_values, t, classes.index(gate.gated_class))
+            rule, decided, per_seed = _fit_rule(y, q, seed, seeds, classes)
+            mean, std = _mean_std(list(per_seed.values()))
+            by_choice[(float(w), t)] = {
+                "score": mean, "score_std": std, "score_seeds": {str(s): v for s, v in per_seed.items()},
+                "class_scale": list(rule.scale), "class_merge": None if rule.merge is None else list(rule.merge),
+                "rule_options": rule.options, "tuned": beat_figures(y, decided, classes)}
+    # best score; ties: no gate, then the smaller weight
+    best_w, best_t = max(by_choice, key=lambda k: (by_choice[k]["score"], k[1] is None, -k[0]))
     network = {k: cand[k] for k in ("score", "score_std", "score_seeds", "class_scale", "class_merge",
                                     "rule_options", "tuned")}
-    return {**by_weight[best], "network": network,
-            "feature_head_scores": {str(w): v["score"] for w, v in by_weight.items()},
-            "feature_head_config": config.to_dict(),
-            "feature_head_setting": None if best == 0.0 else {"weight": best, "config": config.to_dict()}}
+    setting = None
+    if best_w > 0.0 or best_t is not None:
+        setting = {"weight": best_w, "config": config.to_dict(),
+                   "gate": None if best_t is None else gate.setting(best_t, classes)}
+    out = {**by_choice[(best_w, best_t)], "network": network,
+           "feature_head_scores": {str(w): max(v["score"] for (w2, _), v in by_choice.items() if w2 == float(w))
+                                   for w in config.weights},
+           "feature_head_config": config.to_dict(),
+           "feature_head_setting": setting}
+    if gate is not None:
+        out["gate_config"] = gate.to_dict()
+        out["gate_scores"] = {str(w): {("none" if t is None else str(t)): by_choice[(float(w), t)]["score"]
+                                       for t in thresholds} for w in config.weights}
+        out["gate_threshold"] = best_t
+    return out
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -227,7 +254,7 @@ def summarise(selection: dict, finals: dict[int, Path], quick: bool = False, not
                       "class_scale": first.class_scale, "class_merge": first.class_merge, "epochs": first.epochs,
                       "monitor": first.monitor,
                       "feature_head": None if first.feature_head is None else
-                      {k: first.feature_head[k] for k in ("weight", "config", "n_rows")}},
+                      {k: first.feature_head.get(k) for k in ("weight", "config", "n_rows", "gate")}},
             "selection": selection, "not_rerun": list(not_rerun), "git": git_state()}
 
 
@@ -235,9 +262,20 @@ def _head_text(head: dict | None) -> str:
     """The model line's words on the feature head (none: the network alone)."""
     if not head:
         return ", no feature head (the network alone)"
-    return (f", fused with the linear feature head at w = {head['weight']:g} (logistic regression on each beat's RR "
-            f"and template rows, C = {head['config']['c']:g}, fitted on the {head['n_rows']} DS1 training and "
-            "validation beats of each seed's run; `ecgnet_tf.training.feature_head`)")
+    text = ", no feature head" if not head["weight"] else (
+        f", fused with the linear feature head at w = {head['weight']:g} (logistic regression on each beat's RR "
+        f"and template rows, C = {head['config']['c']:g}, fitted on the {head['n_rows']} DS1 training and "
+        "validation beats of each seed's run; `ecgnet_tf.training.feature_head`)")
+    return text + _gate_text(head.get("gate"))
+
+
+def _gate_text(gate: dict | None) -> str:
+    if not gate:
+        return ""
+    from ..tasks.inputs import BEAT_RR_NAMES
+
+    return (f", then the rhythm gate: no S beat where the recent rhythm's `{BEAT_RR_NAMES[gate['column']]}` "
+            f"exceeds {gate['threshold']:g} (`ecgnet_tf.training.rhythm_gate`)")
 
 
 def merge_text(merge: list[int] | None, classes: list[str] | tuple[str, ...]) -> str:
@@ -307,6 +345,25 @@ def candidate_section(sel: dict, not_rerun: tuple[str, ...] | list[str] = ()) ->
             setting = c.get("feature_head_setting")
             lines.append(f"| {name} | " + " | ".join(_f(v, 1, 3) for v in c["feature_head_scores"].values())
                          + f" | {setting['weight'] if setting else 0} |")
+    gated = {n: c for n, c in heads.items() if "gate_scores" in c}
+    if gated:
+        first = next(iter(gated.values()))
+        cols = list(next(iter(first["gate_scores"].values())))
+        lines += ["", "Rhythm gate (`ecgnet_tf.training.rhythm_gate`): no S beat while the recent rhythm is irregular "
+                  f"(the beat's `{first['gate_config']['column']}` above a threshold: mean absolute difference of the "
+                  "previous beats' successive RR intervals over their mean, causal). In atrial fibrillation every "
+                  "beat is early against the last ones and AAMI labels those beats N. Tried with every w (weight and "
+                  "threshold chosen together, the rule refitted for each); the w table above gives each w's best. "
+                  "Out-of-fold score:", "",
+                  "| candidate | w | " + " | ".join("no gate" if t == "none" else f"> {t}" for t in cols) + " |",
+                  "|---|---|" + "---|" * len(cols)]
+        for name, c in gated.items():
+            for w, row in c["gate_scores"].items():
+                lines.append(f"| {name} | {w} | " + " | ".join(_f(row[t], 1, 3) for t in cols) + " |")
+            t = c.get("gate_threshold")
+            lines.append("")
+            lines.append(f"Chosen for {name}: w = {(c.get('feature_head_setting') or {}).get('weight', 0)}, "
+                         + ("no gate." if t is None else f"gate above {t:g}."))
     if not_rerun:
         lines += ["", "Candidates of the study not in this selection (`--candidates` left them out; their earlier "
                   "out-of-fold figures are in the git history of the study's report, `git log -p docs/results/mitdb/report.md`): "

@@ -35,29 +35,12 @@ def rebuild_batch1(model, model_config, multilabel: bool | None = None):
 
     ``model_config``: a :class:`~ecgnet_tf.model.ModelConfig` or its dict (``run.json``'s
     ``model_config``). ``multilabel``: sigmoid output; None reads it from the "probs" layer.
-    Input length, leads and classes are ``model``'s. A model with a fused feature head
-    (:mod:`ecgnet_tf.model.fusion`) is rebuilt with the same head.
+    Input length, leads and classes are ``model``'s. A model with a fused feature head or a rhythm
+    gate (:mod:`ecgnet_tf.model.fusion`) is rebuilt with the same head and gate.
     """
-    from ecgnet_tf.model import ModelConfig, build_model
-    from ecgnet_tf.model.fusion import copy_fusion, has_feature_head, network_weights_source
+    from ecgnet_tf.model.fusion import rebuild
 
-    mcfg = model_config if isinstance(model_config, ModelConfig) else ModelConfig.from_dict(model_config)
-    ecg = model.inputs[_input_names(model).index("ecg")]
-    t, c = int(ecg.shape[1]), int(ecg.shape[2])
-    k = int(model.outputs[0].shape[-1])
-    fused = has_feature_head(model)
-    src = network_weights_source(model)
-    if multilabel is None:
-        multilabel = "sigmoid" in str(getattr(src["probs"], "activation", ""))
-    b1 = build_model(mcfg, t, c, k, multilabel=bool(multilabel), batch_size=1)
-    for layer in b1.layers:
-        if not layer.weights:
-            continue
-        other = src.get(layer.name)
-        if other is None:
-            raise ValueError(f"layer {layer.name!r} of the rebuilt model is not in the trained model")
-        layer.set_weights(other.get_weights())
-    return copy_fusion(b1, model) if fused else b1
+    return rebuild(model, model_config, batch_size=1, multilabel=multilabel)
 
 
 def _input_names(model) -> list[str]:

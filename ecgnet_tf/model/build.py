@@ -22,7 +22,10 @@ import tf_keras as keras
 
 from .config import ModelConfig
 from .layers import (GuidedAttention, LogCompress, PositionalEncoding, SpatialAttention, SqueezeExcitation,
-                     WindowStandardize)
+                     TakeColumns, WindowStandardize)
+
+#: the layer that gives the rhythm branch its columns of a wider "rr" input (``rr_input_width``)
+RR_COLUMNS_LAYER = "rr_network_columns"
 
 
 #: BatchNorm moving-average momentum. Keras' 0.99 needs several hundred steps before the inference
@@ -103,6 +106,7 @@ def build_model(
     n_classes: int,
     multilabel: bool = False,
     batch_size: int | None = None,
+    rr_input_width: int | None = None,
 ) -> keras.Model:
     """Build (uncompiled) ecgnet for ``n_samples`` x ``n_leads`` inputs and ``n_classes`` outputs.
 
@@ -112,6 +116,9 @@ def build_model(
     the output layer is ``"probs"``
     (softmax, or sigmoid when ``multilabel``). ``batch_size`` fixes the batch dimension (use 1 for
     TFLite export). Weights are deterministic given ``keras.utils.set_random_seed``.
+    ``rr_input_width``: a wider "rr" input than ``cfg.rr_features`` (more columns of the beat's rr row,
+    e.g. for a :class:`~ecgnet_tf.model.layers.RhythmGate` after the model); the rhythm branch reads
+    its first ``cfg.rr_features`` columns (layer ``rr_network_columns``). None: ``cfg.rr_features``.
     """
     if not isinstance(cfg, ModelConfig):
         raise TypeError(f"cfg must be a ModelConfig, got {type(cfg).__name__}")
@@ -169,8 +176,13 @@ def build_model(
     ])
     inputs = [ecg, prior]
     if cfg.rr_features:
-        rr = keras.Input(shape=(cfg.rr_features,), batch_size=batch_size, name="rr", dtype="float32")
+        width = cfg.rr_features if rr_input_width is None else int(rr_input_width)
+        if width < cfg.rr_features:
+            raise ValueError(f"rr_input_width {width} is narrower than the rhythm branch's {cfg.rr_features} columns")
+        rr = keras.Input(shape=(width,), batch_size=batch_size, name="rr", dtype="float32")
         inputs.append(rr)
+        if width > cfg.rr_features:
+            rr = TakeColumns(0, cfg.rr_features, name=RR_COLUMNS_LAYER)(rr)
         r = LogCompress(name="rr_log")(rr)
         if cfg.morph_features:
             morph = keras.Input(shape=(cfg.morph_features,), batch_size=batch_size, name="morph", dtype="float32")

@@ -327,6 +327,58 @@ class FeatureHeadFusion(keras.layers.Layer):
                 "weight": self.weight, "floor": self.floor, "source": self.source}
 
 
+@_register
+class TakeColumns(keras.layers.Layer):
+    """Columns ``start .. stop - 1`` of a (B, F) row: the part of a wider input a sub-network reads."""
+
+    def __init__(self, start: int, stop: int, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= start < stop:
+            raise ValueError(f"need 0 <= start < stop, got {start} and {stop}")
+        self.start, self.stop = int(start), int(stop)
+
+    def call(self, x):
+        return x[:, self.start:self.stop]
+
+    def get_config(self):
+        return {**super().get_config(), "start": self.start, "stop": self.stop}
+
+
+@_register
+class RhythmGate(keras.layers.Layer):
+    """No supraventricular beat decided while the recent rhythm is irregular.
+
+    Inputs ``[probs (B, K), rr (B, F)]``; where ``rr[:, column]`` (the recent rhythm's irregularity,
+    e.g. ``recent_msd_ratio`` of :func:`ecgnet_tf.preprocess.rr_context`, dimensionless) exceeds
+    ``threshold``, the probability of class ``gated_class`` is set to 0 and the row renormalised;
+    other rows pass unchanged. In atrial fibrillation every beat is early against the last ones, so
+    prematurity stops meaning "ectopic"; the threshold is chosen on training predictions only.
+    """
+
+    def __init__(self, threshold: float, gated_class: int, column: int, **kwargs):
+        super().__init__(**kwargs)
+        if not (math.isfinite(threshold) and threshold > 0):
+            raise ValueError(f"threshold must be a positive number, got {threshold}")
+        if gated_class < 0 or column < 0:
+            raise ValueError(f"gated_class and column must be >= 0, got {gated_class} and {column}")
+        self.threshold, self.gated_class, self.column = float(threshold), int(gated_class), int(column)
+
+    def call(self, inputs):
+        probs, rr = inputs
+        irregular = tf.cast(rr[:, self.column:self.column + 1] > self.threshold, probs.dtype)  # (B, 1)
+        onehot = tf.one_hot(self.gated_class, tf.shape(probs)[-1], dtype=probs.dtype)  # (K,)
+        kept = probs * (1.0 - irregular * onehot)
+        return kept / tf.maximum(tf.reduce_sum(kept, axis=-1, keepdims=True), 1e-12)
+
+    def flops(self, input_shape) -> int:
+        k = int(_shape(input_shape[0])[-1])
+        return 4 * k + 2
+
+    def get_config(self):
+        return {**super().get_config(), "threshold": self.threshold, "gated_class": self.gated_class,
+                "column": self.column}
+
+
 def custom_objects() -> dict:
     """Everything needed by ``keras.models.load_model`` for ecgnet models."""
     return {
@@ -338,6 +390,8 @@ def custom_objects() -> dict:
         "LogCompress": LogCompress,
         "WindowStandardize": WindowStandardize,
         "FeatureHeadFusion": FeatureHeadFusion,
+        "TakeColumns": TakeColumns,
+        "RhythmGate": RhythmGate,
         f"{PACKAGE}>ClipToUnit": ClipToUnit,
         f"{PACKAGE}>SqueezeExcitation": SqueezeExcitation,
         f"{PACKAGE}>SpatialAttention": SpatialAttention,
@@ -346,6 +400,8 @@ def custom_objects() -> dict:
         f"{PACKAGE}>LogCompress": LogCompress,
         f"{PACKAGE}>WindowStandardize": WindowStandardize,
         f"{PACKAGE}>FeatureHeadFusion": FeatureHeadFusion,
+        f"{PACKAGE}>TakeColumns": TakeColumns,
+        f"{PACKAGE}>RhythmGate": RhythmGate,
     }
 
 
@@ -358,6 +414,8 @@ __all__ = [
     "LogCompress",
     "WindowStandardize",
     "FeatureHeadFusion",
+    "TakeColumns",
+    "RhythmGate",
     "sinusoidal_table",
     "custom_objects",
 ]

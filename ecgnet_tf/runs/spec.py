@@ -120,7 +120,8 @@ class ModelSpec:
     or "shuffled" for the guided-attention ablation control (each window gets another window's prior
     map, :func:`~ecgnet_tf.preprocess.shuffle_priors`). rr_width: columns of the "rr" input for beat
     models (a prefix of the beat's rr row, :data:`~ecgnet_tf.tasks.inputs.BEAT_RR_NAMES`): 8, the RR
-    features only (every model before the context columns), or 10 with them; segment models take
+    features only (every model before the context columns), or 10 with them (the ``edge-rrtc``
+    network, or a network with a rhythm gate after it, which reads column 10); segment models take
     their rhythm row whole.
     """
 
@@ -156,6 +157,9 @@ class ModelSpec:
             spec = dataclasses.replace(spec, prior_mode=cfg.prior_mode)
         if cfg.model_config.get("rr_features", 0):
             spec = dataclasses.replace(spec, rr_width=int(cfg.model_config["rr_features"]))
+        gate = (cfg.feature_head or {}).get("gate")
+        if gate:  # a rhythm gate reads a column after the network's (model.fusion.add_rhythm_gate)
+            spec = dataclasses.replace(spec, rr_width=max(spec.rr_width, int(gate["column"]) + 1))
         if cfg.class_scale is not None or cfg.class_merge is not None:
             spec = dataclasses.replace(spec, decision=dataclasses.replace(
                 spec.decision, class_scale=None if cfg.class_scale is None else tuple(cfg.class_scale),

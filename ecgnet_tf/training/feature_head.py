@@ -140,11 +140,13 @@ FUSION_FORM = "logits"
 NETWORK_FILE = "network.keras"
 
 
-def beat_rows(run_dir: Path, ids: list[str], data_dir: Path | None = None, cache_dir: Path | None = None,
-              max_per_record: int | None = None, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(head rows (n, F), labels (n,)) of the windows of records ``ids`` of a beat run, in the order
-    the run's evaluation predicts them (same window cap and seed). ``memo``: a dict reused between
-    calls of one study (the same records with the same cap give the same rows)."""
+def beat_windows_rows(run_dir: Path, ids: list[str], data_dir: Path | None = None, cache_dir: Path | None = None,
+                      max_per_record: int | None = None, memo: dict | None = None
+                      ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """(whole "rr" rows (n, 10), "morph" rows (n, M) or None, labels (n,)) of the windows of records
+    ``ids`` of a beat run, in the order the run's evaluation predicts them (same window cap and seed).
+    ``memo``: a dict reused between calls of one study (the same records with the same cap give the
+    same rows)."""
     from ..runs import ModelSpec, RunConfig
     from ..settings import resolve_data_dir
     from ..tasks import iter_windows
@@ -153,21 +155,37 @@ def beat_rows(run_dir: Path, ids: list[str], data_dir: Path | None = None, cache
     cfg, spec = RunConfig.load(run_dir), ModelSpec.from_run(run_dir)
     if "rr" not in spec.inputs:
         raise ValueError(f"{run_dir}: the feature head needs a model with the 'rr' input (config {cfg.config!r})")
-    key = (tuple(ids), max_per_record, cfg.seed if max_per_record else None, spec.rr_width, "morph" in spec.inputs)
+    key = (tuple(ids), max_per_record, cfg.seed if max_per_record else None, "morph" in spec.inputs)
     if memo is not None and key in memo:
         return memo[key]
     data_dir = resolve_data_dir(data_dir or cfg.data_dir)
     trecs = run_records(run_dir, data_dir)
-    rows, ys = [], []
+    rrs, morphs, ys = [], [], []
     for w in iter_windows(trecs, data_dir, list(ids), spec.preprocess, cache_dir=cache_dir,
                           max_per_record=max_per_record, seed=cfg.seed, desc="feature-head rows",
                           morph="morph" in spec.inputs):
-        rows.append(head_features(w.rr, w.morph if "morph" in spec.inputs else None, spec.rr_width))
+        rrs.append(np.asarray(w.rr, np.float32))
+        morphs.append(np.asarray(w.morph, np.float32))
         ys.append(w.y)
-    out = (np.concatenate(rows), np.concatenate(ys))
+    out = (np.concatenate(rrs), np.concatenate(morphs) if "morph" in spec.inputs else None, np.concatenate(ys))
     if memo is not None:
         memo[key] = out
     return out
+
+
+def network_rr_width(run_dir: Path) -> int:
+    """Columns of the beat's rr row the run's network (and so its head) reads: ``model_config.rr_features``."""
+    from ..runs import RunConfig
+
+    return int(RunConfig.load(run_dir).model_config.get("rr_features", 0))
+
+
+def beat_rows(run_dir: Path, ids: list[str], data_dir: Path | None = None, cache_dir: Path | None = None,
+              max_per_record: int | None = None, memo: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(head rows (n, F), labels (n,)) of the windows of records ``ids`` of a beat run
+    (:func:`beat_windows_rows`, :func:`head_features`)."""
+    rr, morph, y = beat_windows_rows(run_dir, ids, data_dir, cache_dir, max_per_record, memo)
+    return head_features(rr, morph, network_rr_width(run_dir)), y
 
 
 def fit_run_head(run_dir: Path, data_dir: Path | None = None, cache_dir: Path | None = None,
@@ -188,10 +206,11 @@ def fit_run_head(run_dir: Path, data_dir: Path | None = None, cache_dir: Path | 
 def apply_feature_head(run_dir: Path, setting: dict | None, data_dir: Path | None = None,
                        cache_dir: Path | None = None) -> bool:
     """Give a trained beat run the feature head of ``setting`` (``{"weight": w, "config": {...}}``, as
-    the beat study's selection chose it; None or ``w = 0``: none). The head is fitted on the run's
-    training and validation records and fused into ``model.keras``; the trained network is kept as
-    ``network.keras`` and ``run.json`` records the head. True when ``model.keras`` changed (its
-    evaluations are then stale)."""
+    the beat study's selection chose it, optionally with ``"gate": {"threshold", "gated_class",
+    "column"}``, a rhythm gate on the output, :mod:`ecgnet_tf.training.rhythm_gate`; None, or ``w =
+    0`` without a gate: none). The head is fitted on the run's training and validation records and
+    fused into ``model.keras``; the trained network is kept as ``network.keras`` and ``run.json``
+    records the head. True when ``model.keras`` changed (its evaluations are then stale)."""
     import dataclasses
     import json
     import shutil
@@ -202,10 +221,12 @@ def apply_feature_head(run_dir: Path, setting: dict | None, data_dir: Path | Non
     run_dir = Path(run_dir)
     cfg = RunConfig.load(run_dir)
     network = run_dir / NETWORK_FILE
-    want = None if not setting or float(setting["weight"]) == 0.0 else \
+    gate = None if not setting or not setting.get("gate") else json.loads(json.dumps(setting["gate"]))
+    want = None if not setting or (float(setting["weight"]) == 0.0 and gate is None) else \
         {"weight": float(setting["weight"]), "config": json.loads(json.dumps(setting["config"])),  # as run.json has it
-         "fusion": FUSION_FORM}
-    have = None if cfg.feature_head is None else {k: cfg.feature_head.get(k) for k in ("weight", "config", "fusion")}
+         "fusion": FUSION_FORM, "gate": gate}
+    have = None if cfg.feature_head is None else \
+        {k: cfg.feature_head.get(k) for k in ("weight", "config", "fusion", "gate")}
     if want == have:
         return False
     if want is None:  # back to the network alone
@@ -217,7 +238,15 @@ def apply_feature_head(run_dir: Path, setting: dict | None, data_dir: Path | Non
         with atomic.atomic_path(network) as tmp:
             shutil.copyfile(run_dir / "model.keras", tmp)
     conf = FeatureHeadConfig(**{**want["config"], "weights": tuple(want["config"].get("weights", ()))})
-    head, n = fit_run_head(run_dir, data_dir, cache_dir, conf)
-    atomic.save_model(attach_feature_head(load_model(network), head, want["weight"]), run_dir / "model.keras")
-    dataclasses.replace(cfg, feature_head={**want, "head": head.to_dict(), "n_rows": n}).save(run_dir)
+    model, extra = load_model(network), {}
+    if want["weight"] > 0:
+        head, n = fit_run_head(run_dir, data_dir, cache_dir, conf)
+        model = attach_feature_head(model, head, want["weight"])
+        extra = {"head": head.to_dict(), "n_rows": n}
+    if gate is not None:
+        from ..model.fusion import rebuild
+
+        model = rebuild(model, cfg.model_config, gate=gate)
+    atomic.save_model(model, run_dir / "model.keras")
+    dataclasses.replace(cfg, feature_head={**want, **extra}).save(run_dir)
     return True
