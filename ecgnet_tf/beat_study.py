@@ -20,9 +20,10 @@ exists is reused, so an interrupted study resumes):
    (:func:`ecgnet_tf.training.tuning.fit_decision_rule`), with the linear feature head and its fusion
    weight when the selection chose one (:mod:`ecgnet_tf.training.feature_head`: logistic regression on
    the beat's RR and template rows, chosen on the same out-of-fold predictions; ``--no-feature-head``
-   leaves it out) and the rhythm gate when the selection chose one (:mod:`ecgnet_tf.training.rhythm_gate`:
-   no S beat while the recent rhythm is irregular, threshold chosen with the head's weight;
-   ``--no-rhythm-gate`` leaves it out), trained on DS1 with each seed and evaluated
+   leaves it out) and, with ``--rhythm-gate``, the rhythm gate when the selection chose one
+   (:mod:`ecgnet_tf.training.rhythm_gate`: no S beat while the recent rhythm is irregular, threshold
+   chosen with the head's weight; an experiment, see ``docs/results/mitdb-rhythm-gate/``), trained on
+   DS1 with each seed and evaluated
    on the strict DS2 (21 records, reference R peaks: the run's own metrics.json), on DS2 as published
    (22 records) and end to end (detected R peaks, EC57 beat-by-beat scoring). A final run trained
    under an earlier selection's rule keeps its network and is re-evaluated under the new rule and head.
@@ -206,8 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", type=Path, default=None)
     parser.add_argument("--no-feature-head", action="store_true",
                         help="select without the linear feature head (the network alone)")
-    parser.add_argument("--no-rhythm-gate", action="store_true",
-                        help="select without the rhythm gate (S beats decided in any rhythm)")
+    parser.add_argument("--rhythm-gate", action="store_true",
+                        help="let the selection also try the rhythm gate (no S beat while the recent rhythm is "
+                             "irregular; an experiment that failed on DS2, docs/results/mitdb-rhythm-gate)")
     args = parser.parse_args(argv)
 
     def body() -> None:
@@ -233,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             if missing:
                 raise DataError(f"cross-validation runs missing: {missing[:3]}...; run the cv stage first")
             head = None if args.no_feature_head else FeatureHeadConfig()
-            gate = None if args.no_feature_head or args.no_rhythm_gate else GateConfig()
+            gate = GateConfig() if args.rhythm_gate and not args.no_feature_head else None
             selection = beat_report.select_candidate(folds, head, data_dir, args.cache_dir, gate)
             (root / "selection.json").write_text(json.dumps(selection, indent=2))
             print(f"[beat-study] selected {selection['candidate']} with class scale {selection['class_scale']}, "

@@ -26,7 +26,8 @@ cache stores; ``PriorMap.java`` rounds the same way) and z-scoring is the run's
 :meth:`~ecgnet_tf.runs.ModelSpec.prepare`. For a beat model with the "rr" input, the ``rr`` stage holds
 the (n_windows, 8) float32 rows of :func:`ecgnet_tf.preprocess.rr_features` over all detected R peaks,
 taken at the windows' centre beats (``RRFeatures.java`` computes them from the R peaks alone), and the
-Keras and TFLite predictions are fed those rows. For a beat model with the "morph" input, the ``morph``
+Keras and TFLite predictions are fed those rows; a model with a rhythm gate reads (n_windows, 10) rows,
+the same followed by :func:`ecgnet_tf.preprocess.rr_context` of their pre-RR column (``RRContext.java``). For a beat model with the "morph" input, the ``morph``
 stage holds the (n_windows, 8) float32 rows of :func:`ecgnet_tf.preprocess.template_features` over the
 kept beat windows in order (``TemplateFeatures.java`` computes them from the windows), also fed to the models.
 For a single-label model whose decision rule changes probabilities (``Decision.class_merge`` /
@@ -150,10 +151,22 @@ def _prior_spec(kind: str, fs: float, taper_s: float = 0.020) -> dict:
                     "np.convolve(mask, taper, 'same'), clipped to [0, 1]; kind 'beat' uses r = W // 2"}
 
 
-def _rr_spec(fs: float, cfg: pp.RRConfig = pp.RRConfig()) -> dict:
+def _rr_spec(fs: float, cfg: pp.RRConfig = pp.RRConfig(), context: bool = False) -> dict:
     """Every constant of :func:`~ecgnet_tf.preprocess.rr_features` for beat positions at ``fs`` Hz
-    (times in s), as :func:`~ecgnet_tf.tasks.inputs.beat_inputs` calls it (the default ``RRConfig``)."""
-    return {"fs": float(fs), "local_beats": int(cfg.local_beats), "min_rr_s": float(cfg.min_rr_s),
+    (times in s), as :func:`~ecgnet_tf.tasks.inputs.beat_inputs` calls it (the default ``RRConfig``);
+    with ``context``, those of :func:`~ecgnet_tf.preprocess.rr_context` too (the default
+    ``RRContextConfig``), for a model whose "rr" input has the two recent-rhythm columns."""
+    extra = {}
+    if context:
+        ccfg = pp.RRContextConfig()
+        extra = {"context": {
+            "history": int(ccfg.history), "min_history": int(ccfg.min_history),
+            "features": list(pp.RR_CONTEXT_NAMES), "dtype": "float32",
+            "note": "beat i's row continues with the context of h = the float32 pre-RR values (column 0) of the "
+                    "last `history` beats before it, in float64: std(h) / mean(h) and mean(|diff(h)|) / mean(h) "
+                    "(numpy pairwise sums), 0 and 0 while fewer than `min_history` beats are known or when "
+                    "mean(h) <= 0; then cast to float32"}}
+    return {**extra, "fs": float(fs), "local_beats": int(cfg.local_beats), "min_rr_s": float(cfg.min_rr_s),
             "max_rr_s": float(cfg.max_rr_s), "default_rr_s": float(cfg.default_rr_s),
             "features": list(pp.RR_FEATURE_NAMES), "dtype": "float32",
             "note": "beats b[0..n-1] = all detected R peaks (samples at fs, sorted); r[k] = (b[k] - b[k-1]) / fs "
@@ -221,16 +234,18 @@ def pipeline_config(run_dir: Path, fs_in: float) -> dict:
     if has_rr and not beats:
         raise ValueError(f"{run_dir}: rhythm-feature models (an 'rr' input on segment task {task.name}, e.g. "
                          "--config edge-rhythm) have no phone port yet; golden vectors cover beat RR models only")
-    if has_rr and spec.rr_width != len(pp.RR_FEATURE_NAMES):
-        raise ValueError(f"{run_dir}: its 'rr' input takes {spec.rr_width} columns (RR features + recent-rhythm "
-                         f"context); the phone core computes the {len(pp.RR_FEATURE_NAMES)} RR features only")
+    with_context = has_rr and spec.rr_width > len(pp.RR_FEATURE_NAMES)
+    if has_rr and spec.rr_width not in (len(pp.RR_FEATURE_NAMES), len(pp.RR_FEATURE_NAMES) + len(pp.RR_CONTEXT_NAMES)):
+        raise ValueError(f"{run_dir}: its 'rr' input takes {spec.rr_width} columns; the phone core computes the "
+                         f"{len(pp.RR_FEATURE_NAMES)} RR features, optionally followed by the "
+                         f"{len(pp.RR_CONTEXT_NAMES)} recent-rhythm columns")
     has_morph = "morph" in spec.inputs
     if has_morph and not beats:
         raise ValueError(f"{run_dir}: a 'morph' input on segment task {task.name} has no phone port; golden vectors "
                          "cover beat-template features of beat windows only")
     inputs = {"ecg": [1, w, task.n_leads], "prior": [1, w, 1]}
     if has_rr:
-        inputs["rr"] = [1, len(pp.RR_FEATURE_NAMES)]
+        inputs["rr"] = [1, spec.rr_width]
     if has_morph:
         inputs["morph"] = [1, len(pp.TEMPLATE_FEATURE_NAMES)]
     conf = {
@@ -248,7 +263,7 @@ def pipeline_config(run_dir: Path, fs_in: float) -> dict:
         "decision": spec.decision.to_dict(),
     }
     if has_rr:
-        conf["rr"] = _rr_spec(fs_out)
+        conf["rr"] = _rr_spec(fs_out, context=with_context)
     if has_morph:
         conf["morph"] = _morph_spec(fs_out)
     return conf

@@ -286,6 +286,37 @@ def test_beat_model_with_a_feature_head_exports_int8_with_parity(trained_run, fa
     np.testing.assert_allclose(TFLiteRunner(convert_model(b1, "float32")).predict_feed(feed), want, atol=1e-4)
 
 
+def test_beat_model_with_a_rhythm_gate_exports_int8_and_gates_in_tflite(trained_run, fake_data, window_cache,
+                                                                        tmp_path):
+    """A model with the feature head and the rhythm gate converts with builtin ops, takes the 10-column rr
+    input, keeps parity, and its int8 file gates S exactly where the recent rhythm is irregular."""
+    import shutil
+
+    from ecgnet_tf.training.feature_head import FeatureHeadConfig, apply_feature_head
+    from ecgnet_tf.training.rhythm_gate import GateConfig
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run("mitdb-aami", "edge-rrt"), run)
+    gate = GateConfig().setting(0.1, ("N", "S", "V", "F", "Q"))
+    assert apply_feature_head(run, {"weight": 0.3, "config": FeatureHeadConfig().to_dict(), "gate": gate},
+                              fake_data, window_cache)
+    out = tmp_path / "gated_int8.tflite"
+    report = q.quantize_run(run, "int8", out, data_dir=fake_data, calibration=32, max_eval=60,
+                            cache_dir=window_cache)
+    assert report["flex_ops"] == 0 and report["parity"]["top1_agreement"] >= 0.9
+    runner = TFLiteRunner(out.read_bytes())
+    rng = np.random.default_rng(0)
+    fused = load_model(run / "model.keras")
+    feed = {t.name.split(":")[0]: rng.normal(size=(1, *t.shape[1:])).astype(np.float32) for t in fused.inputs}
+    assert feed["rr"].shape == (1, 10)
+    feed["rr"] = np.abs(feed["rr"]) + 0.5
+    feed["rr"][0, 9] = 0.05  # steady: S keeps its probability
+    steady = runner.predict_feed(feed)
+    feed["rr"][0, 9] = 0.5  # irregular: no S
+    irregular = runner.predict_feed(feed)
+    assert steady[0, 1] > 0 and irregular[0, 1] == 0 and abs(irregular.sum() - 1) < 0.02
+
+
 def test_c_array_holds_the_model_bytes_ops_and_an_arena_estimate(int8, tmp_path):
     from ecgnet_tf.export.c_array import arena_estimate, resolver_method, write_c_array
 

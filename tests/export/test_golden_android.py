@@ -2,7 +2,8 @@
 
 A quick-trained CinC 2017 run on the fake databases gives the golden vectors (module fixture), and a
 quick MIT-BIH beat run with the RR-interval input (``edge-rr``) gives a second set with the ``rr``
-stage; one with the beat-template input too (``edge-rrt``) gives a third with the ``morph`` stage.
+stage; one with the beat-template input too (``edge-rrt``) gives a third with the ``morph`` stage, and
+that run with a feature head and a rhythm gate gives one whose ``rr`` rows carry the recent-rhythm columns.
 The shipped beat model (``ecgnet_tf/pretrained/beats`` with its int8 TFLite export) gives a fourth set
 with every input it declares and the ``decision`` stage (its class merge and class factors).
 The Python tests check that the JSON stages are consistent with the library and that the coefficients
@@ -71,6 +72,29 @@ def morph_golden_dir(morph_run, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("golden_morph")
     assert main([str(morph_run), "--out", str(out), "--seconds", "20"]) == 0  # 360 Hz, MIT-BIH's rate
+    return out
+
+
+@pytest.fixture(scope="module")
+def gated_run(morph_run, fake_data, window_cache, tmp_path_factory) -> Path:
+    """The edge-rrt run with a feature head and a rhythm gate (its "rr" input 10 columns wide)."""
+    from ecgnet_tf.training.feature_head import FeatureHeadConfig, apply_feature_head
+    from ecgnet_tf.training.rhythm_gate import GateConfig
+
+    run = tmp_path_factory.mktemp("gated") / "run"
+    shutil.copytree(morph_run, run)
+    gate = GateConfig().setting(0.1, ("N", "S", "V", "F", "Q"))
+    assert apply_feature_head(run, {"weight": 0.3, "config": FeatureHeadConfig().to_dict(), "gate": gate},
+                              fake_data, window_cache)
+    return run
+
+
+@pytest.fixture(scope="module")
+def gated_golden_dir(gated_run, tmp_path_factory) -> Path:
+    from ecgnet_tf.export.golden import main
+
+    out = tmp_path_factory.mktemp("golden_gated")
+    assert main([str(gated_run), "--out", str(out), "--seconds", "20"]) == 0  # 360 Hz, MIT-BIH's rate
     return out
 
 
@@ -419,3 +443,42 @@ def test_java_core_detects_perturbed_decision_golden(beats_golden_dir, tmp_path)
     res = _run_on_perturbed(tmp_path / "bad_decision", beats_golden_dir, edit)
     assert res.returncode == 1, res.stdout[-4000:]
     assert "decision: max |diff|" in res.stdout and "decision (tflite): max |diff|" in res.stdout
+
+
+def test_golden_rr_context_of_a_gated_beat_model(gated_run, gated_golden_dir):
+    """A model with a rhythm gate: pipeline_config's "rr" section has the context constants, the rr stage
+    is the 10-column beat rows (RR features, then rr_context of their pre-RR column) the model was fed."""
+    from ecgnet_tf.tasks.inputs import beat_rr_rows
+
+    conf, gold = _load(gated_golden_dir)
+    st = gold["stages"]
+    assert conf["model"]["inputs"]["rr"] == [1, 10]
+    ctx = conf["rr"]["context"]
+    assert ctx["features"] == list(pp.RR_CONTEXT_NAMES)
+    assert pp.RRContextConfig(history=ctx["history"], min_history=ctx["min_history"]) == pp.RRContextConfig()
+    peaks = np.asarray(st["rpeaks"], dtype=np.int64)
+    w = conf["window"]["length"]
+    kept = np.searchsorted(peaks, np.asarray(st["windows"]["starts"]) + w // 2)
+    got = np.asarray(st["rr"], dtype=np.float64)
+    np.testing.assert_array_equal(got, beat_rr_rows(peaks, conf["rr"]["fs"])[kept])  # exact at float32
+    assert got.shape[1] == 10 and np.any(got[:, 9] > 0)  # the context columns are there, and not all warm-up
+    feed, _ = _rr_feed(gated_run, gold)
+    assert np.array_equal(feed["rr"], np.float32(got))  # what the model was fed
+
+
+def test_java_core_matches_gated_rr_golden(gated_golden_dir):
+    """RRFeatures.java with RRContext gives the 10-column golden rr rows exactly at float32."""
+    _java_or_skip()
+    lines = _java_golden_lines(gated_golden_dir, {"rr": 0.0, "rr (windows)": 0.0, "e2e rr": 0.0})
+    print("\n".join(lines))
+
+
+def test_java_core_detects_perturbed_rr_context_golden(gated_golden_dir, tmp_path):
+    _java_or_skip()
+    def edit(gold: dict) -> None:
+        row = gold["stages"]["rr"][-1]
+        row[9] = float(np.nextafter(np.float32(row[9]), np.float32(np.inf)))  # one float32 step on recent_msd_ratio
+
+    res = _run_on_perturbed(tmp_path / "bad_ctx", gated_golden_dir, edit)
+    assert res.returncode == 1, res.stdout[-4000:]
+    assert "rr: max |diff|" in res.stdout

@@ -98,3 +98,47 @@ def test_the_gated_model_is_the_fused_model_then_the_gate(tmp_path):
     # the network's columns cannot be the gate's
     with pytest.raises(ValueError, match="column"):
         rebuild(fused, mcfg, gate={"threshold": 0.2, "gated_class": 1, "column": 3})
+
+
+def _oof(irregular_s: bool, n: int = 3000, seed: int = 0):
+    """Out-of-fold-like predictions: S beats detected well, and N beats in an irregular rhythm (a third of
+    the beats) called S half of the time; with ``irregular_s`` the true S beats sit in the irregular
+    rhythm too (frequent ectopy), else in the steady one."""
+    rng = np.random.default_rng(seed)
+    y = rng.choice(5, n, p=[0.8, 0.1, 0.08, 0.01, 0.01])
+    irregular = rng.random(n) < 1 / 3
+    if irregular_s:
+        irregular[y == 1] = True
+    else:
+        irregular[y == 1] = False
+    logits = rng.normal(0, 1, (n, 5))
+    logits[np.arange(n), y] += 3.0
+    fp = irregular & (y == 0) & (rng.random(n) < 0.5)
+    logits[fp, 1] += 5.0
+    p = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    return y, p, np.where(irregular, 0.4, 0.02)
+
+
+@pytest.mark.parametrize("irregular_s", [False, True])
+def test_the_selection_takes_the_gate_only_when_it_scores_better(irregular_s):
+    """beat_report chooses the gate's threshold with the head's weight on out-of-fold predictions: taken
+    when the S false positives sit in irregular rhythms and the S beats do not, left out when the S
+    beats sit there too."""
+    from ecgnet_tf.bench.beat_report import _with_feature_head
+    from ecgnet_tf.training.feature_head import FeatureHeadConfig
+
+    y, p, values = _oof(irregular_s)
+    seed = np.zeros(len(y), int)
+    cand = {"score": 0.0, "score_std": 0.0, "score_seeds": {}, "class_scale": [1] * 5, "class_merge": None,
+            "rule_options": {}, "tuned": {}}
+    head_lp = np.log(np.full((len(y), 5), 0.2))  # an uninformative head
+    out = _with_feature_head(cand, y, p, head_lp, seed, [0], CLASSES, FeatureHeadConfig(weights=(0.0, 0.3)),
+                             GateConfig(thresholds=(0.1, 0.3)), values)
+    assert set(out["gate_scores"]) == {"0.0", "0.3"} and set(out["gate_scores"]["0.0"]) == {"none", "0.1", "0.3"}
+    if irregular_s:
+        assert out["gate_threshold"] is None and (out["feature_head_setting"] or {}).get("gate") is None
+        assert all(row["none"] >= max(row.values()) for row in out["gate_scores"].values())
+    else:
+        assert out["gate_threshold"] in (0.1, 0.3)
+        assert out["feature_head_setting"]["gate"] == GateConfig().setting(out["gate_threshold"], CLASSES)
+        assert out["score"] > out["gate_scores"]["0.0"]["none"] + 0.05

@@ -7,7 +7,8 @@ import java.util.List;
 /**
  * The named model inputs the app makes for one {@link Pipeline.ModelWindow}, as flat float32 values in
  * the input tensor's row-major order: "ecg" [1, W, C] (z-scored, time-major), "prior" [1, W, 1], and for
- * beat models "rr" [1, 8] (RR features of the window's centre beat, {@link RRFeatures}) and "morph"
+ * beat models "rr" [1, 8] (RR features of the window's centre beat, {@link RRFeatures}; [1, 10] with the
+ * recent rhythm's irregularity, {@link RRContext}, for models with a rhythm gate) and "morph"
  * [1, 8] (its beat-template features against the previous beat windows, {@link TemplateFeatures}).
  * Both beat rows are causal, as the Python monitor makes them: RR features use the beats up to the next
  * one, the template the previous beats only. A model input is matched by its TFLite signature key

@@ -17,6 +17,10 @@ import java.util.List;
  * one beat after this one, else {@code defaultRrS}. Beat 0's pre-RR and the last beat's post-RR are
  * the beat's local mean. Everything is computed in float64 in numpy's order (sequential sums) and
  * each value is then rounded to float32, so rows equal Python's bit for bit.
+ *
+ * <p>With a {@link RRContext} (the section's {@code "context"} object, models whose "rr" input is 10
+ * columns wide), each row continues with the recent rhythm's irregularity computed from the float32
+ * pre-RR values of the beats before it, as Python's {@code rr_context(rows[:, 0])}.
  */
 public final class RRFeatures {
     /** Column names, in order (seconds for {@code *_s}, dimensionless ratios otherwise). */
@@ -32,6 +36,7 @@ public final class RRFeatures {
     private final double minRrS;
     private final double maxRrS;
     private final double defaultRrS;
+    private final RRContext context;
 
     /**
      * @param fs rate of the beat positions (Hz)
@@ -41,6 +46,15 @@ public final class RRFeatures {
      * @param defaultRrS warm-up RR before any plausible interval is known (s)
      */
     public RRFeatures(double fs, int localBeats, double minRrS, double maxRrS, double defaultRrS) {
+        this(fs, localBeats, minRrS, maxRrS, defaultRrS, null);
+    }
+
+    /**
+     * As {@link #RRFeatures(double, int, double, double, double)}, each row followed by the columns of
+     * {@code context} (null: none).
+     */
+    public RRFeatures(double fs, int localBeats, double minRrS, double maxRrS, double defaultRrS,
+                      RRContext context) {
         if (!(fs > 0)) {
             throw new IllegalArgumentException("fs must be positive, got " + fs);
         }
@@ -55,17 +69,28 @@ public final class RRFeatures {
         this.minRrS = minRrS;
         this.maxRrS = maxRrS;
         this.defaultRrS = defaultRrS;
+        this.context = context;
     }
 
-    /** From the {@code "rr"} section of pipeline_config.json; its feature names must be {@link #NAMES}. */
+    /**
+     * From the {@code "rr"} section of pipeline_config.json; its feature names must be {@link #NAMES}, and
+     * its optional {@code "context"} object adds the {@link RRContext} columns.
+     */
     public static RRFeatures fromConfig(Object spec) {
         List<String> names = Json.strings(Json.get(spec, "features"));
         if (!names.equals(java.util.Arrays.asList(NAMES))) {
             throw new IllegalArgumentException("RR features " + names + " are not the ported ones "
                     + java.util.Arrays.toString(NAMES));
         }
+        Object ctx = Json.get(spec, "context");
         return new RRFeatures(Json.num(spec, "fs"), Json.integer(spec, "local_beats"), Json.num(spec, "min_rr_s"),
-                Json.num(spec, "max_rr_s"), Json.num(spec, "default_rr_s"));
+                Json.num(spec, "max_rr_s"), Json.num(spec, "default_rr_s"),
+                ctx == null ? null : RRContext.fromConfig(ctx));
+    }
+
+    /** Columns of a row: {@link #F}, plus the context's when there is one. */
+    public int width() {
+        return context == null ? F : F + RRContext.NAMES.length;
     }
 
     /** Rate of the beat positions (Hz). */
@@ -82,8 +107,8 @@ public final class RRFeatures {
     }
 
     /**
-     * Rows [n][F] (float32) for the sorted beat positions {@code beats} (samples at {@link #rate()}).
-     * Features of beat i use beats up to i+1 only.
+     * Rows [n][{@link #width()}] (float32) for the sorted beat positions {@code beats} (samples at
+     * {@link #rate()}). Features of beat i use beats up to i+1 only (the context columns, beats before i).
      *
      * @throws IllegalArgumentException when the positions decrease
      */
@@ -137,10 +162,17 @@ public final class RRFeatures {
                 local[i] = (csum[c] - csum[c - m]) / m;
             }
         }
+        RRContext ctx = context == null ? null : context.fresh();
         for (int i = 0; i < n; i++) {
             double pre = i == 0 ? local[i] : clip(r[i]);
             double post = i == n - 1 ? local[i] : clip(r[i + 1]);
             out[i] = row(pre, post, local[i], running[i]);
+            if (ctx != null) {
+                float[] cx = ctx.push(out[i][0]);  // the float32 pre-RR, as Python's rr_context(rows[:, 0])
+                float[] wide = java.util.Arrays.copyOf(out[i], F + cx.length);
+                System.arraycopy(cx, 0, wide, F, cx.length);
+                out[i] = wide;
+            }
         }
         return out;
     }

@@ -52,6 +52,23 @@ public class CoreUnitTest {
     }
 
     @Test
+    public void rrContextWarmUpRegularAndIrregular() {
+        RRContext c = new RRContext(10, 3);
+        for (int k = 0; k < 3; k++) {
+            assertArrayEquals("warm-up", new float[] {0f, 0f}, c.push(0.8), 0f);  // fewer than 3 beats known
+        }
+        assertArrayEquals("a steady rhythm", new float[] {0f, 0f}, c.push(0.8), 1e-6f);  // numpy: 1.4e-16
+        RRContext d = new RRContext(10, 3);
+        for (double r : new double[] {0.6, 1.0, 0.6}) {
+            d.push(r);
+        }
+        // h = [0.6, 1.0, 0.6]: mean 0.7333, std 0.18856, mean |diff| 0.4
+        float[] row = d.push(0.8);
+        assertEquals(0.18856181 / 0.73333333, row[0], 1e-6);
+        assertEquals(0.4 / 0.73333333, row[1], 1e-6);
+    }
+
+    @Test
     public void uniformFilterNearestEvenSize() {
         // scipy.ndimage.uniform_filter1d([1, 2, 3, 4], 2, mode="nearest") == [1, 1.5, 2.5, 3.5]
         assertArrayEquals(new double[] {1, 1.5, 2.5, 3.5},

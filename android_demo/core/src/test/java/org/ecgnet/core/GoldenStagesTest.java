@@ -163,7 +163,7 @@ public class GoldenStagesTest {
             while (peaks[b] - half != starts[k]) {
                 b++;
             }
-            assertEquals(RRFeatures.F, all[b].length);
+            assertEquals(pipeline.rrFeatures().width(), all[b].length);
             atWindows[k] = Signals.toDouble(all[b]);
         }
         Golden.record("rr", Golden.assertClose("rr", want, atWindows, RR_TOL));
