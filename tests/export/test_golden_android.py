@@ -321,10 +321,12 @@ def _java_golden_lines(golden_dir: Path, tolerances: dict[str, float]) -> list[s
     return lines
 
 
-def test_java_core_matches_rr_golden(rr_golden_dir):
-    """RRFeatures.java gives the golden rr rows (stage alone and through Pipeline.run), exactly at float32."""
+@pytest.mark.parametrize("golden", ["rr_golden_dir", "gated_golden_dir"])
+def test_java_core_matches_rr_golden(golden, request):
+    """RRFeatures.java gives the golden rr rows (stage alone and through Pipeline.run), exactly at float32:
+    8 columns, or 10 with RRContext.java for a model with a rhythm gate."""
     _java_or_skip()
-    lines = _java_golden_lines(rr_golden_dir, {"rr": 0.0, "rr (windows)": 0.0, "e2e rr": 0.0})
+    lines = _java_golden_lines(request.getfixturevalue(golden), {"rr": 0.0, "rr (windows)": 0.0, "e2e rr": 0.0})
     print("\n".join(lines))
 
 
@@ -464,13 +466,6 @@ def test_golden_rr_context_of_a_gated_beat_model(gated_run, gated_golden_dir):
     assert got.shape[1] == 10 and np.any(got[:, 9] > 0)  # the context columns are there, and not all warm-up
     feed, _ = _rr_feed(gated_run, gold)
     assert np.array_equal(feed["rr"], np.float32(got))  # what the model was fed
-
-
-def test_java_core_matches_gated_rr_golden(gated_golden_dir):
-    """RRFeatures.java with RRContext gives the 10-column golden rr rows exactly at float32."""
-    _java_or_skip()
-    lines = _java_golden_lines(gated_golden_dir, {"rr": 0.0, "rr (windows)": 0.0, "e2e rr": 0.0})
-    print("\n".join(lines))
 
 
 def test_java_core_detects_perturbed_rr_context_golden(gated_golden_dir, tmp_path):

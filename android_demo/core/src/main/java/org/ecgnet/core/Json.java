@@ -297,4 +297,17 @@ public final class Json {
         }
         return out;
     }
+
+    /**
+     * Checks that the {@code "features"} list of a config section is {@code ported}, in order.
+     *
+     * @throws IllegalArgumentException naming {@code what} and both lists otherwise
+     */
+    public static void requireFeatures(Object spec, String[] ported, String what) {
+        List<String> names = strings(get(spec, "features"));
+        if (!names.equals(java.util.Arrays.asList(ported))) {
+            throw new IllegalArgumentException(what + " " + names + " are not the ported ones "
+                    + java.util.Arrays.toString(ported));
+        }
+    }
 }

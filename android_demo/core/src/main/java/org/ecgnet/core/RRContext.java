@@ -2,7 +2,6 @@ package org.ecgnet.core;
 
 import java.util.ArrayDeque;
 import java.util.Iterator;
-import java.util.List;
 
 /**
  * How irregular the recent rhythm is, beat by beat: a port of {@code ecgnet_tf.preprocess.RRContextTracker},
@@ -40,11 +39,7 @@ public final class RRContext {
 
     /** From the {@code "context"} object; its feature names must be {@link #NAMES}. */
     public static RRContext fromConfig(Object spec) {
-        List<String> names = Json.strings(Json.get(spec, "features"));
-        if (!names.equals(java.util.Arrays.asList(NAMES))) {
-            throw new IllegalArgumentException("RR context features " + names + " are not the ported ones "
-                    + java.util.Arrays.toString(NAMES));
-        }
+        Json.requireFeatures(spec, NAMES, "RR context features");
         return new RRContext(Json.integer(spec, "history"), Json.integer(spec, "min_history"));
     }
 

@@ -1,6 +1,5 @@
 package org.ecgnet.core;
 
-import java.util.List;
 
 /**
  * RR-interval features per beat, the "rr" input of beat models: a port of
@@ -77,11 +76,7 @@ public final class RRFeatures {
      * its optional {@code "context"} object adds the {@link RRContext} columns.
      */
     public static RRFeatures fromConfig(Object spec) {
-        List<String> names = Json.strings(Json.get(spec, "features"));
-        if (!names.equals(java.util.Arrays.asList(NAMES))) {
-            throw new IllegalArgumentException("RR features " + names + " are not the ported ones "
-                    + java.util.Arrays.toString(NAMES));
-        }
+        Json.requireFeatures(spec, NAMES, "RR features");
         Object ctx = Json.get(spec, "context");
         return new RRFeatures(Json.num(spec, "fs"), Json.integer(spec, "local_beats"), Json.num(spec, "min_rr_s"),
                 Json.num(spec, "max_rr_s"), Json.num(spec, "default_rr_s"),

@@ -2,7 +2,6 @@ package org.ecgnet.core;
 
 import java.util.ArrayDeque;
 import java.util.Arrays;
-import java.util.List;
 
 /**
  * Beat-template features per beat, the "morph" input of beat models: a port of
@@ -90,11 +89,7 @@ public final class TemplateFeatures {
 
     /** From the {@code "morph"} section of pipeline_config.json; its feature names must be {@link #NAMES}. */
     public static TemplateFeatures fromConfig(Object spec) {
-        List<String> names = Json.strings(Json.get(spec, "features"));
-        if (!names.equals(Arrays.asList(NAMES))) {
-            throw new IllegalArgumentException("template features " + names + " are not the ported ones "
-                    + Arrays.toString(NAMES));
-        }
+        Json.requireFeatures(spec, NAMES, "template features");
         return new TemplateFeatures(Json.num(spec, "fs"), Json.integer(spec, "history_beats"), Json.num(spec, "pre_s"),
                 Json.num(spec, "post_s"), Json.num(spec, "qrs_s"), Json.num(spec, "baseline_s"),
                 Json.num(spec, "min_amplitude_mv"), Json.num(spec, "clip"));
