@@ -19,7 +19,8 @@ from ..results_report import git_state, publish_run, run_facts
 from ..runs import RunConfig, load_split
 from ..tasks import get_task
 from ..training.evaluation import PREDICTIONS, load_predictions
-from ..training.feature_head import FeatureHeadConfig, beat_windows_rows, fit_run_head, fuse, head_features
+from ..training.feature_head import (FeatureHeadConfig, beat_windows_rows, fit_run_head, fuse, head_features,
+                                     network_rr_width)
 from ..training.rhythm_gate import GateConfig, gate_probs
 from ..training.tuning import (SCORED_CLASSES, beat_figures, fit_decision_rule, merged_probs, scaled_predictions,
                                selection_score)
@@ -82,7 +83,7 @@ def select_candidate(folds: dict[str, list[Path]], feature_head: FeatureHeadConf
                                                           cfg.eval_max_per_record, memo)
                 if not np.array_equal(y_te, pred["y"]):
                     raise ValueError(f"{run}: its test windows and predictions.npz disagree; evaluate the run again")
-                head_lp.append(head.log_probs(head_features(rr_te, morph_te, int(cfg.model_config["rr_features"]))))
+                head_lp.append(head.log_probs(head_features(rr_te, morph_te, network_rr_width(run))))
                 if gate is not None:
                     gate_v.append(rr_te[:, gate.column_index])
                 facts[-1]["head_rows"] = n_rows

@@ -27,7 +27,8 @@ cache stores; ``PriorMap.java`` rounds the same way) and z-scoring is the run's
 the (n_windows, 8) float32 rows of :func:`ecgnet_tf.preprocess.rr_features` over all detected R peaks,
 taken at the windows' centre beats (``RRFeatures.java`` computes them from the R peaks alone), and the
 Keras and TFLite predictions are fed those rows; a model with a rhythm gate reads (n_windows, 10) rows,
-the same followed by :func:`ecgnet_tf.preprocess.rr_context` of their pre-RR column (``RRContext.java``). For a beat model with the "morph" input, the ``morph``
+the same followed by :func:`ecgnet_tf.preprocess.rr_context` of their pre-RR column (``RRContext.java``).
+For a beat model with the "morph" input, the ``morph``
 stage holds the (n_windows, 8) float32 rows of :func:`ecgnet_tf.preprocess.template_features` over the
 kept beat windows in order (``TemplateFeatures.java`` computes them from the windows), also fed to the models.
 For a single-label model whose decision rule changes probabilities (``Decision.class_merge`` /

@@ -31,6 +31,11 @@ def _inputs(model) -> dict:
     return {t.name.split(":")[0]: t for t in model.inputs}
 
 
+def _layer(model, name: str):
+    """``model``'s layer ``name``, or None."""
+    return next((layer for layer in model.layers if layer.name == name), None)
+
+
 def fuse_feature_head(network, kernel: np.ndarray, bias: np.ndarray, weight: float, floor: float = 1e-6):
     """``network`` (inputs "ecg", "prior", "rr" and optionally "morph"; softmax layer "probs") with
     its output fused with the head ``rows @ kernel + bias`` at ``weight``
@@ -46,9 +51,8 @@ def fuse_feature_head(network, kernel: np.ndarray, bias: np.ndarray, weight: flo
     probs = network.get_layer("probs")
     if "softmax" not in str(probs.activation):
         raise ValueError("the feature head fuses a softmax (single-label) output")
-    rr = inputs["rr"]
-    if any(layer.name == RR_COLUMNS_LAYER for layer in network.layers):  # a wider rr input: the network's columns
-        rr = network.get_layer(RR_COLUMNS_LAYER).output
+    narrow = _layer(network, RR_COLUMNS_LAYER)  # a wider rr input: the network reads its first columns
+    rr = inputs["rr"] if narrow is None else narrow.output
     parts = [rr] + ([inputs["morph"]] if "morph" in inputs else [])
     feats = parts[0] if len(parts) == 1 else keras.layers.Concatenate(name=ROWS_LAYER)(parts)
     n_features, n_classes = int(feats.shape[-1]), int(probs.units)
@@ -118,10 +122,7 @@ def add_rhythm_gate(model, threshold: float, gated_class: int, column: int):
     width = rr_input_width(model)
     if width is None or column >= width:
         raise ValueError(f"the gate reads column {column} of the 'rr' input; the model's has {width} columns")
-    try:
-        narrow = model.get_layer(RR_COLUMNS_LAYER)
-    except ValueError:
-        narrow = None
+    narrow = _layer(model, RR_COLUMNS_LAYER)
     if narrow is None or column < narrow.stop:
         raise ValueError(f"the gate column {column} must be one the network does not read "
                          f"(build the model with rr_input_width > {column})")
@@ -130,14 +131,14 @@ def add_rhythm_gate(model, threshold: float, gated_class: int, column: int):
 
 
 def rebuild(model, model_config, batch_size: int | None = None, multilabel: bool | None = None,
-            rr_width: int | None = None, gate: dict | None = None):
+            gate: dict | None = None):
     """``model``'s architecture built again from ``model_config`` (a ``ModelConfig`` or its dict) with
     its weights copied layer by layer, its feature head and rhythm gate carried over.
 
-    ``batch_size``: fixed batch (1 for the TFLite export). ``rr_width``: columns of the new model's
-    "rr" input (None: as ``model``'s). ``gate``: a rhythm gate to put on the new model
-    ({"threshold", "gated_class", "column"}; None: ``model``'s own, if any). Input length, leads and
-    classes are ``model``'s. ``multilabel``: sigmoid output; None reads it from the "probs" layer."""
+    ``batch_size``: fixed batch (1 for the TFLite export). ``gate``: a rhythm gate to put on the new
+    model ({"threshold", "gated_class", "column"}; None: ``model``'s own, if any), its "rr" input
+    widened to reach the gate's column. Input length, leads, "rr" width and classes are otherwise
+    ``model``'s. ``multilabel``: sigmoid output; None reads it from the "probs" layer."""
     from .build import build_model
     from .config import ModelConfig
 
@@ -152,7 +153,7 @@ def rebuild(model, model_config, batch_size: int | None = None, multilabel: bool
         multilabel = "sigmoid" in str(getattr(src["probs"], "activation", ""))
     if gate is None and has_rhythm_gate(model):
         gate = gate_settings(model)
-    width = rr_width if rr_width is not None else rr_input_width(model)
+    width = rr_input_width(model)
     if gate is not None:
         width = max(width or 0, int(gate["column"]) + 1)
     out = build_model(mcfg, t, c, k, multilabel=bool(multilabel), batch_size=batch_size,
