@@ -1,9 +1,12 @@
-"""A record-level MI decision for PTB-XL: gradient-boosted trees on median-beat features, fused with
-the network's score, every choice made on validation records.
+"""A record-level MI decision for PTB-XL: trees on median-beat features, fused with the network's
+score, every choice made on validation records.
 
-1. *Trees*: scikit-learn ``HistGradientBoostingClassifier`` on the 12-lead median-beat features
-   (:mod:`ecgnet_tf.preprocess.ecg12_features`) of the **training** records, one per setting of a
-   small grid (learning rate, tree size): :func:`tree_candidates`.
+1. *Trees*: on the 12-lead median-beat features (:mod:`ecgnet_tf.preprocess.ecg12_features`) of the
+   **training** records, one model per setting of a small grid: scikit-learn's gradient boosting
+   (``HistGradientBoostingClassifier``; learning rate, tree size) and random forests
+   (``RandomForestClassifier``; leaf size), :func:`tree_candidates`. A forest's vote share is shrunk
+   towards 1/2 by one pseudo-vote (:class:`ShrunkForest`), so that no record's P is exactly 0 or 1
+   and the logit fusion below stays finite and ranked.
 2. *Fusion*: ``P = sigmoid(w * logit(P_trees) + (1 - w) * logit(P_network))`` with the weight ``w``
    (0 = the network alone, 1 = the trees alone). :func:`choose_fusion` picks the trees' setting and
    ``w`` together by AUC on **validation** records (ties: the weight nearest 0.5).
@@ -34,6 +37,10 @@ class MiRecordConfig:
     max_leaf_nodes: tuple[int, ...] = (7, 15)
     max_iter: int = 300
     l2_regularization: float = 1.0
+    #: random-forest candidates, one per minimum leaf size (records); () for boosting only
+    forest_min_leaf: tuple[int, ...] = (2, 5)
+    forest_trees: int = 500
+    forest_max_features: float = 0.3
     fusion_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
     seed: int = 0
 
@@ -79,6 +86,28 @@ def _trees(cfg: MiRecordConfig, lr: float, leaves: int):
                                           l2_regularization=cfg.l2_regularization, random_state=cfg.seed)
 
 
+class ShrunkForest:
+    """A random forest whose P(MI) is its vote share shrunk by one pseudo-vote of 1/2:
+    ``(n_trees * p + 0.5) / (n_trees + 1)``, strictly inside (0, 1) (a logit of at most
+    ``log(2 n_trees + 1)``), the ranking of the records unchanged."""
+
+    def __init__(self, n_trees: int, min_leaf: int, max_features: float, seed: int):
+        from sklearn.ensemble import RandomForestClassifier
+
+        self.n_trees = n_trees
+        self.forest = RandomForestClassifier(n_estimators=n_trees, min_samples_leaf=min_leaf,
+                                             max_features=max_features, n_jobs=1, random_state=seed)
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> "ShrunkForest":
+        self.forest.fit(x, y)
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        p = self.forest.predict_proba(x)[:, list(self.forest.classes_).index(True)]
+        p = (self.n_trees * p + 0.5) / (self.n_trees + 1)
+        return np.stack([1.0 - p, p], axis=1)
+
+
 def _check(x: np.ndarray, y: np.ndarray, what: str, both: bool = True) -> tuple[np.ndarray, np.ndarray]:
     x, y = np.asarray(x, np.float32), np.asarray(y, bool)
     if x.ndim != 2 or len(x) != len(y) or len(y) == 0:
@@ -108,9 +137,14 @@ def tree_candidates(x_train: np.ndarray, y_train: np.ndarray, config: MiRecordCo
                     ) -> list[TreeCandidate]:
     """Trees fitted on the training records, one per setting of the search space (in grid order)."""
     x_train, y_train = _check(x_train, y_train, "training records")
-    return [TreeCandidate({"learning_rate": lr, "max_leaf_nodes": leaves},
-                          _trees(config, lr, leaves).fit(x_train, y_train))
-            for lr in config.learning_rates for leaves in config.max_leaf_nodes]
+    boosted = [TreeCandidate({"model": "boosting", "learning_rate": lr, "max_leaf_nodes": leaves},
+                             _trees(config, lr, leaves).fit(x_train, y_train))
+               for lr in config.learning_rates for leaves in config.max_leaf_nodes]
+    forests = [TreeCandidate({"model": "forest", "min_samples_leaf": leaf},
+                             ShrunkForest(config.forest_trees, leaf, config.forest_max_features,
+                                          config.seed).fit(x_train, y_train))
+               for leaf in config.forest_min_leaf]
+    return boosted + forests
 
 
 def choose_fusion(y_val: np.ndarray, tree_val: list[np.ndarray], network_val: np.ndarray,

@@ -77,6 +77,25 @@ def test_ablation_verdict_reads_the_sign_of_each_interval():
     assert "no measurable benefit" in none
 
 
+def test_candidate_validation_aucs_pool_each_folds_own_validation_records():
+    from ecgnet_tf.bench.mi_report import _only_boosting, _setting_text, candidate_validation_aucs
+
+    settings = [{"model": "boosting", "learning_rate": 0.1, "max_leaf_nodes": 7}, {"model": "forest", "min_samples_leaf": 2}]
+    y = [np.array([0, 1, 0, 1], bool), np.array([1, 0, 0], bool)]
+    good = [np.array([0.1, 0.9, 0.2, 0.8]), np.array([0.7, 0.3, 0.1])]
+    bad = [1 - g for g in good]
+    fits = [{"settings": settings, "y_val": yv, "tree_val": [b, g], "tree_test": [b[:1], g[:1]]}
+            for yv, g, b in zip(y, good, bad)]
+    aucs = candidate_validation_aucs(fits)
+    assert [a["model"] for a in aucs] == ["boosting", "forest"]
+    assert aucs[0]["pooled_val_auc"] == pytest.approx(0.0) and aucs[1]["pooled_val_auc"] == pytest.approx(1.0)
+    only = _only_boosting(fits)
+    assert only[0]["settings"] == settings[:1] and np.array_equal(only[1]["tree_val"][0], bad[1])
+    assert len(only[0]["tree_test"]) == 1 and len(fits[0]["settings"]) == 2  # the input is left as it was
+    assert _setting_text(settings[1]) == "forest, leaf 2" and _setting_text(settings[0]) == "boosting 0.1, 7 leaves"
+    assert _setting_text({"learning_rate": 0.05, "max_leaf_nodes": 15}) == "boosting 0.05, 15 leaves"  # older summaries
+
+
 @pytest.fixture(scope="module")
 def study(fake_data, window_cache, tmp_path_factory):
     root = tmp_path_factory.mktemp("mi_study")
@@ -112,7 +131,10 @@ def test_summary_interface_and_thresholds_from_validation(study):
         for j in f["choice_folds"]:
             assert not set(splits[j]["val"]) & set(split["test"])
     assert rec["folds"][1]["choice_folds"] == [1]  # fold 0's validation strat_fold is fold 1's test
-    assert "median-beat trees alone" in report and "fusion weight" in report
+    assert "median-beat trees alone" in report and "fusion weight" in report and "trees chosen" in report
+    assert {c["model"] for c in rec["candidate_val_auc"]} == {"boosting", "forest"}
+    assert "fused_boosting_only" in rec and "pooled validation AUC" in report
+    assert all(f["record_model"]["trees"]["model"] in ("boosting", "forest") for f in s["folds"])
     oof = (study / "out" / "oof_predictions.csv").read_text().splitlines()
     assert oof[0].startswith("record,patient,fold,mi,network,trees,record_model") and len(oof) == s["n_records"] + 1
 
