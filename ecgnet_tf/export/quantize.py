@@ -23,6 +23,12 @@ the wrong units and repaired (:mod:`ecgnet_tf.export.requant`, ``scale_repairs``
 Lite for Microcontrollers, with the operators to register and a tensor-arena estimate
 (:mod:`ecgnet_tf.export.c_array`).
 
+``--mode qat`` first fine-tunes the model with fake quantisation on its convolutions, BatchNorms,
+ReLUs and dense layers (:mod:`ecgnet_tf.export.qat`), distilled from the float model on
+``--qat-windows`` training windows for ``--qat-epochs``, then converts those weights exactly like
+``--mode int8`` (calibration, ``--float-fallback``, repairs); parity is measured against the
+original float model, so QAT and PTQ are compared on the same footing.
+
 The model is rebuilt at a fixed batch of 1 from ``run.json`` (weights copied from ``model.keras``)
 so the BiLSTM lowers to TFLite's fused sequence-LSTM builtins; only builtin ops are allowed (never
 SELECT_TF_OPS). Calibration (int8) and QAT fine-tuning use windows of the run's *training*
@@ -51,7 +57,7 @@ from ..settings import resolve_data_dir
 from .convert import (
     IO_TYPES,
     MODES,
-    Calibration,
+    QATUnsupportedError,
     convert_model,
     named_inputs,
     rebuild_batch1,
@@ -63,10 +69,6 @@ from .tflite import FlexOpsError, TFLiteRunner, assert_builtin_only, flex_ops, i
 
 SIZE_TARGET_BYTES = {"edge": int(3.5e6)}  # paper claim: int8 edge model <= 3.5 MB
 RUN_FILES = ("split.json", "normalization.json", "model.keras")
-
-
-class QATUnsupportedError(RuntimeError):
-    """Quantization-aware training cannot be applied to this architecture (message says why)."""
 
 
 # ---------------------------------------------------------------------------------------------- run
@@ -98,76 +100,6 @@ def eval_windows(spec, records, data_dir: Path, max_eval: int | None, seed: int 
         rng = np.random.default_rng(seed)
         w = w.take(np.sort(rng.choice(len(w), size=max_eval, replace=False)))
     return w
-
-
-# ---------------------------------------------------------------------------------------------- QAT
-def qat_supported_layers(model) -> tuple[list[str], list[dict]]:
-    """(layers tfmot's default 8-bit registry can quantise, [{"name", "type"} of those left float])."""
-    import tf_keras as keras
-    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
-        default_8bit_quantize_registry as registry_mod,
-    )
-
-    registry = registry_mod.Default8BitQuantizeRegistry()
-    yes, no = [], []
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer):
-            continue
-        if registry.supports(layer):
-            yes.append(layer.name)
-        else:
-            no.append({"name": layer.name, "type": type(layer).__name__})
-    return yes, no
-
-
-def quantize_aware(model) -> tuple[object, dict]:
-    """Wrap the layers tfmot supports with fake-quantisation (others stay float); returns (model, info).
-
-    Raises :class:`QATUnsupportedError` when tfmot cannot apply QAT to the graph at all.
-    """
-    import tensorflow_model_optimization as tfmot
-    import tf_keras as keras
-
-    from ecgnet_tf.model import custom_objects
-
-    supported, left_float = qat_supported_layers(model)
-    keep = set(supported)
-
-    def annotate(layer):
-        new = layer.__class__.from_config(layer.get_config())
-        if layer.name in keep:
-            return tfmot.quantization.keras.quantize_annotate_layer(new)
-        return new
-
-    try:
-        clone = keras.models.clone_model(model, clone_function=annotate)
-        clone.set_weights(model.get_weights())
-        with tfmot.quantization.keras.quantize_scope(custom_objects()):
-            qmodel = tfmot.quantization.keras.quantize_apply(clone)
-    except Exception as exc:  # tfmot raises assorted errors for graphs it cannot transform
-        raise QATUnsupportedError(
-            f"tensorflow-model-optimization could not apply QAT to {model.name}: "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from exc
-    return qmodel, {"annotated_layers": supported, "float_layers": left_float}
-
-
-def qat_fine_tune(model, calib: Calibration, n_classes: int, multilabel: bool, epochs: int = 1,
-                  batch_size: int = 16, lr: float = 1e-4, seed: int = 0) -> tuple[object, dict]:
-    """QAT-wrap ``model`` (any batch size) and fine-tune it on training windows; returns (qmodel, info)."""
-    import tf_keras as keras
-
-    from ecgnet_tf.training.pipeline import one_hot
-
-    keras.utils.set_random_seed(seed)
-    qmodel, info = quantize_aware(model)
-    loss = keras.losses.BinaryCrossentropy() if multilabel else keras.losses.CategoricalCrossentropy()
-    qmodel.compile(optimizer=keras.optimizers.Adam(lr), loss=loss)
-    t0 = time.time()
-    hist = qmodel.fit(dict(calib.inputs), one_hot(np.asarray(calib.y), n_classes),
-                      epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
-    info.update({"epochs": epochs, "windows": int(len(calib)), "batch_size": batch_size, "lr": lr,
-                 "loss": [float(v) for v in hist.history["loss"]], "seconds": round(time.time() - t0, 1)})
-    return qmodel, info
 
 
 # ---------------------------------------------------------------------------------------------- checks
@@ -266,7 +198,7 @@ def _json_safe(obj):
 # ---------------------------------------------------------------------------------------------- pipeline
 def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io: str = "float",
                  data_dir: Path | None = None, calibration: int = 1000, max_eval: int | None = None,
-                 seed: int = 0, cache_dir: Path | None = None, qat_windows: int = 256, qat_epochs: int = 1,
+                 seed: int = 0, cache_dir: Path | None = None, qat_windows: int = 4096, qat_epochs: int = 2,
                  threads: int = 1, model=None, keep_names: bool = False,
                  fallback: "FallbackConfig | None" = None) -> dict:
     """Convert ``run_dir``'s model, write ``out`` (.tflite) and ``out.with_suffix('.json')``; return the report.
@@ -292,7 +224,6 @@ def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io:
     records = run_records(run_dir, data_dir)
     out = Path(out or run_dir / f"model_{mode}.tflite")
     fmodel = model if model is not None else load_model(run_dir / "model.keras")
-    n_classes = int(fmodel.outputs[0].shape[-1])
     report: dict = {"mode": mode, "run_dir": str(run_dir), "task": spec.task, "config": cfg.config,
                     "preprocess_hash": cfg.preprocess_hash, "io_type": io,
                     "metadata": {**spec.to_sidecar(), "run_dir": str(run_dir)}}
@@ -304,21 +235,20 @@ def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io:
         report["calibration"] = {"partition": "train", "n": int(len(calib)), "inputs": list(calib.names),
                                  "records": sorted(set(calib.records.tolist()))}
     export_model = rebuild_batch1(fmodel, cfg.model_config, spec.multilabel)
-    if mode == "qat":
-        tw = calib if qat_windows <= len(calib) else training_windows(spec, records, data_dir, qat_windows,
-                                                                          seed + 1, cache_dir)
-        qmodel, info = qat_fine_tune(fmodel, tw, n_classes, spec.multilabel, epochs=qat_epochs, seed=seed)
-        q1, _ = quantize_aware(export_model)
-        q1.set_weights(qmodel.get_weights())
-        export_model = q1
-        info["partition"] = "train"
-        report["qat"] = info
+    if mode == "qat":  # fine-tuned to agree with fmodel under int8 rounding, then converted like int8
+        from .qat import QATConfig, qat_fine_tune_distilled
+
+        tw = training_windows(spec, records, data_dir, qat_windows, seed + 1, cache_dir)
+        qat_float, info = qat_fine_tune_distilled(fmodel, tw.inputs, spec.multilabel,
+                                                  QATConfig(epochs=qat_epochs), seed=seed)
+        export_model = rebuild_batch1(qat_float, cfg.model_config, spec.multilabel)
+        report["qat"] = {**info, "partition": "train", "records": sorted(set(tw.records.tolist()))}
     t0 = time.time()
-    if mode == "int8" and fallback is not None and fallback.active:
+    if mode in ("int8", "qat") and fallback is not None and fallback.active:
         blob, report["float_fallback"] = _int8_with_fallback(fmodel, export_model, spec, records, data_dir,
                                                               representative, io, fallback, seed, cache_dir)
     else:
-        blob = convert_model(export_model, mode, representative, io)
+        blob = convert_model(export_model, "int8" if mode == "qat" else mode, representative, io)
     if mode in ("int8", "qat"):
         from .requant import repair
 
@@ -395,8 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache-dir", type=Path, default=None)
     p.add_argument("--calibration", type=int, default=1000, help="representative training windows (more windows give closer int8 parity)")
     p.add_argument("--max-eval", type=int, default=None, help="seeded subset of test windows for parity")
-    p.add_argument("--qat-windows", type=int, default=256, help="training windows for the QAT fine-tune")
-    p.add_argument("--qat-epochs", type=int, default=1)
+    p.add_argument("--qat-windows", type=int, default=4096,
+                   help="training windows for the QAT fine-tune (distilled from the float model)")
+    p.add_argument("--qat-epochs", type=int, default=2)
     p.add_argument("--threads", type=int, default=1, help="interpreter threads for the parity run")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep-names", action="store_true",
@@ -434,8 +365,8 @@ def main(argv: list[str] | None = None) -> int:
                                         max_bytes=a.max_bytes, max_layers=a.max_float_layers,
                                         selection_windows=a.selection, weights=a.fallback_weights,
                                         lstm=a.float_lstm, speed_layers=parse_layers(a.float_for_speed))
-        if fallback.active and a.mode != "int8":
-            raise ValueError("--float-fallback / --float-lstm / --float-for-speed need --mode int8")
+        if fallback.active and a.mode not in ("int8", "qat"):
+            raise ValueError("--float-fallback / --float-lstm / --float-for-speed need --mode int8 or qat")
         r = quantize_run(a.run_dir, a.mode, a.out, a.io, a.data_dir, a.calibration, a.max_eval, a.seed,
                          a.cache_dir, a.qat_windows, a.qat_epochs, a.threads, keep_names=a.keep_names,
                          fallback=fallback)
