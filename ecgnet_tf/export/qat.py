@@ -26,10 +26,10 @@ windows (tfmot starts them at [-6, 6] and moves them by a slow moving average).
 After fine-tuning, :func:`float_model_with_qat_weights` copies the weights back into a plain float
 copy of the model, which the ordinary int8 path converts (calibration, float fallback, repairs).
 
-Known gap: the simulation quantises every tensor feeding a quantised layer, including ones the
-export keeps float (the raw "rr" features into the feature-head rows, the stem, the BiLSTM inputs),
-so on MIT-BIH validation windows the simulated model agrees less with the float model than the
-converted int8 model does; layers the export keeps float should be left out of the simulation too.
+Layers the export will keep float (``float_layers``: the ``--float-for-speed`` and named fallback
+layers) are left out of the simulation: simulating them (e.g. rounding the raw ECG into a stem the
+export keeps float) adds error the converted model does not have. Layers ``--float-fallback auto``
+chooses later cannot be known here.
 """
 from __future__ import annotations
 
@@ -163,28 +163,35 @@ def layer_quantize_config(layer):
     return "float", None
 
 
-def coverage(model) -> dict:
+def coverage(model, float_layers: tuple[str, ...] = ()) -> dict:
     """Which layers QAT simulates: {"default": [...], "kernel": [...], "pass": [...], "float": [{"name", "type"}]}
-    (names of the model's layers, InputLayers left out)."""
+    (names of the model's layers, InputLayers left out); ``float_layers`` (names) are listed float whatever
+    their type. Raises ValueError for a name the model lacks."""
     import tf_keras as keras
 
+    unknown = sorted(set(float_layers) - {layer.name for layer in model.layers})
+    if unknown:
+        raise ValueError(f"no layer(s) {unknown} in {model.name}")
     out: dict = {"default": [], "kernel": [], "pass": [], "float": []}
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
-        kind, _ = layer_quantize_config(layer)
+        kind = "float" if layer.name in float_layers else layer_quantize_config(layer)[0]
         out[kind].append({"name": layer.name, "type": type(layer).__name__} if kind == "float" else layer.name)
     return out
 
 
-def quantize_aware_convs(model) -> tuple[object, dict]:
+def quantize_aware_convs(model, float_layers: tuple[str, ...] = ()) -> tuple[object, dict]:
     """``model`` with fake quantisation on every layer :func:`coverage` lists as default / kernel / pass
-    (weights copied), BatchNorms frozen and dropout off; returns (qat model, coverage)."""
+    (weights copied), BatchNorms frozen and dropout off; returns (qat model, coverage).
+
+    ``float_layers``: layer names left unsimulated, those the export keeps float (e.g. ``--float-for-speed``
+    layers): an input that only such a layer reads is then not rounded either, as in the converted model."""
     import tf_keras as keras
 
     from ecgnet_tf.model import custom_objects
 
-    cov = coverage(model)
+    cov = coverage(model, float_layers)
 
     def annotate(layer):
         cfg = layer.get_config()
@@ -193,7 +200,7 @@ def quantize_aware_convs(model) -> tuple[object, dict]:
         if isinstance(layer, keras.layers.Dropout):
             cfg["rate"] = 0.0  # the teacher's answers are deterministic; so is the student
         new = layer.__class__.from_config(cfg)
-        kind, qcfg = layer_quantize_config(layer)
+        kind, qcfg = ("float", None) if layer.name in float_layers else layer_quantize_config(layer)
         if kind == "default":
             return tfmot.quantization.keras.quantize_annotate_layer(new)
         if kind in ("kernel", "pass"):
@@ -238,9 +245,14 @@ def range_variables(qmodel) -> dict[str, dict]:
 
 def calibrate_ranges(qmodel, fmodel, inputs: dict, batch_size: int = 64) -> dict[str, tuple[float, float]]:
     """Set every activation range of ``qmodel`` to the float model's min / max of that activation over
-    ``inputs`` (widened to include 0), as the converter's calibration will; returns {layer: (min, max)}."""
+    ``inputs`` (widened to include 0), as the converter's calibration will, and every weight range to its
+    weights; returns {layer: (min, max)} of the activations."""
     import tf_keras as keras
 
+    # one training-mode call sets the weight ranges (tfmot's last-value quantisers, e.g. Dense kernels,
+    # hold [-6, 6] until then); BatchNorm is frozen and dropout off, so nothing else changes but the
+    # activation ranges' moving averages, which are overwritten below
+    qmodel({k: v[:batch_size] for k, v in inputs.items()}, training=True)
     ranges = range_variables(qmodel)
     names = sorted(ranges)
     probe = keras.Model(fmodel.inputs, [fmodel.get_layer(n).output for n in names])
@@ -324,11 +336,11 @@ def float_model_with_qat_weights(qmodel, fmodel):
 
 
 def qat_fine_tune_distilled(fmodel, inputs: dict, multilabel: bool, cfg: QATConfig = QATConfig(),
-                            seed: int = 0) -> tuple[object, dict]:
+                            seed: int = 0, float_layers: tuple[str, ...] = ()) -> tuple[object, dict]:
     """QAT (convolutions included) distilled from ``fmodel`` on prepared training ``inputs``; returns the
     plain float model holding the fine-tuned weights and a report (coverage, losses, parameters)."""
     teacher = fmodel.predict(dict(inputs), batch_size=256, verbose=0)
-    qmodel, cov = quantize_aware_convs(fmodel)
+    qmodel, cov = quantize_aware_convs(fmodel, tuple(float_layers))
     ranges = calibrate_ranges(qmodel, fmodel, inputs)
     fit = distill(qmodel, inputs, teacher, multilabel, cfg, seed)
     model = float_model_with_qat_weights(qmodel, fmodel)

@@ -239,8 +239,9 @@ def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io:
         from .qat import QATConfig, qat_fine_tune_distilled
 
         tw = training_windows(spec, records, data_dir, qat_windows, seed + 1, cache_dir)
-        qat_float, info = qat_fine_tune_distilled(fmodel, tw.inputs, spec.multilabel,
-                                                  QATConfig(epochs=qat_epochs), seed=seed)
+        keep = tuple(fallback.speed_layers) + tuple(fallback.layers) if fallback is not None else ()
+        qat_float, info = qat_fine_tune_distilled(fmodel, tw.inputs, spec.multilabel, QATConfig(epochs=qat_epochs),
+                                                  seed=seed, float_layers=keep)
         export_model = rebuild_batch1(qat_float, cfg.model_config, spec.multilabel)
         report["qat"] = {**info, "partition": "train", "records": sorted(set(tw.records.tolist()))}
     t0 = time.time()

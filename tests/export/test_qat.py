@@ -112,6 +112,21 @@ def test_activation_ranges_are_calibrated_from_the_float_model(tiny):
     assert float(variables["stem_relu"]["max"].numpy()) == pytest.approx(float(relu.max()), rel=1e-5)
     assert found["ecg"] == pytest.approx((float(x["ecg"].min()), float(x["ecg"].max())), rel=1e-5)
     assert all(lo <= 0 <= hi for lo, hi in found.values())
+    kmax = [v for v in qmodel.weights if v.name == "quant_dense0/kernel_max:0"][0]
+    w = model.get_layer("dense0").get_weights()[0]
+    assert float(kmax.numpy()) == pytest.approx(float(np.abs(w).max()), rel=1e-4)  # not tfmot's 6.0
+
+
+def test_layers_the_export_keeps_float_are_not_simulated(tiny):
+    _, model, _ = tiny
+    cov = qat.coverage(model, ("stem_conv", "stem_relu"))
+    assert {"stem_conv", "stem_relu"} <= {d["name"] for d in cov["float"]}
+    assert "stem_conv" not in cov["kernel"]
+    qmodel, _ = qat.quantize_aware_convs(model, ("stem_conv", "stem_relu"))
+    assert "ecg" not in qat.range_variables(qmodel)  # the raw ECG only feeds the float stem: never rounded
+    assert "quant_stem_conv" not in {layer.name for layer in qmodel.layers}
+    with pytest.raises(ValueError, match="no layer"):
+        qat.coverage(model, ("stem_cnov",))
 
 
 def test_untrained_qat_weights_copy_back_exactly(tiny):
