@@ -200,7 +200,7 @@ def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io:
                  data_dir: Path | None = None, calibration: int = 1000, max_eval: int | None = None,
                  seed: int = 0, cache_dir: Path | None = None, qat_windows: int = 4096, qat_epochs: int = 2,
                  threads: int = 1, model=None, keep_names: bool = False,
-                 fallback: "FallbackConfig | None" = None) -> dict:
+                 fallback: "FallbackConfig | None" = None, qat_float: tuple[str, ...] = ()) -> dict:
     """Convert ``run_dir``'s model, write ``out`` (.tflite) and ``out.with_suffix('.json')``; return the report.
 
     ``model`` overrides the float Keras model (default: ``run_dir/model.keras``). Internal tensor names
@@ -208,7 +208,8 @@ def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io:
     unless ``keep_names``. int8 models are repaired where a kernel would read int8 codes in the wrong
     units (:func:`~ecgnet_tf.export.requant.repair`). ``fallback`` (int8 only): layers kept float,
     chosen on the run's validation windows (:mod:`~ecgnet_tf.export.fallback`). Parity and task
-    metrics use every window of the test partition unless ``max_eval``.
+    metrics use every window of the test partition unless ``max_eval``. ``qat_float`` (qat only): layers
+    left out of the QAT simulation, besides ``fallback``'s speed and named layers.
     """
     from ecgnet_tf.runs import ModelSpec, RunConfig, load_model
     from ecgnet_tf.training.evaluation import task_metrics
@@ -239,10 +240,12 @@ def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io:
         from .qat import QATConfig, qat_fine_tune_distilled
 
         tw = training_windows(spec, records, data_dir, qat_windows, seed + 1, cache_dir)
-        keep = tuple(fallback.speed_layers) + tuple(fallback.layers) if fallback is not None else ()
-        qat_float, info = qat_fine_tune_distilled(fmodel, tw.inputs, spec.multilabel, QATConfig(epochs=qat_epochs),
-                                                  seed=seed, float_layers=keep)
-        export_model = rebuild_batch1(qat_float, cfg.model_config, spec.multilabel)
+        keep = tuple(qat_float)
+        if fallback is not None:  # what the export keeps float is not simulated either
+            keep += tuple(fallback.speed_layers) + tuple(fallback.layers)
+        tuned, info = qat_fine_tune_distilled(fmodel, tw.inputs, spec.multilabel, QATConfig(epochs=qat_epochs),
+                                              seed=seed, float_layers=keep)
+        export_model = rebuild_batch1(tuned, cfg.model_config, spec.multilabel)
         report["qat"] = {**info, "partition": "train", "records": sorted(set(tw.records.tolist()))}
     t0 = time.time()
     if mode in ("int8", "qat") and fallback is not None and fallback.active:
@@ -329,6 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--qat-windows", type=int, default=4096,
                    help="training windows for the QAT fine-tune (distilled from the float model)")
     p.add_argument("--qat-epochs", type=int, default=2)
+    p.add_argument("--qat-float", default="", metavar="LAYER,...",
+                   help="qat: Keras layers left out of the fake quantisation (besides --float-for-speed and named "
+                        "--float-fallback layers), e.g. those the export will keep float")
     p.add_argument("--threads", type=int, default=1, help="interpreter threads for the parity run")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep-names", action="store_true",
@@ -370,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("--float-fallback / --float-lstm / --float-for-speed need --mode int8 or qat")
         r = quantize_run(a.run_dir, a.mode, a.out, a.io, a.data_dir, a.calibration, a.max_eval, a.seed,
                          a.cache_dir, a.qat_windows, a.qat_epochs, a.threads, keep_names=a.keep_names,
-                         fallback=fallback)
+                         fallback=fallback, qat_float=parse_layers(a.qat_float))
     except QATUnsupportedError as exc:
         print(f"error: --mode qat is not supported for this model: {exc}", file=sys.stderr)
         return 3

@@ -198,7 +198,8 @@ def test_int8_io_has_quantised_inputs(ctx, float_model, tmp_path):
 def test_qat_covers_the_convolutions_and_converts_like_int8(run, float_model):
     out = run["dir"] / "export" / "m_qat.tflite"
     report = q.quantize_run(run["dir"], "qat", out, data_dir=run["data"], calibration=8, max_eval=16,
-                            cache_dir=run["cache"], qat_windows=8, qat_epochs=1, model=float_model)
+                            cache_dir=run["cache"], qat_windows=8, qat_epochs=1, model=float_model,
+                            qat_float=("dense0",))
     info = report["qat"]
     assert info["partition"] == "train" and info["epochs"] == 1 and np.isfinite(info["loss"][0])
     assert info["method"].startswith("distillation") and info["windows"] == 8
@@ -206,7 +207,8 @@ def test_qat_covers_the_convolutions_and_converts_like_int8(run, float_model):
     assert "probs" in info["annotated_layers"] and "stem_conv" in info["kernel_layers"]
     assert "resu_enc0_k3_conv" in info["kernel_layers"]  # a separable branch
     float_names = {d["name"] for d in info["float_layers"]}
-    assert {"bilstm0", "mhsa", "guided_attention"} <= float_names
+    assert {"bilstm0", "mhsa", "guided_attention", "dense0"} <= float_names  # dense0: asked to stay float
+    assert "dense0" not in info["annotated_layers"]
     assert report["flex_ops"] == 0 and LSTM_OPS & set(report["ops"])
     assert report["parity"]["n"] == 16 and 0 <= report["parity"]["top1_agreement"] <= 1
     assert json.loads(out.with_suffix(".json").read_text())["mode"] == "qat"
