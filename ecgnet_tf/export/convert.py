@@ -25,12 +25,12 @@ if TYPE_CHECKING:
     from ecgnet_tf.tasks import TaskRecords
 
 MODES = ("int8", "qat", "float16", "dynamic", "float32")
+IO_TYPES = ("float", "int8")
+MODEL_INPUTS = ("ecg", "prior")  # the inputs every ecgnet model has; others (e.g. "rr") may follow
 
 
 class QATUnsupportedError(RuntimeError):
     """Quantization-aware training cannot be applied to this architecture (message says why)."""
-IO_TYPES = ("float", "int8")
-MODEL_INPUTS = ("ecg", "prior")  # the inputs every ecgnet model has; others (e.g. "rr") may follow
 
 
 # ---------------------------------------------------------------------------------------------- model

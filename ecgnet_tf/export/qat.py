@@ -146,21 +146,23 @@ class PassThroughQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
         return {}
 
 
-def layer_quantize_config(layer):
-    """(kind, config) for one Keras layer: ("default", None) when tfmot's registry quantises it,
-    ("kernel", cfg) / ("pass", cfg) for the layers this module covers, ("float", None) otherwise."""
+def _registry():
     from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
         default_8bit_quantize_registry as registry_mod,
     )
 
+    return registry_mod.Default8BitQuantizeRegistry()
+
+
+def layer_kind(layer, registry) -> str:
+    """How QAT treats one Keras layer: "kernel" / "pass" for the layers this module covers, "default" when
+    tfmot's default 8-bit ``registry`` quantises it, "float" otherwise."""
     kind = type(layer).__name__
     if kind in _KERNEL_AXES:
-        return "kernel", KernelQuantizeConfig(kind)
+        return "kernel"
     if kind in _PASS_THROUGH:
-        return "pass", PassThroughQuantizeConfig()
-    if registry_mod.Default8BitQuantizeRegistry().supports(layer):
-        return "default", None
-    return "float", None
+        return "pass"
+    return "default" if registry.supports(layer) else "float"
 
 
 def coverage(model, float_layers: tuple[str, ...] = ()) -> dict:
@@ -172,11 +174,12 @@ def coverage(model, float_layers: tuple[str, ...] = ()) -> dict:
     unknown = sorted(set(float_layers) - {layer.name for layer in model.layers})
     if unknown:
         raise ValueError(f"no layer(s) {unknown} in {model.name}")
+    registry = _registry()
     out: dict = {"default": [], "kernel": [], "pass": [], "float": []}
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
-        kind = "float" if layer.name in float_layers else layer_quantize_config(layer)[0]
+        kind = "float" if layer.name in float_layers else layer_kind(layer, registry)
         out[kind].append({"name": layer.name, "type": type(layer).__name__} if kind == "float" else layer.name)
     return out
 
@@ -192,6 +195,7 @@ def quantize_aware_convs(model, float_layers: tuple[str, ...] = ()) -> tuple[obj
     from ecgnet_tf.model import custom_objects
 
     cov = coverage(model, float_layers)
+    kinds = {name: kind for kind in ("default", "kernel", "pass") for name in cov[kind]}
 
     def annotate(layer):
         cfg = layer.get_config()
@@ -200,11 +204,13 @@ def quantize_aware_convs(model, float_layers: tuple[str, ...] = ()) -> tuple[obj
         if isinstance(layer, keras.layers.Dropout):
             cfg["rate"] = 0.0  # the teacher's answers are deterministic; so is the student
         new = layer.__class__.from_config(cfg)
-        kind, qcfg = ("float", None) if layer.name in float_layers else layer_quantize_config(layer)
+        kind = kinds.get(layer.name)
         if kind == "default":
             return tfmot.quantization.keras.quantize_annotate_layer(new)
-        if kind in ("kernel", "pass"):
-            return tfmot.quantization.keras.quantize_annotate_layer(new, quantize_config=qcfg)
+        if kind == "kernel":
+            return tfmot.quantization.keras.quantize_annotate_layer(new, KernelQuantizeConfig(type(layer).__name__))
+        if kind == "pass":
+            return tfmot.quantization.keras.quantize_annotate_layer(new, PassThroughQuantizeConfig())
         return new
 
     clone = keras.models.clone_model(model, clone_function=annotate)
@@ -294,16 +300,13 @@ def distill(qmodel, inputs: dict, teacher: np.ndarray, multilabel: bool, cfg: QA
 
 
 def _own_weights(layer) -> dict:
-    """A layer's variables keyed by name without the layer's own prefix (``kernel:0``, ``query/kernel:0``),
-    the quantisers' state (``quant_<layer>/...``) left out."""
+    """A layer's variables keyed by name without their first scope, the layer's (``kernel:0``,
+    ``query/kernel:0``; an unscoped name as it is), the quantisers' state (``quant_<layer>/...``) left out."""
     out = {}
     for v in layer.weights:
         if v.name.startswith("quant_"):
             continue
-        key = v.name.split("/", 1)[1] if "/" in v.name else v.name
-        if v.name.startswith(layer.name.removeprefix("quant_") + "/"):
-            key = v.name[len(layer.name.removeprefix("quant_")) + 1:]
-        out[key] = v
+        out[v.name.split("/", 1)[-1]] = v
     return out
 
 
