@@ -9,8 +9,9 @@
 Parity (``parity``: top-1 agreement, probability differences, and ``parity.decision``: agreement of
 the task-level decisions, per beat or per record; ``parity.anatomy``: which class pairs differ and
 how close the float model's top two classes were there) and the task metrics of both models
-(``metric_deltas``: macro and per-class F1, int8 minus float) use every window of the run's test
-partition unless ``--max-eval``. ``--float-fallback`` keeps chosen layers float32
+(``metric_deltas``: macro and per-class F1, and ``metric_deltas.auc``: one-vs-rest ROC AUC at the
+decision level, int8 minus float) use every window of the run's test partition unless ``--max-eval``;
+``parity.decision`` also holds the largest probability difference of the task-level decisions. ``--float-fallback`` keeps chosen layers float32
 (:mod:`ecgnet_tf.export.fallback`); ``--float-lstm`` keeps every BiLSTM float too,
 ``--float-for-speed`` named layers whose int8 kernels are slower than float32 ones. The float
 layers' weights are stored as float32, as float16 (``--fallback-weights float16``,
@@ -179,8 +180,36 @@ def decision_agreement(spec, windows, p_tflite: np.ndarray, p_float: np.ndarray)
     else:
         same = a.argmax(1) == b.argmax(1)
     level = "beat" if spec.decision.aggregation == "none" else "record"
+    diff = np.abs(a - b)
     return {"level": level, "n": int(len(same)), "agreement": float(same.mean()) if len(same) else float("nan"),
-            "n_disagree": int((~same).sum())}
+            "n_disagree": int((~same).sum()),
+            "max_abs_prob_diff": float(diff.max()) if len(diff) else float("nan"),
+            "mean_abs_prob_diff": float(diff.mean()) if len(diff) else float("nan")}
+
+
+def auc_deltas(spec, windows, p_tflite: np.ndarray, p_float: np.ndarray) -> dict:
+    """One-vs-rest ROC AUC of each class at the task's decision level (per beat, or per record after
+    aggregating its windows) for the TFLite and the float probabilities, and their difference; a class
+    without both positive and negative examples gets NaN (null in JSON). ``macro``: mean over the classes
+    that have an AUC."""
+    from ecgnet_tf.training.evaluation import decide_windows
+    from ecgnet_tf.training.metrics import auroc
+
+    _, y, a = decide_windows(spec, windows, p_tflite)
+    _, _, b = decide_windows(spec, windows, p_float)
+    y, a, b = np.asarray(y), np.asarray(a, np.float64), np.asarray(b, np.float64)
+    per_class = {}
+    for k, name in enumerate(spec.classes):
+        truth = y[:, k] > 0.5 if y.ndim == 2 else y == k
+        ai, bi = auroc(truth, a[:, k]), auroc(truth, b[:, k])
+        per_class[name] = {"int8": ai, "float": bi, "delta": ai - bi, "n_positive": int(truth.sum())}
+    ok = [v for v in per_class.values() if np.isfinite(v["float"])]
+    macro = ({"int8": float(np.mean([v["int8"] for v in ok])), "float": float(np.mean([v["float"] for v in ok]))}
+             if ok else {"int8": float("nan"), "float": float("nan")})
+    macro["delta"] = macro["int8"] - macro["float"]
+    level = "beat" if spec.decision.aggregation == "none" else "record"
+    return {"level": level, "n": int(len(y)), "per_class": per_class, "macro": macro,
+            "max_abs_delta": max((abs(v["delta"]) for v in ok), default=float("nan"))}
 
 
 def _json_safe(obj):
@@ -199,7 +228,7 @@ def _json_safe(obj):
 def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io: str = "float",
                  data_dir: Path | None = None, calibration: int = 1000, max_eval: int | None = None,
                  seed: int = 0, cache_dir: Path | None = None, qat_windows: int = 4096, qat_epochs: int = 2,
-                 threads: int = 1, model=None, keep_names: bool = False,
+                 qat_lr: float = 1e-5, threads: int = 1, model=None, keep_names: bool = False,
                  fallback: "FallbackConfig | None" = None, qat_float: tuple[str, ...] = ()) -> dict:
     """Convert ``run_dir``'s model, write ``out`` (.tflite) and ``out.with_suffix('.json')``; return the report.
 
@@ -243,7 +272,7 @@ def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io:
         keep = tuple(qat_float)
         if fallback is not None:  # what the export keeps float is not simulated either
             keep += tuple(fallback.speed_layers) + tuple(fallback.layers)
-        tuned, info = qat_fine_tune_distilled(fmodel, tw.inputs, spec.multilabel, QATConfig(epochs=qat_epochs),
+        tuned, info = qat_fine_tune_distilled(fmodel, tw.inputs, spec.multilabel, QATConfig(epochs=qat_epochs, lr=qat_lr),
                                               seed=seed, float_layers=keep)
         export_model = rebuild_batch1(tuned, cfg.model_config, spec.multilabel)
         report["qat"] = {**info, "partition": "train", "records": sorted(set(tw.records.tolist()))}
@@ -293,6 +322,7 @@ def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io:
     report["task_metrics"] = task_metrics(spec, w, p_tfl)
     report["float_task_metrics"] = task_metrics(spec, w, p_float)
     report["metric_deltas"] = metric_deltas(report["task_metrics"], report["float_task_metrics"])
+    report["metric_deltas"]["auc"] = auc_deltas(spec, w, p_tfl, p_float)
     report["seconds"] = round(time.time() - t_start, 1)
     report = _json_safe(report)
     out.with_suffix(".json").write_text(json.dumps(report, indent=2))
@@ -332,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--qat-windows", type=int, default=4096,
                    help="training windows for the QAT fine-tune (distilled from the float model)")
     p.add_argument("--qat-epochs", type=int, default=2)
+    p.add_argument("--qat-lr", type=float, default=1e-5, help="qat: learning rate of the distillation (Adam)")
     p.add_argument("--qat-float", default="", metavar="LAYER,...",
                    help="qat: Keras layers left out of the fake quantisation (besides --float-for-speed and named "
                         "--float-fallback layers), e.g. those the export will keep float")
@@ -375,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         if fallback.active and a.mode not in ("int8", "qat"):
             raise ValueError("--float-fallback / --float-lstm / --float-for-speed need --mode int8 or qat")
         r = quantize_run(a.run_dir, a.mode, a.out, a.io, a.data_dir, a.calibration, a.max_eval, a.seed,
-                         a.cache_dir, a.qat_windows, a.qat_epochs, a.threads, keep_names=a.keep_names,
+                         a.cache_dir, a.qat_windows, a.qat_epochs, a.qat_lr, a.threads, keep_names=a.keep_names,
                          fallback=fallback, qat_float=parse_layers(a.qat_float))
     except QATUnsupportedError as exc:
         print(f"error: --mode qat is not supported for this model: {exc}", file=sys.stderr)

@@ -2,15 +2,19 @@
 side by side in one run, with the measured cause of every missed target.
 
     python -m export.report [--out-dir docs/results/export] [--work-dir runs/export-report]
-                            [--run mitdb=runs/beat-study/final-s0 --run cinc2017=runs/cinc-cv/f0]
+                            [--run mitdb=runs/beat-study/final-s0 --run cinc2017=runs/cinc-cv/f0
+                             --run ptbxl-mi=runs/mi-cv/guided-f0]
 
 For each reference run: the float32 TFLite export (the latency reference; parity on a few test
 windows), the int8 export with ``--float-fallback auto`` under the size budget (parity and task
-metrics on **every** window of the test partition), and ``export.benchmark --compare INT8 FLOAT32``
+metrics on **every** window of the test partition; a record-level run whose test partition holds a
+few dozen records, PTB-XL's, is judged by its records' largest probability difference and AUC change
+instead of window agreement), and ``export.benchmark --compare INT8 FLOAT32``
 (interleaved, one thread, in a process that never loaded TensorFlow). Then the 12x3600 latency pair
 of ``export.reference_models`` (``edge`` int8 against ``paper`` float32, random weights: latency and
 size do not depend on them). Where int8 is slower than its float32 export, the latency is split by
-section of ops (:mod:`ecgnet_tf.export.profile`). Every figure comes from the JSON those commands write; this module
+section of ops (:mod:`ecgnet_tf.export.profile`). ``--qat`` adds each run's ``--mode qat`` export (same
+fallback options, every test window) and a table comparing it with the post-training int8 export. Every figure comes from the JSON those commands write; this module
 only compares them with :data:`TARGETS` and writes ``report.md`` and ``summary.json``.
 
 Exports are reused when their JSON exists (``--fresh`` redoes them), so a crashed run resumes.
@@ -32,8 +36,14 @@ TARGETS: dict[str, tuple[float, str, str]] = {
     "int8_bytes": (1_000_000, "max", "edge int8 file size (bytes)"),
     "latency_ratio": (0.8, "max", "int8 p50 / float32 TFLite p50 of the same model (1 thread, interleaved)"),
     "edge_int8_vs_paper_float32": (6.0, "min", "12x3600 paper float32 p50 / edge int8 p50"),
+    "record_prob_diff": (0.02, "max", "max |int8 - float| record-level probability, every test record"),
+    "auc_delta": (0.005, "max", "max |int8 - float| record-level ROC AUC of a class, every test record"),
 }
-DEFAULT_RUNS = (("mitdb", "runs/beat-study/final-s0"), ("cinc2017", "runs/cinc-cv/f0"))
+#: a record-level test partition of at most this many records is judged by its records' probabilities and
+#: AUC instead of window agreement (PTB-XL: a few dozen records per fold)
+FEW_RECORDS = 200
+DEFAULT_RUNS = (("mitdb", "runs/beat-study/final-s0"), ("cinc2017", "runs/cinc-cv/f0"),
+                ("ptbxl-mi", "runs/mi-cv/guided-f0"))
 
 
 @dataclass(frozen=True)
@@ -47,7 +57,21 @@ class ExportReportConfig:
     fallback: str = "auto"
     fallback_weights: str = "int8"  # the published models' options (export.publish)
     float_lstm: bool = True
-    speed_layers: tuple[str, ...] = ()  # layers kept float for latency (--float-for-speed)
+    speed_layers: tuple[str, ...] = ()  # layers kept float for latency in every run (--float-for-speed)
+    #: (task, layers) kept float for latency in that run only (--float-for-speed TASK=LAYER,...), on top
+    run_speed_layers: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    #: also export each run with QAT (``export.quantize --mode qat``, same fallback options) and compare
+    qat: bool = False
+    qat_windows: int = 2048
+    qat_epochs: int = 2
+    #: (task, layers) left out of that run's QAT simulation (--qat-float TASK=LAYER,...)
+    qat_float: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def speed_layers_of(self, task: str) -> tuple[str, ...]:
+        """The layers run ``task`` keeps float for latency."""
+        extra = [layer for t, layers in self.run_speed_layers if t == task for layer in layers]
+        return tuple(dict.fromkeys([*self.speed_layers, *extra]))
     max_bytes: int = 1_000_000
     target_agreement: float = 0.995
     selection: int = 600
@@ -140,6 +164,25 @@ def _cause_activations(control: dict) -> str:
             "the disagreements come from int8 activations, and float activations forgo int8's speed")
 
 
+def agreement_checks(rep: dict) -> list[dict]:
+    """How an int8 export's agreement with its float model is judged: top-1 agreement over every test
+    window, or, for a record-level task whose test partition holds at most :data:`FEW_RECORDS` records
+    (where a window count says little), the largest record-level probability difference and the largest
+    change of a class's record-level ROC AUC."""
+    dec = rep["parity"].get("decision") or {}
+    auc = (rep.get("metric_deltas") or {}).get("auc")
+    if dec.get("level") == "record" and 0 < dec.get("n", 0) <= FEW_RECORDS and auc and "max_abs_prob_diff" in dec:
+        return [_check("record_prob_diff", dec["max_abs_prob_diff"]), _check("auc_delta", auc["max_abs_delta"])]
+    return [_check("top1_agreement", rep["parity"]["top1_agreement"])]
+
+
+def _cause_auc(deltas: dict) -> str:
+    """The per-class AUC of both models (from ``metric_deltas.auc``)."""
+    auc = deltas.get("auc") or {}
+    return ", ".join(f"{c}: AUC float {v['float']:.4f}, int8 {v['int8']:.4f} ({v['n_positive']} positive records)"
+                     for c, v in (auc.get("per_class") or {}).items() if v.get("float") is not None)
+
+
 def delegation(path: Path) -> dict:
     """How XNNPACK splits a model: its partitions and the ops it leaves to LiteRT's builtin kernels."""
     from ai_edge_litert.interpreter import Interpreter
@@ -205,7 +248,7 @@ def run_model(task: str, run_dir: Path, cfg: ExportReportConfig, log=print) -> d
         f"(weights {cfg.fallback_weights}), parity on every test window")
     fb = FallbackConfig.parse(cfg.fallback, target_agreement=cfg.target_agreement, max_bytes=cfg.max_bytes,
                               selection_windows=cfg.selection, weights=cfg.fallback_weights,
-                              lstm=cfg.float_lstm, speed_layers=tuple(cfg.speed_layers))
+                              lstm=cfg.float_lstm, speed_layers=cfg.speed_layers_of(task))
     r8 = _export(run_dir, "int8", i8, cfg, fallback=fb)
     # control: int8 weights with float activations (dynamic range), what keeping every activation
     # float would buy in agreement and cost in latency (measured in the same interleaved benchmark)
@@ -220,7 +263,7 @@ def run_model(task: str, run_dir: Path, cfg: ExportReportConfig, log=print) -> d
                "p50_ms": p50[dyn.name], "ratio_to_float32": p50[dyn.name] / p50[f32.name]}
     sections = _sections(i8, f32, work / "sections.json", cfg)
     d = r8["metric_deltas"]
-    checks = [_check("top1_agreement", r8["parity"]["top1_agreement"]),
+    checks = [*agreement_checks(r8),
               _check("macro_f1_delta_points", abs(d["macro_f1"]["delta_points"])),
               _check("int8_bytes", r8["size_bytes"]),
               _check("latency_ratio", ratio)]
@@ -228,10 +271,22 @@ def run_model(task: str, run_dir: Path, cfg: ExportReportConfig, log=print) -> d
         if c["met"] is False:
             c["cause"] = {"top1_agreement": lambda: "; ".join(t for t in (
                                 _cause_anatomy(r8["parity"]), _cause_agreement(r8), _cause_activations(control)) if t),
+                          "record_prob_diff": lambda: "; ".join(t for t in (
+                                _cause_agreement(r8), _cause_activations(control)) if t),
+                          "auc_delta": lambda: "; ".join(t for t in (
+                                _cause_auc(d), _cause_agreement(r8), _cause_activations(control)) if t),
                           "macro_f1_delta_points": lambda: "follows the int8 disagreements: " + _cause_agreement(r8),
                           "int8_bytes": lambda: f"float layers kept: {', '.join(r8.get('float_fallback', {}).get('float_layers', [])) or 'none'}",
                           "latency_ratio": lambda: _cause_latency(i8, f32, sections)}[c["target"]]()
-    return {"task": task, "run_dir": str(run_dir), "config": r8["config"],
+    qat = None
+    if cfg.qat:
+        keep = tuple(x for t, layers in cfg.qat_float if t == task for x in layers)
+        log(f"{task}: QAT export ({cfg.qat_windows} training windows x {cfg.qat_epochs} epochs, distilled), "
+            "same fallback options, parity on every test window")
+        rq = _export(run_dir, "qat", work / "qat.tflite", cfg, fallback=fb, qat_windows=cfg.qat_windows,
+                     qat_epochs=cfg.qat_epochs, qat_float=keep)
+        qat = qat_summary(rq)
+    return {"task": task, "run_dir": str(run_dir), "config": r8["config"], "qat": qat,
             "int8": {"path": str(i8), "size_bytes": r8["size_bytes"], "parity": r8["parity"],
                      "metric_deltas": d, "float_fallback": {k: r8.get("float_fallback", {}).get(k) for k in
                                                             ("float_layers", "weights", "stored_weights", "lstm_layers",
@@ -246,6 +301,57 @@ def run_model(task: str, run_dir: Path, cfg: ExportReportConfig, log=print) -> d
                         "runs": bench["runs"], "environment": bench["environment"], "sections": sections},
             "dynamic_range": control, "checks": checks, "seconds": round(time.time() - t0, 1),
             "export_seconds": float(r8.get("seconds", 0)) + float(r32.get("seconds", 0))}
+
+
+def qat_summary(rep: dict) -> dict:
+    """What the report shows of a ``--mode qat`` export: size, parity, task-metric changes and the fine-tune."""
+    dec = rep["parity"].get("decision") or {}
+    auc = (rep.get("metric_deltas") or {}).get("auc") or {}
+    q = rep.get("qat") or {}
+    return {"size_bytes": rep["size_bytes"], "top1_agreement": rep["parity"]["top1_agreement"],
+            "n": rep["parity"]["n"], "decision_agreement": dec.get("agreement"),
+            "decision_max_abs_prob_diff": dec.get("max_abs_prob_diff"),
+            "macro_f1_delta_points": rep["metric_deltas"]["macro_f1"]["delta_points"],
+            "auc_max_abs_delta": auc.get("max_abs_delta"),
+            "float_layers": (rep.get("float_fallback") or {}).get("float_layers"),
+            "fine_tune": {k: q.get(k) for k in ("windows", "epochs", "lr", "seconds", "calibrated_ranges")},
+            "not_simulated": q.get("float_layers")}
+
+
+def qat_table(models: list[dict]) -> list[str]:
+    """Markdown rows comparing each run's QAT export with its PTQ (int8) export."""
+    rows = [m for m in models if m.get("qat")]
+    if not rows:
+        return []
+    lines = ["", "## QAT against post-training quantisation (same runs, options and test windows)", "",
+             "`export.quantize --mode qat`: fine-tuned with int8 rounding simulated on the convolutions, BatchNorms, "
+             "ReLUs and dense layers, distilled from the float model on training windows, then converted like int8 "
+             "(its own float fallback, chosen on validation windows). Agreement is with the original float model.", "",
+             "| model | export | top-1 agreement | decisions agree | max record |dp| | macro-F1 delta (points) "
+             "| max AUC change | bytes |", "|---|---|---|---|---|---|---|---|"]
+
+    def cell(v, fmt):
+        return "-" if v is None else format(v, fmt)
+
+    for m in rows:
+        p, d = m["int8"]["parity"], m["int8"]["metric_deltas"]
+        dec = p.get("decision") or {}
+        record = dec.get("level") == "record"
+        ptq = {"top1_agreement": p["top1_agreement"], "decision_agreement": dec.get("agreement"),
+               "decision_max_abs_prob_diff": dec.get("max_abs_prob_diff") if record else None,
+               "macro_f1_delta_points": d["macro_f1"]["delta_points"],
+               "auc_max_abs_delta": (d.get("auc") or {}).get("max_abs_delta") if record else None,
+               "size_bytes": m["int8"]["size_bytes"]}
+        q = dict(m["qat"])
+        if not record:
+            q.update(decision_max_abs_prob_diff=None, auc_max_abs_delta=None)
+        ft = m["qat"].get("fine_tune") or {}
+        label = f"QAT ({ft.get('windows')} windows x {ft.get('epochs')} epochs, lr {ft.get('lr')})"
+        for name, r in (("PTQ (int8)", ptq), (label, q)):
+            lines.append(f"| {m['task']} | {name} | {r['top1_agreement']:.4f} | {cell(r['decision_agreement'], '.4f')} | "
+                         f"{cell(r['decision_max_abs_prob_diff'], '.4f')} | {r['macro_f1_delta_points']:+.2f} | "
+                         f"{cell(r['auc_max_abs_delta'], '.4f')} | {r['size_bytes']:,} |")
+    return lines
 
 
 def reference_pair(cfg: ExportReportConfig, log=print) -> dict:
@@ -290,7 +396,7 @@ def _fmt(c: dict) -> str:
         return "not measured"
     if c["target"] == "int8_bytes":
         return f"{m:,.0f} B"
-    if c["target"] == "top1_agreement":
+    if c["target"] in ("top1_agreement", "record_prob_diff", "auc_delta"):
         return f"{m:.4f}"
     return f"{m:.3f}"
 
@@ -320,6 +426,12 @@ def _options_note(o: dict | None) -> str:
         flags.append("--float-lstm")
     if o.get("speed_layers"):
         flags.append(f"--float-for-speed {','.join(o['speed_layers'])}")
+    for task, layers in o.get("run_speed_layers") or []:
+        flags.append(f"--float-for-speed {task}={','.join(layers)}")
+    if o.get("qat"):
+        flags.append("--qat")
+    for task, layers in o.get("qat_float") or []:
+        flags.append(f"--qat-float {task}={','.join(layers)}")
     if o.get("fallback_weights", "float32") != "float32":
         flags.append(f"--fallback-weights {o['fallback_weights']}")
     return " Options: `" + " ".join(flags) + "`."
@@ -361,6 +473,10 @@ def markdown(summary: dict) -> str:
                   + ", ".join(f"{c} {v['delta_points']:+.2f}" for c, v in d["per_class_f1"].items()),
                   f"- latency p50 int8 {m['latency']['int8_p50_ms']:.2f} ms, float32 {m['latency']['float32_p50_ms']:.2f} ms "
                   f"(ratio {m['latency']['ratio']:.3f}, {m['latency']['runs']} interleaved runs)"]
+        auc = d.get("auc")
+        if auc and auc.get("level") == "record" and "max_abs_prob_diff" in p["decision"]:
+            lines.append(f"- record level ({auc['n']} test records): max |dp| {p['decision']['max_abs_prob_diff']:.4f}, "
+                         f"mean |dp| {p['decision']['mean_abs_prob_diff']:.4f}; ROC AUC " + _cause_auc(d))
         dyn = m.get("dynamic_range")
         if dyn:
             lines.append(f"- control, int8 weights with float activations (`--mode dynamic`): {dyn['size_bytes']:,} B, "
@@ -378,6 +494,7 @@ def markdown(summary: dict) -> str:
             lines.append("- int8 codes repaired (a kernel copied them without rescaling; `ecgnet_tf.export.requant`): "
                          + "; ".join(f"{r['op']} `{r['output'][:50]}` ({r['input_scale']:.4g}, {r['input_zero_point']})"
                                      f" -> ({r['output_scale']:.4g}, {r['output_zero_point']})" for r in i8["scale_repairs"]))
+    lines += qat_table(summary["models"])
     if ref:
         lines += ["", f"## Reference pair {ref['shape']['leads']}x{ref['shape']['samples']} (random weights, latency and size only)", "",
                   f"- edge int8{_lstm_note(ref['edge_int8'])} {ref['edge_int8']['size_bytes']:,} B, "
@@ -398,8 +515,10 @@ def export_report(cfg: ExportReportConfig, log=print) -> dict:
     ref = reference_pair(cfg, log) if "reference" in cfg.stages else None
     summary = {"generated": time.strftime("%Y-%m-%d %H:%M"), "host_cpu": _cpu_name(), "work_dir": str(cfg.work_dir),
                "targets": {k: {"threshold": v[0], "kind": v[1], "what": v[2]} for k, v in TARGETS.items()},
-               "options": {"float_fallback": cfg.fallback, "fallback_weights": cfg.fallback_weights,
+               "options": {"qat": cfg.qat, "qat_float": [[t, list(ls)] for t, ls in cfg.qat_float],
+                           "float_fallback": cfg.fallback, "fallback_weights": cfg.fallback_weights,
                            "float_lstm": cfg.float_lstm, "speed_layers": list(cfg.speed_layers),
+                           "run_speed_layers": [[t, list(ls)] for t, ls in cfg.run_speed_layers],
                            "max_bytes": cfg.max_bytes, "selection": cfg.selection,
                            "bench_runs": cfg.bench_runs},
                "models": models, "reference": ref, "seconds": round(time.time() - t0, 1)}
@@ -410,10 +529,21 @@ def export_report(cfg: ExportReportConfig, log=print) -> dict:
     return summary
 
 
+def parse_task_layers(entries: list[str]) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
+    """``--float-for-speed`` / ``--qat-float`` values: "LAYER,..." (every run) or "TASK=LAYER,..." (that run
+    only) -> (layers of every run, ((task, layers), ...))."""
+    from .fallback import parse_layers
+
+    every = tuple(x for e in entries if "=" not in e for x in parse_layers(e))
+    per_run = tuple((e.split("=", 1)[0].strip(), parse_layers(e.split("=", 1)[1])) for e in entries if "=" in e)
+    return every, per_run
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m export.report", description=__doc__.splitlines()[0])
     p.add_argument("--run", action="append", default=None, metavar="TASK=RUN_DIR",
-                   help="reference run (repeatable; default mitdb=runs/beat-study/final-s0, cinc2017=runs/cinc-cv/f0)")
+                   help="reference run (repeatable; default mitdb=runs/beat-study/final-s0, cinc2017=runs/cinc-cv/f0, "
+                        "ptbxl-mi=runs/mi-cv/guided-f0)")
     p.add_argument("--out-dir", type=Path, default=Path("docs/results/export"))
     p.add_argument("--work-dir", type=Path, default=Path("runs/export-report"))
     p.add_argument("--float-fallback", default="auto")
@@ -422,8 +552,16 @@ def main(argv: list[str] | None = None) -> int:
                         "published models)")
     p.add_argument("--float-lstm", action=argparse.BooleanOptionalAction, default=True,
                    help="keep every BiLSTM float (see export.quantize; default on, as the published models)")
-    p.add_argument("--float-for-speed", default="", metavar="LAYER,...",
-                   help="layers kept float for latency (see export.quantize; default none)")
+    p.add_argument("--float-for-speed", action="append", default=[], metavar="[TASK=]LAYER,...",
+                   help="layers kept float for latency (see export.quantize; default none): in every run, or with "
+                        "TASK= in that run only, e.g. where export.profile measured its int8 attention slower "
+                        "(repeatable)")
+    p.add_argument("--qat", action="store_true", help="also export every run with --mode qat (same fallback options) "
+                   "and compare it with the int8 export")
+    p.add_argument("--qat-windows", type=int, default=2048)
+    p.add_argument("--qat-epochs", type=int, default=2)
+    p.add_argument("--qat-float", action="append", default=[], metavar="TASK=LAYER,...",
+                   help="layers left out of that run's QAT simulation (see export.quantize --qat-float; repeatable)")
     p.add_argument("--max-bytes", type=int, default=1_000_000)
     p.add_argument("--selection", type=int, default=600)
     p.add_argument("--bench-runs", type=int, default=100)
@@ -432,13 +570,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-reference", action="store_true", help="skip the 12x3600 edge/paper latency pair")
     p.add_argument("--fresh", action="store_true", help="redo exports and benchmarks whose JSON exists")
     a = p.parse_args(argv)
-    from .fallback import parse_layers
-
+    speed = parse_task_layers(a.float_for_speed)
     runs = DEFAULT_RUNS if not a.run else tuple(tuple(r.split("=", 1)) for r in a.run)
     stages = ("export", "bench", "report") if a.no_reference else ("export", "bench", "reference", "report")
     cfg = ExportReportConfig(runs=runs, out_dir=a.out_dir, work_dir=a.work_dir, fallback=a.float_fallback,
                              fallback_weights=a.fallback_weights, float_lstm=a.float_lstm, max_bytes=a.max_bytes,
-                             speed_layers=parse_layers(a.float_for_speed),
+                             speed_layers=speed[0], run_speed_layers=speed[1], qat=a.qat,
+                             qat_windows=a.qat_windows, qat_epochs=a.qat_epochs,
+                             qat_float=parse_task_layers(a.qat_float)[1],
                              selection=a.selection, bench_runs=a.bench_runs,
                              data_dir=a.data_dir, cache_dir=a.cache_dir, fresh=a.fresh, stages=stages)
     from ..data.errors import DataError

@@ -413,3 +413,29 @@ def test_a_published_run_without_a_data_folder_reads_ecgnet_data(run, tmp_path, 
     monkeypatch.setenv("ECGNET_DATA", str(tmp_path / "nowhere"))
     with pytest.raises(Exception, match="nowhere"):
         q.run_records(pub)
+
+
+def test_auc_deltas_compare_the_two_models_at_the_decision_level(int8, ctx, float_model):
+    from ecgnet_tf.training.metrics import auroc
+
+    _, report = int8
+    auc = report["metric_deltas"]["auc"]
+    assert auc["level"] == "beat" and auc["n"] == 40 and set(auc["per_class"]) == set(ctx.spec.classes)
+    w = ctx.eval_windows(40, seed=0)
+    p_float = predict_windows(ctx.spec, float_model, w)
+    same = q.auc_deltas(ctx.spec, w, p_float, p_float)
+    for name, row in same["per_class"].items():
+        k = list(ctx.spec.classes).index(name)
+        truth = w.y == k
+        assert row["n_positive"] == int(truth.sum())
+        if 0 < truth.sum() < len(truth):
+            assert row["float"] == pytest.approx(auroc(truth, p_float[:, k])) and row["delta"] == 0.0
+        else:
+            assert np.isnan(row["float"])
+    # scores that rank every window backwards lose AUC: the delta is negative where a class has an AUC
+    flipped = q.auc_deltas(ctx.spec, w, 1.0 - p_float, p_float)
+    rows = [r for r in flipped["per_class"].values() if np.isfinite(r["float"]) and r["float"] > 0.5]
+    assert rows and all(r["delta"] < 0 for r in rows)
+    assert flipped["max_abs_delta"] > 0 == same["max_abs_delta"]
+    dec = q.decision_agreement(ctx.spec, w, 1.0 - p_float, p_float)
+    assert dec["max_abs_prob_diff"] > 0 and q.decision_agreement(ctx.spec, w, p_float, p_float)["max_abs_prob_diff"] == 0

@@ -72,3 +72,59 @@ def test_the_disagreement_anatomy_is_reported_as_the_measured_cause():
     assert rp._cause_anatomy({"decision": {}}) == ""
     par["anatomy"].update(n_differ_between_merged_classes=0)
     assert "merges" not in rp._cause_anatomy(par)
+
+
+def test_a_few_record_task_is_judged_by_record_probabilities_and_auc():
+    auc = {"level": "record", "n": 70, "max_abs_delta": 0.004,
+           "per_class": {"NORM": {"float": 0.95, "int8": 0.954, "delta": 0.004, "n_positive": 50},
+                         "MI": {"float": 0.95, "int8": 0.946, "delta": -0.004, "n_positive": 20}}}
+    rep = {"parity": {"top1_agreement": 0.9, "decision": {"level": "record", "n": 70, "max_abs_prob_diff": 0.03}},
+           "metric_deltas": {"auc": auc}}
+    checks = {c["target"]: c for c in rp.agreement_checks(rep)}
+    assert set(checks) == {"record_prob_diff", "auc_delta"}
+    assert checks["record_prob_diff"]["met"] is False and abs(checks["record_prob_diff"]["margin"] + 0.01) < 1e-12
+    assert checks["auc_delta"]["met"] is True
+    assert "MI: AUC float 0.9500, int8 0.9460 (20 positive records)" in rp._cause_auc({"auc": auc})
+    # many records (CinC), or beats (MIT-BIH): window agreement, as before
+    for decision in ({"level": "record", "n": rp.FEW_RECORDS + 1, "max_abs_prob_diff": 0.0},
+                     {"level": "beat", "n": 50, "max_abs_prob_diff": 0.0}):
+        rep["parity"]["decision"] = decision
+        assert [c["target"] for c in rp.agreement_checks(rep)] == ["top1_agreement"]
+    m = _model(0.99)
+    m["int8"]["metric_deltas"]["auc"] = auc
+    m["int8"]["parity"]["decision"].update(max_abs_prob_diff=0.03, mean_abs_prob_diff=0.01)
+    md = rp.markdown({"generated": "now", "seconds": 1, "host_cpu": "cpu", "work_dir": "runs/w", "models": [m],
+                      "reference": None})
+    assert "record level (70 test records): max |dp| 0.0300, mean |dp| 0.0100" in md
+
+
+def test_speed_layers_for_every_run_or_one_run():
+    every, per_run = rp.parse_task_layers(["stem_conv,mhsa_norm", "ptbxl-mi=mhsa", "cinc2017=mhsa, rr_log"])
+    assert every == ("stem_conv", "mhsa_norm")
+    assert per_run == (("ptbxl-mi", ("mhsa",)), ("cinc2017", ("mhsa", "rr_log")))
+    cfg = rp.ExportReportConfig(speed_layers=every, run_speed_layers=per_run)
+    assert cfg.speed_layers_of("ptbxl-mi") == ("stem_conv", "mhsa_norm", "mhsa")
+    assert cfg.speed_layers_of("mitdb") == every
+    md = rp.markdown({"generated": "now", "seconds": 1, "host_cpu": "cpu", "work_dir": "runs/w", "models": [],
+                      "reference": None, "options": {"float_fallback": "auto", "max_bytes": 1, "speed_layers": list(every),
+                                                     "run_speed_layers": [["ptbxl-mi", ["mhsa"]]]}})
+    assert "--float-for-speed stem_conv,mhsa_norm --float-for-speed ptbxl-mi=mhsa" in md
+
+
+def test_qat_is_compared_with_ptq_row_by_row():
+    rep = {"size_bytes": 950_000, "parity": {"top1_agreement": 0.976, "n": 100,
+                                             "decision": {"level": "beat", "agreement": 0.994, "n": 100}},
+           "metric_deltas": {"macro_f1": {"delta_points": -0.02}},
+           "float_fallback": {"float_layers": ["bilstm0"]},
+           "qat": {"windows": 2048, "epochs": 2, "lr": 1e-5, "seconds": 80.0, "float_layers": ["rr_dense0"]}}
+    q = rp.qat_summary(rep)
+    assert q["top1_agreement"] == 0.976 and q["fine_tune"]["windows"] == 2048 and q["not_simulated"] == ["rr_dense0"]
+    assert q["auc_max_abs_delta"] is None and q["float_layers"] == ["bilstm0"]
+    m = _model(0.974)
+    assert rp.qat_table([m]) == []  # no QAT export: no table
+    m["qat"] = q
+    md = rp.markdown({"generated": "now", "seconds": 1, "host_cpu": "cpu", "work_dir": "runs/w", "models": [m],
+                      "reference": None})
+    assert "## QAT against post-training quantisation" in md
+    assert "| t | QAT (2048 windows x 2 epochs, lr 1e-05) | 0.9760 | 0.9940 | - | -0.02 | - | 950,000 |" in md
+    assert "| t | PTQ (int8) | 0.9740 | 0.9900 | - | -0.70 | - | 900,000 |" in md
