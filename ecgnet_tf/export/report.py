@@ -14,8 +14,8 @@ instead of window agreement), and ``export.benchmark --compare INT8 FLOAT32``
 of ``export.reference_models`` (``edge`` int8 against ``paper`` float32, random weights: latency and
 size do not depend on them). Where int8 is slower than its float32 export, the latency is split by
 section of ops (:mod:`ecgnet_tf.export.profile`). ``--qat`` adds each run's ``--mode qat`` export (same
-fallback options, every test window) and a table comparing it with the post-training int8 export. Every figure comes from the JSON those commands write; this module
-only compares them with :data:`TARGETS` and writes ``report.md`` and ``summary.json``.
+fallback options, every test window) and a table comparing it with the post-training int8 export.
+Every figure comes from the JSON those commands write; this module only compares them with :data:`TARGETS` and writes ``report.md`` and ``summary.json``.
 
 Exports are reused when their JSON exists (``--fresh`` redoes them), so a crashed run resumes.
 """
@@ -60,18 +60,12 @@ class ExportReportConfig:
     speed_layers: tuple[str, ...] = ()  # layers kept float for latency in every run (--float-for-speed)
     #: (task, layers) kept float for latency in that run only (--float-for-speed TASK=LAYER,...), on top
     run_speed_layers: tuple[tuple[str, tuple[str, ...]], ...] = ()
-
     #: also export each run with QAT (``export.quantize --mode qat``, same fallback options) and compare
     qat: bool = False
     qat_windows: int = 2048
     qat_epochs: int = 2
     #: (task, layers) left out of that run's QAT simulation (--qat-float TASK=LAYER,...)
     qat_float: tuple[tuple[str, tuple[str, ...]], ...] = ()
-
-    def speed_layers_of(self, task: str) -> tuple[str, ...]:
-        """The layers run ``task`` keeps float for latency."""
-        extra = [layer for t, layers in self.run_speed_layers if t == task for layer in layers]
-        return tuple(dict.fromkeys([*self.speed_layers, *extra]))
     max_bytes: int = 1_000_000
     target_agreement: float = 0.995
     selection: int = 600
@@ -84,6 +78,15 @@ class ExportReportConfig:
     cache_dir: Path | None = None
     reference_shape: tuple[int, int] = (3600, 12)  # samples, leads of the latency pair
     stages: tuple[str, ...] = field(default=("export", "bench", "reference", "report"))
+
+    def speed_layers_of(self, task: str) -> tuple[str, ...]:
+        """The layers run ``task`` keeps float for latency."""
+        extra = [layer for t, layers in self.run_speed_layers if t == task for layer in layers]
+        return tuple(dict.fromkeys([*self.speed_layers, *extra]))
+
+    def qat_float_of(self, task: str) -> tuple[str, ...]:
+        """The layers run ``task`` leaves out of its QAT simulation."""
+        return tuple(layer for t, layers in self.qat_float if t == task for layer in layers)
 
 
 def _check(name: str, measured: float | None, threshold: float | None = None) -> dict:
@@ -280,11 +283,10 @@ def run_model(task: str, run_dir: Path, cfg: ExportReportConfig, log=print) -> d
                           "latency_ratio": lambda: _cause_latency(i8, f32, sections)}[c["target"]]()
     qat = None
     if cfg.qat:
-        keep = tuple(x for t, layers in cfg.qat_float if t == task for x in layers)
         log(f"{task}: QAT export ({cfg.qat_windows} training windows x {cfg.qat_epochs} epochs, distilled), "
             "same fallback options, parity on every test window")
         rq = _export(run_dir, "qat", work / "qat.tflite", cfg, fallback=fb, qat_windows=cfg.qat_windows,
-                     qat_epochs=cfg.qat_epochs, qat_float=keep)
+                     qat_epochs=cfg.qat_epochs, qat_float=cfg.qat_float_of(task))
         qat = qat_summary(rq)
     return {"task": task, "run_dir": str(run_dir), "config": r8["config"], "qat": qat,
             "int8": {"path": str(i8), "size_bytes": r8["size_bytes"], "parity": r8["parity"],

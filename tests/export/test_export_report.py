@@ -105,6 +105,7 @@ def test_speed_layers_for_every_run_or_one_run():
     cfg = rp.ExportReportConfig(speed_layers=every, run_speed_layers=per_run)
     assert cfg.speed_layers_of("ptbxl-mi") == ("stem_conv", "mhsa_norm", "mhsa")
     assert cfg.speed_layers_of("mitdb") == every
+    assert rp.ExportReportConfig(qat_float=per_run).qat_float_of("cinc2017") == ("mhsa", "rr_log")
     md = rp.markdown({"generated": "now", "seconds": 1, "host_cpu": "cpu", "work_dir": "runs/w", "models": [],
                       "reference": None, "options": {"float_fallback": "auto", "max_bytes": 1, "speed_layers": list(every),
                                                      "run_speed_layers": [["ptbxl-mi", ["mhsa"]]]}})
