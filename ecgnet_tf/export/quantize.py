@@ -11,10 +11,10 @@ the task-level decisions, per beat or per record; ``parity.anatomy``: which clas
 how close the float model's top two classes were there) and the task metrics of both models
 (``metric_deltas``: macro and per-class F1, and ``metric_deltas.auc``: one-vs-rest ROC AUC at the
 decision level, int8 minus float) use every window of the run's test partition unless ``--max-eval``;
-``parity.decision`` also holds the largest probability difference of the task-level decisions. ``--float-fallback`` keeps chosen layers float32
-(:mod:`ecgnet_tf.export.fallback`); ``--float-lstm`` keeps every BiLSTM float too,
-``--float-for-speed`` named layers whose int8 kernels are slower than float32 ones. The float
-layers' weights are stored as float32, as float16 (``--fallback-weights float16``,
+``parity.decision`` also holds the largest probability difference of the task-level decisions.
+``--float-fallback`` keeps chosen layers float32 (:mod:`ecgnet_tf.export.fallback`); ``--float-lstm``
+keeps every BiLSTM float too, ``--float-for-speed`` named layers whose int8 kernels are slower than
+float32 ones. The float layers' weights are stored as float32, as float16 (``--fallback-weights float16``,
 :mod:`ecgnet_tf.export.fp16_weights`) or, those of LSTMs and fully-connected ops, as int8 for
 LiteRT's hybrid kernels (``--fallback-weights int8``, :mod:`ecgnet_tf.export.hybrid_weights`). Every
 int8 model is checked for int8 codes a kernel would read in
@@ -179,9 +179,10 @@ def decision_agreement(spec, windows, p_tflite: np.ndarray, p_float: np.ndarray)
         same = np.all((a >= 0.5) == (b >= 0.5), axis=1)  # the metrics' threshold
     else:
         same = a.argmax(1) == b.argmax(1)
-    level = "beat" if spec.decision.aggregation == "none" else "record"
+    from ecgnet_tf.training.evaluation import decision_level
+
     diff = np.abs(a - b)
-    return {"level": level, "n": int(len(same)), "agreement": float(same.mean()) if len(same) else float("nan"),
+    return {"level": decision_level(spec), "n": int(len(same)), "agreement": float(same.mean()) if len(same) else float("nan"),
             "n_disagree": int((~same).sum()),
             "max_abs_prob_diff": float(diff.max()) if len(diff) else float("nan"),
             "mean_abs_prob_diff": float(diff.mean()) if len(diff) else float("nan")}
@@ -192,7 +193,7 @@ def auc_deltas(spec, windows, p_tflite: np.ndarray, p_float: np.ndarray) -> dict
     aggregating its windows) for the TFLite and the float probabilities, and their difference; a class
     without both positive and negative examples gets NaN (null in JSON). ``macro``: mean over the classes
     that have an AUC."""
-    from ecgnet_tf.training.evaluation import decide_windows
+    from ecgnet_tf.training.evaluation import decide_windows, decision_level
     from ecgnet_tf.training.metrics import auroc
 
     _, y, a = decide_windows(spec, windows, p_tflite)
@@ -207,8 +208,7 @@ def auc_deltas(spec, windows, p_tflite: np.ndarray, p_float: np.ndarray) -> dict
     macro = ({"int8": float(np.mean([v["int8"] for v in ok])), "float": float(np.mean([v["float"] for v in ok]))}
              if ok else {"int8": float("nan"), "float": float("nan")})
     macro["delta"] = macro["int8"] - macro["float"]
-    level = "beat" if spec.decision.aggregation == "none" else "record"
-    return {"level": level, "n": int(len(y)), "per_class": per_class, "macro": macro,
+    return {"level": decision_level(spec), "n": int(len(y)), "per_class": per_class, "macro": macro,
             "max_abs_delta": max((abs(v["delta"]) for v in ok), default=float("nan"))}
 
 
@@ -272,8 +272,8 @@ def quantize_run(run_dir: Path, mode: str = "int8", out: Path | None = None, io:
         keep = tuple(qat_float)
         if fallback is not None:  # what the export keeps float is not simulated either
             keep += tuple(fallback.speed_layers) + tuple(fallback.layers)
-        tuned, info = qat_fine_tune_distilled(fmodel, tw.inputs, spec.multilabel, QATConfig(epochs=qat_epochs, lr=qat_lr),
-                                              seed=seed, float_layers=keep)
+        tuned, info = qat_fine_tune_distilled(fmodel, tw.inputs, spec.multilabel,
+                                              QATConfig(epochs=qat_epochs, lr=qat_lr), seed=seed, float_layers=keep)
         export_model = rebuild_batch1(tuned, cfg.model_config, spec.multilabel)
         report["qat"] = {**info, "partition": "train", "records": sorted(set(tw.records.tolist()))}
     t0 = time.time()

@@ -15,7 +15,8 @@ of ``export.reference_models`` (``edge`` int8 against ``paper`` float32, random 
 size do not depend on them). Where int8 is slower than its float32 export, the latency is split by
 section of ops (:mod:`ecgnet_tf.export.profile`). ``--qat`` adds each run's ``--mode qat`` export (same
 fallback options, every test window) and a table comparing it with the post-training int8 export.
-Every figure comes from the JSON those commands write; this module only compares them with :data:`TARGETS` and writes ``report.md`` and ``summary.json``.
+Every figure comes from the JSON those commands write; this module only compares them with
+:data:`TARGETS` and writes ``report.md`` and ``summary.json``.
 
 Exports are reused when their JSON exists (``--fresh`` redoes them), so a crashed run resumes.
 """

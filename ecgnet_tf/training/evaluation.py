@@ -176,11 +176,15 @@ def decide_windows(spec: ModelSpec, windows: Windows | WindowLabels, probs: np.n
     return ids, np.asarray([windows.y[first[r]] for r in ids]), p
 
 
+def decision_level(spec: ModelSpec) -> str:
+    """Where the task decides: "beat" (each window alone) or "record" (windows aggregated per record)."""
+    return "beat" if spec.decision.aggregation == "none" else "record"
+
+
 def task_metrics(spec: ModelSpec, windows: Windows, probs: np.ndarray) -> dict:
     """``classification_report`` at the task's level, with "level" ("record" or "beat")."""
     _, y, p = decide_windows(spec, windows, probs)
-    level = "beat" if spec.decision.aggregation == "none" else "record"
-    return {"level": level, **classification_report(y, p, spec.classes, multilabel=spec.multilabel)}
+    return {"level": decision_level(spec), **classification_report(y, p, spec.classes, multilabel=spec.multilabel)}
 
 
 def default_out_dir(run_dir: Path, data_dir: Path | None, records: list[str] | None, partition: str,
