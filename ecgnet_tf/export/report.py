@@ -307,7 +307,8 @@ def run_model(task: str, run_dir: Path, cfg: ExportReportConfig, log=print) -> d
 
 
 def qat_summary(rep: dict) -> dict:
-    """What the report shows of a ``--mode qat`` export: size, parity, task-metric changes and the fine-tune."""
+    """What the report shows of a ``--mode qat`` export (or of the int8 one beside it): size, parity,
+    task-metric changes and the fine-tune."""
     dec = rep["parity"].get("decision") or {}
     auc = (rep.get("metric_deltas") or {}).get("auc") or {}
     q = rep.get("qat") or {}
@@ -337,20 +338,12 @@ def qat_table(models: list[dict]) -> list[str]:
         return "-" if v is None else format(v, fmt)
 
     for m in rows:
-        p, d = m["int8"]["parity"], m["int8"]["metric_deltas"]
-        dec = p.get("decision") or {}
-        record = dec.get("level") == "record"
-        ptq = {"top1_agreement": p["top1_agreement"], "decision_agreement": dec.get("agreement"),
-               "decision_max_abs_prob_diff": dec.get("max_abs_prob_diff") if record else None,
-               "macro_f1_delta_points": d["macro_f1"]["delta_points"],
-               "auc_max_abs_delta": (d.get("auc") or {}).get("max_abs_delta") if record else None,
-               "size_bytes": m["int8"]["size_bytes"]}
-        q = dict(m["qat"])
-        if not record:
-            q.update(decision_max_abs_prob_diff=None, auc_max_abs_delta=None)
+        record = (m["int8"]["parity"].get("decision") or {}).get("level") == "record"
         ft = m["qat"].get("fine_tune") or {}
         label = f"QAT ({ft.get('windows')} windows x {ft.get('epochs')} epochs, lr {ft.get('lr')})"
-        for name, r in (("PTQ (int8)", ptq), (label, q)):
+        for name, r in (("PTQ (int8)", qat_summary(m["int8"])), (label, dict(m["qat"]))):
+            if not record:  # record-level figures only where the task decides per record
+                r.update(decision_max_abs_prob_diff=None, auc_max_abs_delta=None)
             lines.append(f"| {m['task']} | {name} | {r['top1_agreement']:.4f} | {cell(r['decision_agreement'], '.4f')} | "
                          f"{cell(r['decision_max_abs_prob_diff'], '.4f')} | {r['macro_f1_delta_points']:+.2f} | "
                          f"{cell(r['auc_max_abs_delta'], '.4f')} | {r['size_bytes']:,} |")
